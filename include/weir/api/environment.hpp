@@ -1,0 +1,152 @@
+#pragma once
+/// StreamExecutionEnvironment: where a job is declared, configured and run.
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "weir/api/datastream.hpp"
+
+namespace weir {
+
+namespace detail {
+/// Sources implemented in the library (src/connectors/).
+std::unique_ptr<runtime::StreamOperator> make_text_file_source(std::string path);
+std::unique_ptr<runtime::StreamOperator> make_socket_source(std::string host, int port, char delimiter);
+}  // namespace detail
+
+/// The context a streaming job is declared in and run from. Embedded: `execute()` runs the job
+/// in this process on a pool of worker threads. Copies share one state.
+class StreamExecutionEnvironment {
+ public:
+  /// A new environment that runs jobs in this process.
+  static StreamExecutionEnvironment create() { return StreamExecutionEnvironment(); }
+  static StreamExecutionEnvironment get_execution_environment() { return create(); }
+
+  /// Default parallelism of operators (default: the hardware threads).
+  StreamExecutionEnvironment& set_parallelism(int parallelism) {
+    if (parallelism < 1) {
+      throw GraphError("set_parallelism(" + std::to_string(parallelism) + "): parallelism must be at least 1");
+    }
+    state_->config.parallelism = parallelism;
+    return *this;
+  }
+  int get_parallelism() const { return state_->config.parallelism; }
+
+  /// Number of key groups, the upper bound of any keyed operator's parallelism (default 128).
+  StreamExecutionEnvironment& set_max_parallelism(int max_parallelism) {
+    if (max_parallelism < 1 || max_parallelism > 32768) {
+      throw GraphError("set_max_parallelism(" + std::to_string(max_parallelism) +
+                       "): the maximum parallelism must be in [1, 32768]");
+    }
+    state_->config.max_parallelism = max_parallelism;
+    return *this;
+  }
+  int get_max_parallelism() const { return state_->config.max_parallelism > 0 ? state_->config.max_parallelism : 128; }
+
+  /// Threads that run the tasks of a job (default: the hardware threads).
+  StreamExecutionEnvironment& set_worker_threads(int threads) {
+    if (threads < 1) throw GraphError("set_worker_threads: at least 1 thread is needed");
+    state_->config.worker_threads = threads;
+    return *this;
+  }
+  /// Turns off operator chaining: every operator runs in its own task.
+  StreamExecutionEnvironment& disable_operator_chaining() {
+    state_->config.chaining = false;
+    return *this;
+  }
+  ExecutionConfig& get_config() { return state_->config; }
+
+  // ---- sources -----------------------------------------------------------------------------
+
+  /// The elements, in order, from one subtask (parallelism 1).
+  template <class T>
+  DataStream<T> from_collection(std::vector<T> items) {
+    auto shared = std::make_shared<const std::vector<T>>(std::move(items));
+    auto& n = add_source<T>("Collection Source", [shared] {
+      return std::make_unique<detail::CollectionSource<T>>(shared);
+    });
+    n.non_parallel = true;
+    n.parallelism = 1;
+    return DataStream<T>(state_, n.id);
+  }
+  /// `from_collection` of the arguments.
+  template <class T, class... R>
+  DataStream<T> from_elements(T first, R... rest) {
+    return from_collection(std::vector<T>{std::move(first), static_cast<T>(std::move(rest))...});
+  }
+  /// The numbers from..to (both included), split evenly over the parallel subtasks.
+  DataStream<int64_t> from_sequence(int64_t from, int64_t to) {
+    if (to < from) throw GraphError("from_sequence(" + std::to_string(from) + ", " + std::to_string(to) + "): 'to' must not be below 'from'");
+    auto gen = [from](int64_t i) { return from + i; };
+    auto& n = add_source<int64_t>("Sequence Source", [count = to - from + 1, gen] {
+      return std::make_unique<detail::GeneratorSource<int64_t, decltype(gen)>>(count, gen);
+    });
+    return DataStream<int64_t>(state_, n.id);
+  }
+  /// `f(i)` for i in [0, count), split evenly over the parallel subtasks; deterministic per index.
+  template <class F>
+  auto from_generator(int64_t count, F f) {
+    static_assert(std::is_invocable_v<const F&, int64_t>, "from_generator: the function must be callable as T(int64_t index)");
+    using T = std::decay_t<std::invoke_result_t<const F&, int64_t>>;
+    if (count < 0) throw GraphError("from_generator: the count must not be negative");
+    auto& n = add_source<T>("Generator Source", [count, f] {
+      return std::make_unique<detail::GeneratorSource<T, F>>(count, f);
+    });
+    return DataStream<T>(state_, n.id);
+  }
+  /// The lines of a text file (without line terminators), from one subtask.
+  DataStream<std::string> read_text_file(std::string path) {
+    auto& n = add_source<std::string>("Text File Source " + path, [path] { return detail::make_text_file_source(path); });
+    n.non_parallel = true;
+    n.parallelism = 1;
+    return DataStream<std::string>(state_, n.id);
+  }
+  /// The lines read from a TCP server; ends when the server closes the connection.
+  DataStream<std::string> socket_text_stream(std::string host, int port, char delimiter = '\n') {
+    if (port < 1 || port > 65535) throw GraphError("socket_text_stream: port " + std::to_string(port) + " is not in [1, 65535]");
+    auto& n = add_source<std::string>("Socket Stream", [host, port, delimiter] {
+      return detail::make_socket_source(host, port, delimiter);
+    });
+    n.non_parallel = true;
+    n.parallelism = 1;
+    return DataStream<std::string>(state_, n.id);
+  }
+
+  // ---- running -----------------------------------------------------------------------------
+
+  /// Runs every declared sink's pipeline; returns when all sinks are done (bounded input) or
+  /// throws JobFailure. The declared pipeline is consumed.
+  JobExecutionResult execute(const std::string& job_name = "Weir Streaming Job") {
+    return detail::submit_job(*state_, job_name).wait();
+  }
+  /// Starts the job and returns its handle at once.
+  JobClient execute_async(const std::string& job_name = "Weir Streaming Job") {
+    return detail::submit_job(*state_, job_name);
+  }
+  /// The job graph (operators, chains, parallelism, edges) as JSON, without running it.
+  std::string get_execution_plan() const { return detail::execution_plan(*state_); }
+
+ private:
+  template <class T>
+  friend class DataStream;
+  explicit StreamExecutionEnvironment(std::shared_ptr<detail::EnvState> s) : state_(std::move(s)) {}
+  StreamExecutionEnvironment() : state_(std::make_shared<detail::EnvState>()) {}
+
+  template <class T, class Factory>
+  detail::LogicalNode& add_source(std::string name, Factory factory) {
+    auto& n = state_->graph.add(detail::LogicalNode::Kind::kSource, std::move(name));
+    n.out_type = detail::type_ops<T>();
+    n.factory = std::move(factory);
+    return n;
+  }
+
+  std::shared_ptr<detail::EnvState> state_;
+};
+
+template <class T>
+StreamExecutionEnvironment DataStream<T>::get_execution_environment() const {
+  return StreamExecutionEnvironment(env_);
+}
+
+}  // namespace weir

@@ -1,0 +1,38 @@
+#pragma once
+/// Exceptions a Weir job can see. Every module reports errors through one of these types.
+#include <stdexcept>
+#include <string>
+
+namespace weir {
+
+/// Thrown by `execute()` (and `execute_and_collect()`, `JobClient::wait()`) when a job fails.
+/// The message names the operator (its `name()`), the subtask, and the original cause.
+class JobFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Thrown while a job graph is being built when the API is used wrongly (a parallelism below 1,
+/// a side output asked of a stream that cannot have one, ...). The message says what to do.
+class GraphError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// Thrown by an operator when a user function fails; the runtime turns it into a `JobFailure`
+/// that adds the subtask. Carries the operator's name and the original message.
+class OperatorFailure : public std::runtime_error {
+ public:
+  OperatorFailure(std::string op, std::string cause)
+      : std::runtime_error("operator '" + op + "' failed: " + cause),
+        operator_name_(std::move(op)),
+        cause_(std::move(cause)) {}
+  const std::string& operator_name() const noexcept { return operator_name_; }
+  const std::string& cause() const noexcept { return cause_; }
+
+ private:
+  std::string operator_name_;
+  std::string cause_;
+};
+
+}  // namespace weir

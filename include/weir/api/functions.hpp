@@ -1,0 +1,129 @@
+#pragma once
+/// User-facing function interfaces: Collector, OutputTag, RuntimeContext, ProcessFunction.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <typeindex>
+#include <utility>
+
+#include "weir/runtime/operator.hpp"
+
+namespace weir {
+
+/// Receives the records a function emits (`flat_map`, `process`). Valid only during the call
+/// that received it.
+template <class T>
+class Collector {
+ public:
+  virtual ~Collector() = default;
+  virtual void collect(const T& value) = 0;
+  virtual void collect(T&& value) { collect(static_cast<const T&>(value)); }
+};
+
+/// Names a side output and its type: `weir::OutputTag<std::string>("late")`. Two tags are the
+/// same side output when their ids are equal.
+template <class T>
+class OutputTag {
+ public:
+  using value_type = T;
+  explicit OutputTag(std::string id) : id_(std::move(id)) {
+    if (id_.empty()) throw GraphError("OutputTag: the id must not be empty");
+  }
+  const std::string& id() const { return id_; }
+  const std::string& get_id() const { return id_; }
+
+ private:
+  std::string id_;
+};
+
+/// What a function may ask about the subtask it runs in. Passed to `open()`.
+class RuntimeContext {
+ public:
+  explicit RuntimeContext(const runtime::TaskInfo& info, std::string operator_name)
+      : info_(info), operator_name_(std::move(operator_name)) {}
+  virtual ~RuntimeContext() = default;
+  int get_index_of_this_subtask() const { return info_.subtask; }
+  int get_number_of_parallel_subtasks() const { return info_.parallelism; }
+  int get_max_number_of_parallel_subtasks() const { return info_.max_parallelism; }
+  int get_attempt_number() const { return info_.attempt; }
+  const std::string& get_task_name() const { return info_.task_name; }
+  const std::string& get_operator_name() const { return operator_name_; }
+
+ private:
+  runtime::TaskInfo info_;
+  std::string operator_name_;
+};
+
+namespace detail {
+
+/// A Collector writing into a typed output with the timestamp of the record being processed.
+template <class T>
+class TimestampedCollector final : public Collector<T> {
+ public:
+  void set(runtime::Output<T>* out, int64_t ts) {
+    out_ = out;
+    ts_ = ts;
+  }
+  void set_timestamp(int64_t ts) { ts_ = ts; }
+  int64_t timestamp() const { return ts_; }
+  void collect(const T& v) override { out_->emit(v, ts_); }
+  void collect(T&& v) override { out_->emit(std::move(v), ts_); }
+
+ private:
+  runtime::Output<T>* out_ = nullptr;
+  int64_t ts_ = kNoTimestamp;
+};
+
+/// Calls the optional rich-function hooks `open(RuntimeContext&)` and `close()` of a callable.
+template <class F>
+void open_function(F& f, RuntimeContext& rc) {
+  if constexpr (requires { f.open(rc); }) f.open(rc);
+}
+template <class F>
+void close_function(F& f) {
+  if constexpr (requires { f.close(); }) f.close();
+}
+
+/// Emits a side-output record from inside an operator.
+template <class U>
+void emit_side_output(const runtime::StreamOperator& op, const OutputTag<U>& tag, const U& value,
+                      int64_t ts) {
+  if (auto* out = op.side_output(tag.id(), std::type_index(typeid(U)))) {
+    static_cast<runtime::Output<U>*>(out)->emit(value, ts);
+  }
+}
+
+}  // namespace detail
+
+/// A function over each element of a stream with access to the record's timestamp and side
+/// outputs, as Flink's ProcessFunction. Subclass it and override `process_element`; an
+/// instance is copied once per parallel subtask.
+template <class IN, class OUT>
+class ProcessFunction {
+ public:
+  using input_type = IN;
+  using output_type = OUT;
+
+  /// What `process_element` may ask about the current element.
+  class Context {
+   public:
+    virtual ~Context() = default;
+    /// The element's event timestamp, if it has one.
+    virtual std::optional<int64_t> timestamp() const = 0;
+    /// Emits `value` to the side output `tag` (dropped when no stream consumes that tag).
+    template <class U>
+    void output(const OutputTag<U>& tag, const U& value) {
+      detail::emit_side_output(op(), tag, value, timestamp().value_or(kNoTimestamp));
+    }
+
+   protected:
+    virtual const runtime::StreamOperator& op() const = 0;
+  };
+
+  virtual ~ProcessFunction() = default;
+  virtual void open(RuntimeContext& ctx) {}
+  virtual void close() {}
+  virtual void process_element(const IN& value, Context& ctx, Collector<OUT>& out) = 0;
+};
+
+}  // namespace weir

@@ -1,0 +1,143 @@
+#pragma once
+/// The logical graph the DataStream API builds: one node per transformation, typed edges
+/// captured in type-erased objects (DESIGN.md, decision 1). The runtime turns it into a job
+/// graph (chains) and then into tasks.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <typeindex>
+#include <vector>
+
+#include "weir/runtime/operator.hpp"
+#include "weir/runtime/partition.hpp"
+
+namespace weir::detail {
+
+/// How records travel over an edge between two tasks.
+enum class PartitionKind {
+  kDefault,    ///< forward when both sides have the same parallelism, else rebalance
+  kForward,    ///< subtask i to subtask i; both sides must have the same parallelism
+  kRebalance,  ///< round robin
+  kShuffle,    ///< uniformly random
+  kHash,       ///< by key group of the key (key_by)
+  kBroadcast,  ///< every record to every subtask
+  kCustom,     ///< a user partitioner
+};
+const char* partition_kind_name(PartitionKind kind);
+
+/// Makes the writer of a hash or custom edge, typed when the edge was declared.
+using WriterFactory = std::function<std::unique_ptr<runtime::OutputBase>(
+    runtime::ResultPartitionWriter* partition, int max_parallelism)>;
+
+/// What the runtime needs to know about a record type to wire typed edges.
+class TypeOps {
+ public:
+  virtual ~TypeOps() = default;
+  virtual std::type_index type() const = 0;
+  virtual std::unique_ptr<runtime::OutputBase> chained(runtime::InputBase* next,
+                                                       runtime::StreamOperator* next_op,
+                                                       int input_index) const = 0;
+  virtual std::unique_ptr<runtime::OutputBase> fan_out(std::vector<runtime::OutputBase*> outs) const = 0;
+  virtual std::unique_ptr<runtime::OutputBase> discard() const = 0;
+  virtual std::unique_ptr<runtime::OutputBase> writer(PartitionKind kind,
+                                                      runtime::ResultPartitionWriter* partition) const = 0;
+  virtual std::unique_ptr<runtime::BatchConsumer> consumer(runtime::InputBase* input) const = 0;
+};
+
+template <class T>
+class TypedOps final : public TypeOps {
+ public:
+  std::type_index type() const override { return typeid(T); }
+  std::unique_ptr<runtime::OutputBase> chained(runtime::InputBase* next, runtime::StreamOperator* next_op,
+                                               int input_index) const override {
+    return std::make_unique<runtime::ChainedOutput<T>>(static_cast<runtime::Input<T>*>(next), next_op,
+                                                       input_index);
+  }
+  std::unique_ptr<runtime::OutputBase> fan_out(std::vector<runtime::OutputBase*> outs) const override {
+    std::vector<runtime::Output<T>*> typed;
+    for (auto* o : outs) typed.push_back(static_cast<runtime::Output<T>*>(o));
+    return std::make_unique<runtime::FanOutOutput<T>>(std::move(typed));
+  }
+  std::unique_ptr<runtime::OutputBase> discard() const override {
+    return std::make_unique<runtime::DiscardOutput<T>>();
+  }
+  std::unique_ptr<runtime::OutputBase> writer(PartitionKind kind,
+                                              runtime::ResultPartitionWriter* p) const override {
+    const auto seed = static_cast<uint64_t>(p->producer_subtask());
+    switch (kind) {
+      case PartitionKind::kBroadcast:
+        return std::make_unique<runtime::BroadcastWriter<T>>(p);
+      case PartitionKind::kShuffle:
+        return std::make_unique<runtime::RecordWriter<T, runtime::RandomSelector>>(
+            p, runtime::RandomSelector{0x9E3779B97F4A7C15ull ^ (seed * 0xBF58476D1CE4E5B9ull + 1)});
+      case PartitionKind::kRebalance:
+        return std::make_unique<runtime::RecordWriter<T, runtime::RoundRobinSelector>>(
+            p, runtime::RoundRobinSelector{static_cast<int>(seed % static_cast<uint64_t>(p->num_channels()))});
+      default:
+        return std::make_unique<runtime::RecordWriter<T, runtime::ForwardSelector>>(p, runtime::ForwardSelector{});
+    }
+  }
+  std::unique_ptr<runtime::BatchConsumer> consumer(runtime::InputBase* input) const override {
+    return std::make_unique<runtime::TypedBatchConsumer<T>>(static_cast<runtime::Input<T>*>(input));
+  }
+};
+
+template <class T>
+std::shared_ptr<const TypeOps> type_ops() {
+  static const auto ops = std::make_shared<const TypedOps<T>>();
+  return ops;
+}
+
+/// One transformation of the logical graph.
+struct LogicalNode {
+  enum class Kind {
+    kSource,      ///< makes records; head of a task
+    kOperator,    ///< one or two inputs, one output (plus side outputs)
+    kSink,        ///< consumes records, no output
+    kPartition,   ///< virtual: sets how records reach the consumer (key_by, rebalance, ...)
+    kUnion,       ///< virtual: several upstreams of one type
+    kSideOutput,  ///< virtual: the side output `side_tag` of its upstream
+  };
+  struct Input {
+    int node;         ///< upstream node id
+    int input_index;  ///< which input of this node it feeds (0, or 1 for connect)
+  };
+
+  int id = 0;
+  Kind kind = Kind::kOperator;
+  std::string name;
+  std::string uid;
+  int parallelism = 0;        ///< 0: the environment's default
+  bool non_parallel = false;  ///< a source that runs with parallelism 1 only
+  std::vector<Input> inputs;
+  std::shared_ptr<const TypeOps> out_type;
+  std::function<std::unique_ptr<runtime::StreamOperator>()> factory;
+
+  // kPartition
+  PartitionKind partition = PartitionKind::kDefault;
+  WriterFactory writer_factory;  ///< kHash / kCustom
+  // kSideOutput
+  std::string side_tag;
+  // operators that can emit side outputs (process functions)
+  bool side_outputs_allowed = false;
+  std::map<std::string, std::type_index> side_output_types;
+};
+
+/// All transformations declared on one environment, in declaration order (a topological order).
+struct LogicalGraph {
+  std::vector<std::shared_ptr<LogicalNode>> nodes;
+
+  LogicalNode& add(LogicalNode::Kind kind, std::string name) {
+    auto n = std::make_shared<LogicalNode>();
+    n->id = static_cast<int>(nodes.size());
+    n->kind = kind;
+    n->name = std::move(name);
+    nodes.push_back(n);
+    return *n;
+  }
+  LogicalNode& at(int id) { return *nodes.at(static_cast<std::size_t>(id)); }
+  const LogicalNode& at(int id) const { return *nodes.at(static_cast<std::size_t>(id)); }
+};
+
+}  // namespace weir::detail

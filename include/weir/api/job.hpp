@@ -1,0 +1,110 @@
+#pragma once
+/// Running jobs: the execution settings, the handle of a submitted job, its result.
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "weir/api/graph.hpp"
+
+namespace weir {
+
+/// Settings of one environment's jobs. Set through `StreamExecutionEnvironment`.
+struct ExecutionConfig {
+  int parallelism = 0;             ///< default operator parallelism; 0: the hardware threads
+  int max_parallelism = 0;         ///< key groups; 0: 128 (or more for parallelism above 128)
+  int worker_threads = 0;          ///< threads running tasks; 0: the hardware threads
+  bool chaining = true;            ///< chain forward edges of equal parallelism
+  std::size_t batch_records = 1024;          ///< a batch leaves when it holds this many records
+  std::size_t batch_bytes = 32 * 1024;       ///< ... or this many bytes
+  std::size_t channel_capacity_bytes = 256 * 1024;  ///< a producer parks above this many queued bytes
+};
+
+/// The lifecycle of a job, as Flink's JobStatus.
+enum class JobStatus { created, running, failing, failed, canceling, canceled, finished };
+const char* to_string(JobStatus status);
+
+/// What a finished job reports.
+class JobExecutionResult {
+ public:
+  JobExecutionResult() = default;
+  JobExecutionResult(std::string job_id, std::string job_name, std::chrono::milliseconds runtime)
+      : job_id_(std::move(job_id)), job_name_(std::move(job_name)), runtime_(runtime) {}
+  const std::string& get_job_id() const { return job_id_; }
+  const std::string& get_job_name() const { return job_name_; }
+  /// Wall-clock time from submission to the end of the last task.
+  int64_t get_net_runtime() const { return runtime_.count(); }
+
+ private:
+  std::string job_id_;
+  std::string job_name_;
+  std::chrono::milliseconds runtime_{0};
+};
+
+/// Counters of one subtask (read while the job runs; each value is exact, the set is not a
+/// consistent snapshot).
+struct TaskMetrics {
+  std::string task_name;
+  int subtask = 0;
+  uint64_t records_in = 0;   ///< records consumed from channels
+  uint64_t records_out = 0;  ///< records a source emitted
+  uint64_t backpressured_count = 0;  ///< times the task parked because downstream was full
+};
+
+namespace runtime {
+class JobRun;
+}
+
+/// The handle of a submitted job. Destroying it cancels the job if it is still running and
+/// waits for its tasks to end, so no thread outlives it.
+class JobClient {
+ public:
+  explicit JobClient(std::shared_ptr<runtime::JobRun> run);
+  JobClient(JobClient&&) noexcept;
+  JobClient& operator=(JobClient&&) noexcept;
+  ~JobClient();
+
+  const std::string& get_job_id() const;
+  JobStatus get_job_status() const;
+  /// Asks every task to stop; returns at once. `wait()` then throws a JobFailure saying so.
+  void cancel();
+  /// Blocks until the job ends; returns its result or throws JobFailure with the root cause.
+  JobExecutionResult wait();
+  /// The job's result, ready when it ends.
+  std::shared_future<JobExecutionResult> get_job_execution_result() const;
+  std::vector<TaskMetrics> metrics() const;
+  /// The most bytes that were queued in the job's channels at once (bounded by the channel
+  /// capacities, whatever the input size).
+  std::size_t peak_queued_bytes() const;
+
+ private:
+  std::shared_ptr<runtime::JobRun> run_;
+};
+
+namespace detail {
+
+/// The state behind a StreamExecutionEnvironment and the streams made from it.
+struct EnvState {
+  ExecutionConfig config;
+  LogicalGraph graph;
+  int generation = 0;  ///< incremented when a job takes the graph: older streams are stale
+
+  void check_generation(int g) const {
+    if (g != generation) {
+      throw GraphError(
+          "this stream belongs to a job that was already executed; declare the pipeline again "
+          "after execute()");
+    }
+  }
+};
+
+/// Takes the environment's graph, builds the job graph (throwing GraphError on misuse) and
+/// starts the job.
+JobClient submit_job(EnvState& env, const std::string& job_name);
+/// The chained job graph as JSON, without running it.
+std::string execution_plan(const EnvState& env);
+
+}  // namespace detail
+}  // namespace weir

@@ -1,0 +1,322 @@
+#pragma once
+/// The typed operators behind the DataStream API. Each instance belongs to one subtask and is
+/// called only from its task's thread (see weir/runtime/operator.hpp for the lifecycle).
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "weir/api/functions.hpp"
+#include "weir/runtime/operator.hpp"
+#include "weir/serde/serde.hpp"
+
+namespace weir::detail {
+
+/// Base of operators running a user callable `F`: copies it, calls its optional
+/// `open(RuntimeContext&)` / `close()` hooks.
+template <class F>
+class UserFunctionHolder {
+ protected:
+  explicit UserFunctionHolder(F f) : f_(std::move(f)) {}
+  void open_user(runtime::StreamOperator& op) {
+    RuntimeContext rc(op.task_info(), op.name());
+    open_function(f_, rc);
+  }
+  F f_;
+};
+
+template <class IN, class OUT, class F>
+class MapOperator final : public runtime::OneInputOperator<IN>, UserFunctionHolder<F> {
+ public:
+  explicit MapOperator(F f) : UserFunctionHolder<F>(std::move(f)) {}
+  void open() override {
+    out_ = this->template typed_output<OUT>();
+    this->call_user([&] { this->open_user(*this); });
+  }
+  void process(const IN& v, int64_t ts) override {
+    out_->emit(this->call_user([&]() -> OUT { return this->f_(v); }), ts);
+  }
+  void close() override { detail::close_function(this->f_); }
+
+ private:
+  runtime::Output<OUT>* out_ = nullptr;
+};
+
+template <class T, class F>
+class FilterOperator final : public runtime::OneInputOperator<T>, UserFunctionHolder<F> {
+ public:
+  explicit FilterOperator(F f) : UserFunctionHolder<F>(std::move(f)) {}
+  void open() override {
+    out_ = this->template typed_output<T>();
+    this->call_user([&] { this->open_user(*this); });
+  }
+  void process(const T& v, int64_t ts) override {
+    if (this->call_user([&]() -> bool { return this->f_(v); })) out_->emit(v, ts);
+  }
+  void process(T&& v, int64_t ts) override {
+    if (this->call_user([&]() -> bool { return this->f_(static_cast<const T&>(v)); })) {
+      out_->emit(std::move(v), ts);
+    }
+  }
+  void close() override { detail::close_function(this->f_); }
+
+ private:
+  runtime::Output<T>* out_ = nullptr;
+};
+
+template <class IN, class OUT, class F>
+class FlatMapOperator final : public runtime::OneInputOperator<IN>, UserFunctionHolder<F> {
+ public:
+  explicit FlatMapOperator(F f) : UserFunctionHolder<F>(std::move(f)) {}
+  void open() override {
+    collector_.set(this->template typed_output<OUT>(), kNoTimestamp);
+    this->call_user([&] { this->open_user(*this); });
+  }
+  void process(const IN& v, int64_t ts) override {
+    collector_.set_timestamp(ts);
+    this->call_user([&] { this->f_(v, static_cast<Collector<OUT>&>(collector_)); });
+  }
+  void close() override { detail::close_function(this->f_); }
+
+ private:
+  TimestampedCollector<OUT> collector_;
+};
+
+/// Runs a ProcessFunction subclass `PF` (copied per subtask).
+template <class IN, class OUT, class PF>
+class ProcessOperator final : public runtime::OneInputOperator<IN> {
+ public:
+  explicit ProcessOperator(PF f) : f_(std::move(f)), ctx_(this) {}
+  void open() override {
+    collector_.set(this->template typed_output<OUT>(), kNoTimestamp);
+    RuntimeContext rc(this->task_info(), this->name());
+    this->call_user([&] { f_.open(rc); });
+  }
+  void process(const IN& v, int64_t ts) override {
+    collector_.set_timestamp(ts);
+    this->call_user([&] { f_.process_element(v, ctx_, collector_); });
+  }
+  void close() override { f_.close(); }
+
+ private:
+  class Ctx final : public ProcessFunction<IN, OUT>::Context {
+   public:
+    explicit Ctx(ProcessOperator* op) : op_(op) {}
+    std::optional<int64_t> timestamp() const override {
+      const int64_t ts = op_->collector_.timestamp();
+      return ts == kNoTimestamp ? std::nullopt : std::optional<int64_t>(ts);
+    }
+
+   protected:
+    const runtime::StreamOperator& op() const override { return *op_; }
+
+   private:
+    ProcessOperator* op_;
+  };
+  PF f_;
+  Ctx ctx_;
+  TimestampedCollector<OUT> collector_;
+};
+
+/// Hashes keys for the operator-local key → state maps.
+template <class K>
+struct KeyHash {
+  std::size_t operator()(const K& k) const {
+    if constexpr (requires { absl::Hash<K>{}(k); }) {
+      return absl::Hash<K>{}(k);
+    } else {
+      thread_local std::string buf;
+      buf.clear();
+      serialize_into(buf, k);
+      return absl::Hash<std::string_view>{}(std::string_view(buf));
+    }
+  }
+};
+
+/// Keyed reduce, as Flink's KeyedStream#reduce: keeps the running value per key and emits it
+/// after every element.
+template <class T, class K, class KeyFn, class F>
+class KeyedReduceOperator final : public runtime::OneInputOperator<T>, UserFunctionHolder<F> {
+ public:
+  KeyedReduceOperator(KeyFn key, F f) : UserFunctionHolder<F>(std::move(f)), key_(std::move(key)) {}
+  void open() override {
+    out_ = this->template typed_output<T>();
+    this->call_user([&] { this->open_user(*this); });
+  }
+  void process(const T& v, int64_t ts) override { step(v, ts); }
+  void process(T&& v, int64_t ts) override { step(std::move(v), ts); }
+  void close() override { detail::close_function(this->f_); }
+
+ private:
+  template <class V>
+  void step(V&& v, int64_t ts) {
+    K k = this->call_user([&]() -> K { return key_(static_cast<const T&>(v)); });
+    auto it = state_.find(k);
+    if (it == state_.end()) {
+      it = state_.emplace(std::move(k), std::forward<V>(v)).first;
+    } else {
+      it->second = this->call_user([&]() -> T { return this->f_(std::as_const(it->second), static_cast<const T&>(v)); });
+    }
+    out_->emit(static_cast<const T&>(it->second), ts);
+  }
+
+  KeyFn key_;
+  absl::flat_hash_map<K, T, KeyHash<K>> state_;
+  runtime::Output<T>* out_ = nullptr;
+};
+
+template <class IN1, class IN2, class OUT, class F1, class F2>
+class CoMapOperator final : public runtime::TwoInputOperator<IN1, IN2> {
+ public:
+  CoMapOperator(F1 f1, F2 f2) : f1_(std::move(f1)), f2_(std::move(f2)) {}
+  void open() override {
+    out_ = this->template typed_output<OUT>();
+    RuntimeContext rc(this->task_info(), this->name());
+    this->call_user([&] {
+      open_function(f1_, rc);
+      open_function(f2_, rc);
+    });
+  }
+  void process1(const IN1& v, int64_t ts) override {
+    out_->emit(this->call_user([&]() -> OUT { return f1_(v); }), ts);
+  }
+  void process2(const IN2& v, int64_t ts) override {
+    out_->emit(this->call_user([&]() -> OUT { return f2_(v); }), ts);
+  }
+
+ private:
+  F1 f1_;
+  F2 f2_;
+  runtime::Output<OUT>* out_ = nullptr;
+};
+
+template <class IN1, class IN2, class OUT, class F1, class F2>
+class CoFlatMapOperator final : public runtime::TwoInputOperator<IN1, IN2> {
+ public:
+  CoFlatMapOperator(F1 f1, F2 f2) : f1_(std::move(f1)), f2_(std::move(f2)) {}
+  void open() override {
+    collector_.set(this->template typed_output<OUT>(), kNoTimestamp);
+    RuntimeContext rc(this->task_info(), this->name());
+    this->call_user([&] {
+      open_function(f1_, rc);
+      open_function(f2_, rc);
+    });
+  }
+  void process1(const IN1& v, int64_t ts) override {
+    collector_.set_timestamp(ts);
+    this->call_user([&] { f1_(v, static_cast<Collector<OUT>&>(collector_)); });
+  }
+  void process2(const IN2& v, int64_t ts) override {
+    collector_.set_timestamp(ts);
+    this->call_user([&] { f2_(v, static_cast<Collector<OUT>&>(collector_)); });
+  }
+
+ private:
+  F1 f1_;
+  F2 f2_;
+  TimestampedCollector<OUT> collector_;
+};
+
+/// Calls `F(const T&)` for every record.
+template <class T, class F>
+class SinkOperator final : public runtime::OneInputOperator<T>, UserFunctionHolder<F> {
+ public:
+  explicit SinkOperator(F f) : UserFunctionHolder<F>(std::move(f)) {}
+  void open() override {
+    this->call_user([&] { this->open_user(*this); });
+  }
+  void process(const T& v, int64_t) override {
+    this->call_user([&] { this->f_(v); });
+  }
+  void finish() override {
+    if constexpr (requires { this->f_.finish(); }) this->call_user([&] { this->f_.finish(); });
+  }
+  void close() override { detail::close_function(this->f_); }
+};
+
+/// Records gathered by `collect_async()` / `execute_and_collect()`.
+template <class T>
+struct CollectBuffer {
+  std::mutex mu;
+  std::vector<T> records;
+  bool finished = false;
+};
+
+/// Appends every record to a shared buffer (parallelism 1, so the order of one upstream
+/// subtask is kept).
+template <class T>
+class CollectSinkOperator final : public runtime::OneInputOperator<T> {
+ public:
+  explicit CollectSinkOperator(std::shared_ptr<CollectBuffer<T>> buffer) : buffer_(std::move(buffer)) {}
+  void process(const T& v, int64_t) override { local_.push_back(v); }
+  void process(T&& v, int64_t) override { local_.push_back(std::move(v)); }
+  void finish() override {
+    std::lock_guard lock(buffer_->mu);
+    buffer_->records = std::move(local_);
+    buffer_->finished = true;
+  }
+
+ private:
+  std::shared_ptr<CollectBuffer<T>> buffer_;
+  std::vector<T> local_;
+};
+
+/// from_collection / from_elements: emits a copy of the elements, in order (parallelism 1).
+template <class T>
+class CollectionSource final : public runtime::SourceOperator {
+ public:
+  explicit CollectionSource(std::shared_ptr<const std::vector<T>> items) : items_(std::move(items)) {}
+  void open() override { out_ = typed_output<T>(); }
+  Status emit_next(std::size_t max_records, std::size_t& emitted) override {
+    const std::size_t end = std::min(items_->size(), pos_ + max_records);
+    for (; pos_ < end; ++pos_, ++emitted) out_->emit((*items_)[pos_], kNoTimestamp);
+    return pos_ < items_->size() ? Status::kMoreAvailable : Status::kEndOfInput;
+  }
+
+ private:
+  std::shared_ptr<const std::vector<T>> items_;
+  std::size_t pos_ = 0;
+  runtime::Output<T>* out_ = nullptr;
+};
+
+/// The share of [0, n) that subtask `i` of `p` produces: contiguous, sizes differ by at most 1.
+inline std::pair<int64_t, int64_t> split_range(int64_t n, int i, int p) {
+  const auto lo = static_cast<int64_t>(static_cast<__int128>(n) * i / p);
+  const auto hi = static_cast<int64_t>(static_cast<__int128>(n) * (i + 1) / p);
+  return {lo, hi};
+}
+
+/// from_generator(n, f) and from_sequence(a, b): emits f(i) for the subtask's share of the
+/// indices [0, n), in order.
+template <class T, class F>
+class GeneratorSource final : public runtime::SourceOperator, UserFunctionHolder<F> {
+ public:
+  GeneratorSource(int64_t count, F f) : UserFunctionHolder<F>(std::move(f)), count_(count) {}
+  void open() override {
+    out_ = typed_output<T>();
+    std::tie(next_, end_) = split_range(count_, task_info().subtask, task_info().parallelism);
+    this->call_user([&] { this->open_user(*this); });
+  }
+  Status emit_next(std::size_t max_records, std::size_t& emitted) override {
+    const int64_t stop = std::min<int64_t>(end_, next_ + static_cast<int64_t>(max_records));
+    emitted += static_cast<std::size_t>(stop - next_);
+    for (; next_ < stop; ++next_) {
+      out_->emit(this->call_user([&]() -> T { return this->f_(next_); }), kNoTimestamp);
+    }
+    return next_ < end_ ? Status::kMoreAvailable : Status::kEndOfInput;
+  }
+  void close() override { detail::close_function(this->f_); }
+
+ private:
+  int64_t count_;
+  int64_t next_ = 0;
+  int64_t end_ = 0;
+  runtime::Output<T>* out_ = nullptr;
+};
+
+}  // namespace weir::detail

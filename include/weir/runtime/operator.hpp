@@ -1,0 +1,260 @@
+#pragma once
+/// The operator contract every part of a job fits: sources, transformations, sinks.
+///
+/// Lifecycle, one operator instance per subtask, all calls from its task's mailbox thread (so
+/// operator code never locks): `setup` → `open` → any interleaving of `process` (per input),
+/// `process_watermark` → `end_input` (per input, bounded streams) → `finish` → `close` (also
+/// called after a failure or cancellation, and then without `finish`).
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <typeindex>
+#include <utility>
+#include <vector>
+
+#include "weir/api/errors.hpp"
+#include "weir/runtime/record.hpp"
+
+namespace weir::runtime {
+
+/// Where a subtask runs: the names and indices a function may ask about.
+struct TaskInfo {
+  std::string task_name;     ///< the chain's name, "a -> b -> c"
+  int subtask = 0;           ///< 0-based index of this subtask
+  int parallelism = 1;       ///< number of parallel subtasks of the operator
+  int max_parallelism = 128; ///< number of key groups
+  int attempt = 0;           ///< restart attempt, 0 for the first run
+};
+
+/// Receives the records an operator emits: the next operator in the chain, a writer to a
+/// channel, or a fan-out to several of them. Typed by `Output<T>`.
+class OutputBase {
+ public:
+  virtual ~OutputBase() = default;
+  /// Forwards a watermark downstream. Chained outputs pass it to the next operator; writers
+  /// ignore it (the task broadcasts watermarks on its channels after flushing).
+  virtual void emit_watermark(int64_t watermark) {}
+};
+
+template <class T>
+class Output : public OutputBase {
+ public:
+  virtual void emit(const T& value, int64_t timestamp) = 0;
+  virtual void emit(T&& value, int64_t timestamp) = 0;
+};
+
+/// One typed input of an operator.
+class InputBase {
+ public:
+  virtual ~InputBase() = default;
+};
+
+template <class T>
+class Input : public InputBase {
+ public:
+  virtual void process(const T& value, int64_t timestamp) = 0;
+  virtual void process(T&& value, int64_t timestamp) { process(static_cast<const T&>(value), timestamp); }
+};
+
+/// Base of every operator. Subclasses add typed inputs (`Input<T>`) and use the typed output
+/// the runtime wires before `open()`.
+class StreamOperator {
+ public:
+  virtual ~StreamOperator() = default;
+
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+  const TaskInfo& task_info() const { return info_; }
+
+  /// Number of inputs (0 for a source) and the typed input with that index.
+  virtual int num_inputs() const { return 0; }
+  virtual InputBase* input(int index) { return nullptr; }
+
+  /// Wiring by the runtime, before `open()`.
+  void setup(const TaskInfo& info) { info_ = info; }
+  void set_output(OutputBase* out) { output_ = out; }
+  void add_side_output(std::string tag, std::type_index type, OutputBase* out) {
+    side_outputs_.push_back(SideOutput{std::move(tag), type, out});
+  }
+
+  virtual void open() {}
+  /// Called when the watermark of input `input` advances. Default: forward it.
+  virtual void process_watermark(int64_t watermark, int input) { output_->emit_watermark(watermark); }
+  virtual void end_input(int input) {}
+  virtual void finish() {}
+  virtual void close() {}
+
+  /// The output for side output `tag` of type `type`, or nullptr when nobody consumes it.
+  /// Throws when the tag is consumed with another type.
+  OutputBase* side_output(const std::string& tag, std::type_index type) const {
+    for (const auto& s : side_outputs_) {
+      if (s.tag == tag) {
+        if (s.type != type) {
+          throw OperatorFailure(name_, "side output '" + tag + "' is consumed as type " +
+                                           s.type.name() + " but emitted as " + type.name());
+        }
+        return s.out;
+      }
+    }
+    return nullptr;
+  }
+
+ protected:
+  /// Runs a user function; an exception it throws becomes an `OperatorFailure` naming this
+  /// operator (one thrown further down the chain passes through unchanged).
+  template <class Fn>
+  decltype(auto) call_user(Fn&& fn) {
+    try {
+      return std::forward<Fn>(fn)();
+    } catch (const OperatorFailure&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw OperatorFailure(name_, e.what());
+    } catch (...) {
+      throw OperatorFailure(name_, "unknown exception");
+    }
+  }
+
+  /// The main output, typed. Operators cache it in `open()`.
+  template <class OUT>
+  Output<OUT>* typed_output() const {
+    return static_cast<Output<OUT>*>(output_);
+  }
+
+  OutputBase* output_ = nullptr;
+  TaskInfo info_;
+
+ private:
+  struct SideOutput {
+    std::string tag;
+    std::type_index type;
+    OutputBase* out;
+  };
+  std::string name_;
+  std::vector<SideOutput> side_outputs_;
+};
+
+/// The head of a source task. The task calls `emit_next` repeatedly while downstream has room.
+class SourceOperator : public StreamOperator {
+ public:
+  enum class Status {
+    kMoreAvailable,     ///< call again
+    kNothingAvailable,  ///< call again after `wakeup()` has been called
+    kEndOfInput,        ///< the source is done
+  };
+  /// Emits at most `max_records` records and adds the number emitted to `emitted`.
+  virtual Status emit_next(std::size_t max_records, std::size_t& emitted) = 0;
+  /// Set by the runtime: schedules the task again. Thread-safe; may be called from any thread.
+  void set_wakeup(std::function<void()> wakeup) { wakeup_ = std::move(wakeup); }
+
+ protected:
+  void wakeup() const {
+    if (wakeup_) wakeup_();
+  }
+
+ private:
+  std::function<void()> wakeup_;
+};
+
+/// A one-input operator receiving `IN`.
+template <class IN>
+class OneInputOperator : public StreamOperator, public Input<IN> {
+ public:
+  int num_inputs() const override { return 1; }
+  InputBase* input(int index) override { return static_cast<Input<IN>*>(this); }
+};
+
+/// A two-input operator receiving `IN1` on input 0 and `IN2` on input 1.
+template <class IN1, class IN2>
+class TwoInputOperator : public StreamOperator {
+ public:
+  int num_inputs() const override { return 2; }
+  InputBase* input(int index) override {
+    return index == 0 ? static_cast<InputBase*>(&in1_) : static_cast<InputBase*>(&in2_);
+  }
+  virtual void process1(const IN1& v, int64_t ts) = 0;
+  virtual void process2(const IN2& v, int64_t ts) = 0;
+
+ private:
+  struct In1 final : Input<IN1> {
+    explicit In1(TwoInputOperator* o) : op(o) {}
+    void process(const IN1& v, int64_t ts) override { op->process1(v, ts); }
+    TwoInputOperator* op;
+  };
+  struct In2 final : Input<IN2> {
+    explicit In2(TwoInputOperator* o) : op(o) {}
+    void process(const IN2& v, int64_t ts) override { op->process2(v, ts); }
+    TwoInputOperator* op;
+  };
+  In1 in1_{this};
+  In2 in2_{this};
+};
+
+/// Passes records to the next operator of the same chain: a direct call, no copy, no queue.
+template <class T>
+class ChainedOutput final : public Output<T> {
+ public:
+  ChainedOutput(Input<T>* next, StreamOperator* next_op, int input_index)
+      : next_(next), next_op_(next_op), input_index_(input_index) {}
+  void emit(const T& v, int64_t ts) override { next_->process(v, ts); }
+  void emit(T&& v, int64_t ts) override { next_->process(std::move(v), ts); }
+  void emit_watermark(int64_t wm) override { next_op_->process_watermark(wm, input_index_); }
+
+ private:
+  Input<T>* next_;
+  StreamOperator* next_op_;
+  int input_index_;
+};
+
+/// Copies every record to several outputs (an operator feeding more than one consumer).
+template <class T>
+class FanOutOutput final : public Output<T> {
+ public:
+  explicit FanOutOutput(std::vector<Output<T>*> outs) : outs_(std::move(outs)) {}
+  void emit(const T& v, int64_t ts) override {
+    for (auto* o : outs_) o->emit(v, ts);
+  }
+  void emit(T&& v, int64_t ts) override {
+    for (std::size_t i = 0; i + 1 < outs_.size(); ++i) outs_[i]->emit(static_cast<const T&>(v), ts);
+    outs_.back()->emit(std::move(v), ts);
+  }
+  void emit_watermark(int64_t wm) override {
+    for (auto* o : outs_) o->emit_watermark(wm);
+  }
+
+ private:
+  std::vector<Output<T>*> outs_;
+};
+
+/// Drops records: the output of an operator nobody consumes.
+template <class T>
+class DiscardOutput final : public Output<T> {
+ public:
+  void emit(const T&, int64_t) override {}
+  void emit(T&&, int64_t) override {}
+};
+
+/// Feeds the records of one channel's batches into a typed operator input.
+class BatchConsumer {
+ public:
+  virtual ~BatchConsumer() = default;
+  virtual void consume(BatchBase& batch) = 0;
+};
+
+template <class T>
+class TypedBatchConsumer final : public BatchConsumer {
+ public:
+  explicit TypedBatchConsumer(Input<T>* in) : in_(in) {}
+  void consume(BatchBase& base) override {
+    auto& b = static_cast<Batch<T>&>(base);
+    const std::size_t n = b.values.size();
+    for (std::size_t i = 0; i < n; ++i) in_->process(std::move(b.values[i]), b.timestamps[i]);
+  }
+
+ private:
+  Input<T>* in_;
+};
+
+}  // namespace weir::runtime

@@ -1,0 +1,202 @@
+#pragma once
+/// Writers that route a task's output records to the channels of one downstream edge, batching
+/// them, and the key-group arithmetic of hash partitioning.
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "weir/runtime/operator.hpp"
+#include "weir/serde/serde.hpp"
+
+namespace weir::runtime {
+
+/// A stable 64-bit hash of bytes (XXH3), the same on every machine and run. Keys are hashed
+/// through their serialised form, never with `std::hash`.
+uint64_t stable_hash(const void* data, std::size_t size) noexcept;
+
+/// The key group (in [0, max_parallelism)) of a key.
+template <SerdeType K>
+int key_group_of(const K& key, int max_parallelism) {
+  uint64_t h;
+  if constexpr (std::is_arithmetic_v<K> || std::is_enum_v<K>) {
+    h = stable_hash(&key, sizeof(K));  // the serialised form: fixed width, little-endian
+  } else {
+    thread_local std::string buf;
+    buf.clear();
+    serialize_into(buf, key);
+    h = stable_hash(buf.data(), buf.size());
+  }
+  return static_cast<int>(h % static_cast<uint64_t>(max_parallelism));
+}
+
+/// The subtask that owns a key group: subtask i owns a contiguous range of key groups.
+inline int operator_index_for_key_group(int key_group, int max_parallelism, int parallelism) {
+  return static_cast<int>(static_cast<int64_t>(key_group) * parallelism / max_parallelism);
+}
+
+/// The outgoing channels of one producer subtask on one edge. Implemented by the runtime.
+/// Called only from the producer's task thread.
+class ResultPartitionWriter {
+ public:
+  virtual ~ResultPartitionWriter() = default;
+  virtual int num_channels() const = 0;
+  virtual void push(int channel, std::unique_ptr<BatchBase> batch) = 0;
+  /// A batch leaves when it holds this many records or bytes (or when the task flushes).
+  virtual std::size_t batch_records() const = 0;
+  virtual std::size_t batch_bytes() const = 0;
+  /// The producer's subtask index (seeds round-robin and random partitioners).
+  virtual int producer_subtask() const = 0;
+  /// Sends a watermark on every channel, after the batches already pushed.
+  virtual void broadcast_watermark(int64_t watermark) = 0;
+};
+
+/// Base of writers: flushed by the task when its input runs dry and before control events.
+class WriterBase {
+ public:
+  virtual ~WriterBase() = default;
+  virtual void flush() = 0;
+};
+
+/// Routes each record to one channel chosen by `Selector::select(const T&, int n)`.
+template <class T, class Selector>
+class RecordWriter final : public Output<T>, public WriterBase {
+ public:
+  RecordWriter(ResultPartitionWriter* partition, Selector selector)
+      : partition_(partition),
+        selector_(std::move(selector)),
+        channels_(partition->num_channels()),
+        max_records_(partition->batch_records()),
+        max_bytes_(partition->batch_bytes()),
+        pending_(static_cast<std::size_t>(channels_)) {}
+
+  void emit(const T& v, int64_t ts) override { append(selector_.select(v, channels_), v, ts); }
+  void emit(T&& v, int64_t ts) override {
+    const int c = selector_.select(static_cast<const T&>(v), channels_);
+    append(c, std::move(v), ts);
+  }
+  void flush() override {
+    for (int c = 0; c < channels_; ++c) {
+      if (pending_[c] && pending_[c]->size() > 0) partition_->push(c, std::move(pending_[c]));
+    }
+  }
+  void emit_watermark(int64_t wm) override {
+    flush();
+    partition_->broadcast_watermark(wm);
+  }
+
+ private:
+  template <class V>
+  void append(int c, V&& v, int64_t ts) {
+    auto& b = pending_[static_cast<std::size_t>(c)];
+    if (!b) b = std::make_unique<Batch<T>>(max_records_);
+    b->append(std::forward<V>(v), ts);
+    if (b->size() >= max_records_ || b->bytes() >= max_bytes_) partition_->push(c, std::move(b));
+  }
+
+  ResultPartitionWriter* partition_;
+  Selector selector_;
+  int channels_;
+  std::size_t max_records_;
+  std::size_t max_bytes_;
+  std::vector<std::unique_ptr<Batch<T>>> pending_;
+};
+
+/// Copies each record to every channel.
+template <class T>
+class BroadcastWriter final : public Output<T>, public WriterBase {
+ public:
+  explicit BroadcastWriter(ResultPartitionWriter* partition)
+      : partition_(partition),
+        channels_(partition->num_channels()),
+        max_records_(partition->batch_records()),
+        max_bytes_(partition->batch_bytes()),
+        pending_(static_cast<std::size_t>(channels_)) {}
+  void emit(const T& v, int64_t ts) override {
+    for (int c = 0; c < channels_; ++c) {
+      auto& b = pending_[static_cast<std::size_t>(c)];
+      if (!b) b = std::make_unique<Batch<T>>(max_records_);
+      b->append(v, ts);
+      if (b->size() >= max_records_ || b->bytes() >= max_bytes_) partition_->push(c, std::move(b));
+    }
+  }
+  void emit(T&& v, int64_t ts) override { emit(static_cast<const T&>(v), ts); }
+  void flush() override {
+    for (int c = 0; c < channels_; ++c) {
+      if (pending_[c] && pending_[c]->size() > 0) partition_->push(c, std::move(pending_[c]));
+    }
+  }
+  void emit_watermark(int64_t wm) override {
+    flush();
+    partition_->broadcast_watermark(wm);
+  }
+
+ private:
+  ResultPartitionWriter* partition_;
+  int channels_;
+  std::size_t max_records_;
+  std::size_t max_bytes_;
+  std::vector<std::unique_ptr<Batch<T>>> pending_;
+};
+
+/// forward: one channel, to the subtask with the same index.
+struct ForwardSelector {
+  template <class T>
+  int select(const T&, int) const {
+    return 0;
+  }
+};
+
+/// rebalance: round robin, starting at a point that depends on the producer subtask.
+struct RoundRobinSelector {
+  int next = 0;
+  template <class T>
+  int select(const T&, int n) {
+    if (++next >= n) next = 0;
+    return next;
+  }
+};
+
+/// shuffle: uniformly random (xorshift, seeded per producer subtask: deterministic runs).
+struct RandomSelector {
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  template <class T>
+  int select(const T&, int n) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<int>((state >> 32) * static_cast<uint64_t>(n) >> 32);
+  }
+};
+
+/// hash: by the key group of the key, so every record of a key reaches the same subtask.
+template <class KeyFn>
+struct KeyGroupSelector {
+  KeyFn key;
+  int max_parallelism;
+  template <class T>
+  int select(const T& v, int n) {
+    return operator_index_for_key_group(key_group_of(key(v), max_parallelism), max_parallelism, n);
+  }
+};
+
+/// custom: a user partitioner `int(const K&, int num_partitions)` over a selected key.
+template <class KeyFn, class Partitioner>
+struct CustomSelector {
+  KeyFn key;
+  Partitioner partitioner;
+  template <class T>
+  int select(const T& v, int n) {
+    const int c = partitioner(key(v), n);
+    if (c < 0 || c >= n) {
+      throw OperatorFailure("partition_custom",
+                            "custom partitioner returned " + std::to_string(c) +
+                                ", outside [0, " + std::to_string(n) + ")");
+    }
+    return c;
+  }
+};
+
+}  // namespace weir::runtime

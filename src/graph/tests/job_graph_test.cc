@@ -1,0 +1,78 @@
+#include "graph/job_graph.h"
+
+#include <gtest/gtest.h>
+
+#include "weir/weir.hpp"
+
+namespace {
+
+struct Env {
+  weir::StreamExecutionEnvironment env = weir::StreamExecutionEnvironment::create();
+};
+
+TEST(JobGraph, ChainsForwardEdgesOfEqualParallelismIntoOneVertex) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(4);
+  env.from_sequence(1, 10).map([](const int64_t& x) { return x; }).filter([](const int64_t&) { return true; }).print();
+  const std::string plan = env.get_execution_plan();
+  EXPECT_NE(plan.find("\"vertices\":[{\"id\":0,\"name\":\"Sequence Source -> Map -> Filter -> Print to Std. Out\",\"parallelism\":4"),
+            std::string::npos)
+      << plan;
+  EXPECT_NE(plan.find("\"edges\":[]"), std::string::npos) << plan;
+}
+
+TEST(JobGraph, ParallelismChangeBreaksTheChainWithRebalance) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(4);
+  env.from_sequence(1, 10).map([](const int64_t& x) { return x; }).set_parallelism(2).print();
+  const std::string plan = env.get_execution_plan();
+  EXPECT_NE(plan.find("{\"from\":0,\"to\":1,\"input\":0,\"partition\":\"rebalance\"}"), std::string::npos) << plan;
+}
+
+TEST(JobGraph, UnionInputsAreNotChained) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  auto a = env.from_sequence(1, 10);
+  auto b = env.from_sequence(1, 10);
+  a.union_(b).map([](const int64_t& x) { return x; }).print();
+  const std::string plan = env.get_execution_plan();
+  EXPECT_NE(plan.find("\"name\":\"Map -> Print to Std. Out\""), std::string::npos) << plan;
+}
+
+TEST(JobGraph, LastPartitioningWins) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  env.from_sequence(1, 10).key_by([](const int64_t& x) { return x; }).rebalance().map([](const int64_t& x) { return x; }).print();
+  const std::string plan = env.get_execution_plan();
+  EXPECT_NE(plan.find("\"partition\":\"rebalance\""), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("\"partition\":\"hash\""), std::string::npos) << plan;
+}
+
+TEST(JobGraph, DisabledChainingGivesOneVertexPerOperator) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(1);
+  env.disable_operator_chaining();
+  env.from_sequence(1, 10).map([](const int64_t& x) { return x; }).print();
+  const std::string plan = env.get_execution_plan();
+  EXPECT_NE(plan.find("\"partition\":\"forward\""), std::string::npos) << plan;
+  EXPECT_NE(plan.find("{\"id\":2,"), std::string::npos) << plan;
+}
+
+TEST(JobGraph, OperatorsThatReachNoSinkAreDropped) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(1);
+  auto s = env.from_sequence(1, 10);
+  s.map([](const int64_t& x) { return x; }).name("unused");
+  s.print();
+  const std::string plan = env.get_execution_plan();
+  EXPECT_EQ(plan.find("unused"), std::string::npos) << plan;
+}
+
+TEST(JobGraph, MaxParallelismGrowsWithParallelismWhenUnset) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(200);
+  env.from_sequence(1, 10).print();
+  EXPECT_NE(env.get_execution_plan().find("\"max_parallelism\":512"), std::string::npos);
+}
+
+}  // namespace

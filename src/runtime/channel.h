@@ -1,0 +1,88 @@
+#pragma once
+/// Channels: bounded, ordered, single-producer single-consumer queues of events (record batches
+/// and control events) between two subtasks, and the input gate that tells a task which of its
+/// channels hold data.
+///
+/// Threading: `push` and `producer_available` are called by the producer's task, `InputGate::poll`
+/// by the consumer's task; both may run at once on different worker threads.
+#include <atomic>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "weir/runtime/record.hpp"
+
+namespace weir::runtime {
+
+class Task;
+class InputGate;
+
+/// Bytes queued in all channels of a job, and the peak (for tests and metrics).
+struct ChannelStats {
+  std::atomic<std::size_t> queued{0};
+  std::atomic<std::size_t> peak{0};
+  void add(std::size_t n) {
+    const std::size_t now = queued.fetch_add(n, std::memory_order_relaxed) + n;
+    std::size_t p = peak.load(std::memory_order_relaxed);
+    while (now > p && !peak.compare_exchange_weak(p, now, std::memory_order_relaxed)) {
+    }
+  }
+  void sub(std::size_t n) { queued.fetch_sub(n, std::memory_order_relaxed); }
+};
+
+class Channel {
+ public:
+  Channel(std::size_t capacity_bytes, Task* producer, InputGate* gate, int gate_index, ChannelStats* stats)
+      : capacity_(capacity_bytes), producer_(producer), gate_(gate), gate_index_(gate_index), stats_(stats) {}
+
+  /// Appends an event and wakes the consumer. Never blocks: the producer checks
+  /// `producer_available()` before it makes more output, so a channel holds at most its
+  /// capacity plus what one step of the producer emits.
+  void push(Event event);
+
+  /// True when the channel is below capacity. When not, registers the producer to be notified
+  /// once the consumer has drained it to half.
+  bool producer_available();
+
+  /// Removes the oldest event. Returns whether more events remain. Consumer only; only called
+  /// when the gate reported this channel ready.
+  bool pop(Event& out);
+
+  int gate_index() const { return gate_index_; }
+  std::size_t queued_bytes();
+
+ private:
+  std::mutex mu_;
+  std::deque<Event> queue_;       // guarded by mu_
+  // Written under mu_; read without it by the producer's fast path in producer_available().
+  std::atomic<std::size_t> bytes_{0};
+  bool in_ready_list_ = false;    // guarded by mu_: the gate lists this channel as ready
+  bool producer_waiting_ = false; // guarded by mu_
+  const std::size_t capacity_;
+  Task* producer_;
+  InputGate* gate_;
+  int gate_index_;
+  ChannelStats* stats_;
+};
+
+/// The input channels of one task, and the queue of those that hold events.
+class InputGate {
+ public:
+  explicit InputGate(Task* owner) : owner_(owner) {}
+  /// Called by a channel that became non-empty: lists it and wakes the owning task.
+  void mark_ready(Channel* channel);
+  /// Pops one event from the next ready channel; returns the channel's gate index, or -1 when no
+  /// channel holds an event. Consumer only.
+  int poll(Event& out);
+  void add_channel(Channel* c) { channels_.push_back(c); }
+  const std::vector<Channel*>& channels() const { return channels_; }
+
+ private:
+  std::mutex mu_;
+  std::deque<Channel*> ready_;  // guarded by mu_
+  std::vector<Channel*> channels_;
+  Task* owner_;
+};
+
+}  // namespace weir::runtime

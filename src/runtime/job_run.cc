@@ -1,0 +1,329 @@
+#include "runtime/job_run.h"
+
+#include <random>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace weir {
+
+const char* to_string(JobStatus s) {
+  switch (s) {
+    case JobStatus::created: return "CREATED";
+    case JobStatus::running: return "RUNNING";
+    case JobStatus::failing: return "FAILING";
+    case JobStatus::failed: return "FAILED";
+    case JobStatus::canceling: return "CANCELLING";
+    case JobStatus::canceled: return "CANCELED";
+    case JobStatus::finished: return "FINISHED";
+  }
+  return "UNKNOWN";
+}
+
+namespace runtime {
+namespace {
+std::string new_job_id() {
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  return fmt::format("{:016x}{:016x}", rng(), rng());
+}
+}  // namespace
+
+JobRun::JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionConfig config)
+    : logical_(std::move(logical)), graph_(std::move(graph)), config_(config), id_(new_job_id()) {
+  future_ = promise_.get_future().share();
+}
+
+JobRun::~JobRun() {
+  bool running;
+  {
+    std::lock_guard lock(mu_);
+    running = status_ != JobStatus::created && !ended_;
+  }
+  if (running) {
+    cancel();
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return ended_; });
+  }
+  join_pool();
+}
+
+void JobRun::build() {
+  const int max_p = graph_.max_parallelism;
+  // Tasks, one per vertex and subtask, with their operators.
+  std::vector<std::vector<Task*>> tasks_of(graph_.vertices.size());
+  // op_of[node][subtask]
+  std::vector<std::vector<StreamOperator*>> op_of(graph_.nodes.size());
+  for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
+    const auto& vx = graph_.vertices[v];
+    for (int s = 0; s < vx.parallelism; ++s) {
+      TaskInfo info{vx.name, s, vx.parallelism, max_p, 0};
+      auto task = std::make_unique<Task>(this, pool_.get(), info);
+      for (int n : vx.nodes) {
+        const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];
+        auto op = jn.logical->factory();
+        op->set_name(jn.name);
+        op->setup(info);
+        auto& ops = op_of[static_cast<std::size_t>(n)];
+        ops.resize(static_cast<std::size_t>(vx.parallelism));
+        ops[static_cast<std::size_t>(s)] = op.get();
+        task->operators.push_back(std::move(op));
+      }
+      if (graph_.nodes[static_cast<std::size_t>(vx.nodes[0])].logical->kind == detail::LogicalNode::Kind::kSource) {
+        task->source = dynamic_cast<SourceOperator*>(task->operators.front().get());
+        if (!task->source) throw JobFailure("source '" + vx.name + "' does not implement SourceOperator");
+      }
+      tasks_of[v].push_back(task.get());
+      tasks_.push_back(std::move(task));
+    }
+  }
+
+  // Channels and writers of the edges between tasks; writer_of[edge][producer subtask].
+  std::vector<std::vector<OutputBase*>> writer_of(graph_.edges.size());
+  for (std::size_t ei = 0; ei < graph_.edges.size(); ++ei) {
+    const auto& e = graph_.edges[ei];
+    if (e.chained) continue;
+    const auto& from = graph_.nodes[static_cast<std::size_t>(e.from)];
+    const auto& to = graph_.nodes[static_cast<std::size_t>(e.to)];
+    auto& producers = tasks_of[static_cast<std::size_t>(from.vertex)];
+    auto& consumers = tasks_of[static_cast<std::size_t>(to.vertex)];
+    // One consumer object per edge and consumer subtask.
+    std::vector<BatchConsumer*> consumer_of;
+    for (auto* ct : consumers) {
+      auto* head = ct->operators.front().get();
+      auto c = e.type->consumer(head->input(e.input_index));
+      consumer_of.push_back(c.get());
+      ct->consumers.push_back(std::move(c));
+    }
+    writer_of[ei].resize(producers.size());
+    for (std::size_t i = 0; i < producers.size(); ++i) {
+      std::vector<Channel*> chans;
+      auto connect = [&](std::size_t j) {
+        Task* ct = consumers[j];
+        const int gi = static_cast<int>(ct->channels.size());
+        auto ch = std::make_unique<Channel>(config_.channel_capacity_bytes, producers[i], &ct->gate, gi, &stats_);
+        ct->gate.add_channel(ch.get());
+        ct->channels.push_back(Task::InputChannelState{e.input_index, consumer_of[j]});
+        chans.push_back(ch.get());
+        channels_.push_back(std::move(ch));
+      };
+      if (e.partition == detail::PartitionKind::kForward) {
+        connect(i);
+      } else {
+        for (std::size_t j = 0; j < consumers.size(); ++j) connect(j);
+      }
+      auto part = std::make_unique<ResultPartition>(std::move(chans), static_cast<int>(i), config_.batch_records,
+                                                    config_.batch_bytes);
+      auto w = e.writer_factory ? e.writer_factory(part.get(), max_p) : e.type->writer(e.partition, part.get());
+      auto* wb = dynamic_cast<WriterBase*>(w.get());
+      if (!wb) throw JobFailure("internal error: the writer of an edge cannot be flushed");
+      producers[i]->writers.push_back(wb);
+      writer_of[ei][i] = w.get();
+      producers[i]->outputs.push_back(std::move(w));
+      producers[i]->partitions.push_back(std::move(part));
+    }
+  }
+
+  // Outputs of every operator: chained successors, writers, or both (fan-out), per tag.
+  for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
+    const auto& vx = graph_.vertices[v];
+    for (int s = 0; s < vx.parallelism; ++s) {
+      Task* task = tasks_of[v][static_cast<std::size_t>(s)];
+      for (int n : vx.nodes) {
+        const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];
+        StreamOperator* op = op_of[static_cast<std::size_t>(n)][static_cast<std::size_t>(s)];
+        std::vector<std::string> tags;
+        std::vector<std::vector<OutputBase*>> targets;
+        std::vector<const detail::TypeOps*> types;
+        for (int ei : jn.out_edges) {
+          const auto& e = graph_.edges[static_cast<std::size_t>(ei)];
+          OutputBase* target;
+          if (e.chained) {
+            StreamOperator* next = op_of[static_cast<std::size_t>(e.to)][static_cast<std::size_t>(s)];
+            auto out = e.type->chained(next->input(e.input_index), next, e.input_index);
+            target = out.get();
+            task->outputs.push_back(std::move(out));
+          } else {
+            target = writer_of[static_cast<std::size_t>(ei)][static_cast<std::size_t>(s)];
+          }
+          auto it = std::find(tags.begin(), tags.end(), e.side_tag);
+          if (it == tags.end()) {
+            tags.push_back(e.side_tag);
+            targets.emplace_back();
+            types.push_back(e.type.get());
+            it = tags.end() - 1;
+          }
+          targets[static_cast<std::size_t>(it - tags.begin())].push_back(target);
+        }
+        bool has_main = false;
+        for (std::size_t t = 0; t < tags.size(); ++t) {
+          OutputBase* out = targets[t].front();
+          if (targets[t].size() > 1) {
+            auto fan = types[t]->fan_out(targets[t]);
+            out = fan.get();
+            task->outputs.push_back(std::move(fan));
+          }
+          if (tags[t].empty()) {
+            op->set_output(out);
+            has_main = true;
+          } else {
+            op->add_side_output(tags[t], types[t]->type(), out);
+          }
+        }
+        if (!has_main && jn.logical->out_type) {
+          auto d = jn.logical->out_type->discard();
+          op->set_output(d.get());
+          task->outputs.push_back(std::move(d));
+        }
+      }
+    }
+  }
+}
+
+void JobRun::start() {
+  const int threads = config_.worker_threads > 0 ? config_.worker_threads : graph::default_parallelism();
+  pool_ = std::make_unique<WorkerPool>(threads);
+  try {
+    build();
+  } catch (const std::exception& e) {
+    {
+      std::lock_guard lock(mu_);
+      status_ = JobStatus::failed;
+      ended_ = true;
+    }
+    join_pool();
+    throw JobFailure("Job '" + graph_.job_name + "' could not start: " + e.what());
+  }
+  started_ = std::chrono::steady_clock::now();
+  remaining_.store(static_cast<int>(tasks_.size()));
+  {
+    std::lock_guard lock(mu_);
+    status_ = JobStatus::running;
+  }
+  spdlog::debug("job '{}' ({}) starts {} tasks on {} threads", graph_.job_name, id_, tasks_.size(), threads);
+  for (auto& t : tasks_) t->notify();
+}
+
+void JobRun::cancel() {
+  {
+    std::lock_guard lock(mu_);
+    if (ended_ || status_ != JobStatus::running) return;
+    status_ = JobStatus::canceling;
+  }
+  for (auto& t : tasks_) t->request_cancel();
+}
+
+void JobRun::task_done(Task*) {
+  if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) complete();
+}
+
+void JobRun::task_failed(Task* task, const std::string& message) {
+  bool first = false;
+  {
+    std::lock_guard lock(mu_);
+    if (status_ == JobStatus::running) {
+      status_ = JobStatus::failing;
+      failure_ = message;
+      first = true;
+    }
+  }
+  if (first) {
+    spdlog::error("job '{}' fails: {}", graph_.job_name, message);
+    for (auto& t : tasks_) {
+      if (t.get() != task) t->request_cancel();
+    }
+  } else {
+    spdlog::debug("job '{}': further failure: {}", graph_.job_name, message);
+  }
+  task_done(task);
+}
+
+void JobRun::complete() {
+  const auto runtime =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+  {
+    std::lock_guard lock(mu_);
+    if (status_ == JobStatus::failing) {
+      status_ = JobStatus::failed;
+      promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' failed: " + failure_)));
+    } else if (status_ == JobStatus::canceling) {
+      status_ = JobStatus::canceled;
+      promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' was canceled")));
+    } else {
+      status_ = JobStatus::finished;
+      promise_.set_value(JobExecutionResult(id_, graph_.job_name, runtime));
+    }
+    ended_ = true;
+  }
+  pool_->stop();
+  cv_.notify_all();
+}
+
+void JobRun::join_pool() {
+  {
+    std::lock_guard lock(mu_);
+    if (joined_ || !pool_) return;
+    joined_ = true;
+  }
+  pool_->stop();
+  pool_->join();
+}
+
+JobExecutionResult JobRun::wait() {
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return ended_; });
+  }
+  join_pool();
+  return future_.get();  // rethrows the failure
+}
+
+JobStatus JobRun::status() const {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+std::vector<TaskMetrics> JobRun::metrics() const {
+  std::vector<TaskMetrics> out;
+  for (const auto& t : tasks_) {
+    out.push_back(TaskMetrics{t->info().task_name, t->info().subtask, t->records_in.load(std::memory_order_relaxed),
+                              t->records_out.load(std::memory_order_relaxed),
+                              t->backpressured.load(std::memory_order_relaxed)});
+  }
+  return out;
+}
+
+}  // namespace runtime
+
+// ---- JobClient and submission ------------------------------------------------------------
+
+JobClient::JobClient(std::shared_ptr<runtime::JobRun> run) : run_(std::move(run)) {}
+JobClient::JobClient(JobClient&&) noexcept = default;
+JobClient& JobClient::operator=(JobClient&&) noexcept = default;
+JobClient::~JobClient() = default;  // the JobRun cancels and joins when the last owner goes
+
+const std::string& JobClient::get_job_id() const { return run_->id(); }
+JobStatus JobClient::get_job_status() const { return run_->status(); }
+void JobClient::cancel() { run_->cancel(); }
+JobExecutionResult JobClient::wait() { return run_->wait(); }
+std::shared_future<JobExecutionResult> JobClient::get_job_execution_result() const { return run_->result_future(); }
+std::vector<TaskMetrics> JobClient::metrics() const { return run_->metrics(); }
+std::size_t JobClient::peak_queued_bytes() const { return run_->channel_stats().peak.load(std::memory_order_relaxed); }
+
+namespace detail {
+
+JobClient submit_job(EnvState& env, const std::string& job_name) {
+  auto jg = graph::build_job_graph(env.graph, env.config, job_name);
+  auto run = std::make_shared<runtime::JobRun>(std::move(env.graph), std::move(jg), env.config);
+  env.graph = LogicalGraph{};
+  ++env.generation;
+  run->start();
+  return JobClient(std::move(run));
+}
+
+std::string execution_plan(const EnvState& env) {
+  return graph::build_job_graph(env.graph, env.config, "plan").to_json();
+}
+
+}  // namespace detail
+}  // namespace weir

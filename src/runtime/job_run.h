@@ -1,0 +1,75 @@
+#pragma once
+/// One running job: its tasks, channels and worker pool, and its status.
+///
+/// Built and started on the submitting thread. Tasks report their end from worker threads
+/// (`task_done`, `task_failed`); the last one completes the job and stops the pool. `wait()`
+/// and the destructor join the pool's threads; the destructor cancels a job still running.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "graph/job_graph.h"
+#include "runtime/channel.h"
+#include "runtime/task.h"
+#include "runtime/worker_pool.h"
+#include "weir/api/job.hpp"
+
+namespace weir::runtime {
+
+class JobRun {
+ public:
+  JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionConfig config);
+  ~JobRun();
+  JobRun(const JobRun&) = delete;
+  JobRun& operator=(const JobRun&) = delete;
+
+  /// Creates the tasks and schedules them. Throws JobFailure when an operator cannot be made.
+  void start();
+  void cancel();
+  /// Blocks until every task has ended; returns the result or throws JobFailure.
+  JobExecutionResult wait();
+  JobStatus status() const;
+  const std::string& id() const { return id_; }
+  const std::string& name() const { return graph_.job_name; }
+  std::shared_future<JobExecutionResult> result_future() const { return future_; }
+  std::vector<TaskMetrics> metrics() const;
+  const ExecutionConfig& config() const { return config_; }
+  /// Bytes queued in the job's channels now and at the peak.
+  const ChannelStats& channel_stats() const { return stats_; }
+
+  // Called by tasks, from worker threads.
+  void task_done(Task* task);
+  void task_failed(Task* task, const std::string& message);
+
+ private:
+  void build();
+  void complete();
+  void join_pool();
+
+  detail::LogicalGraph logical_;  // owns the operator factories the job graph points to
+  graph::JobGraph graph_;
+  ExecutionConfig config_;
+  std::string id_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::vector<std::unique_ptr<Task>> tasks_;
+  std::vector<std::unique_ptr<Channel>> channels_;
+  ChannelStats stats_;
+  std::atomic<int> remaining_{0};
+  std::chrono::steady_clock::time_point started_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  JobStatus status_ = JobStatus::created;  // guarded by mu_
+  std::string failure_;                    // guarded by mu_: the root cause
+  bool ended_ = false;                     // guarded by mu_
+  bool joined_ = false;                    // guarded by mu_
+  std::promise<JobExecutionResult> promise_;
+  std::shared_future<JobExecutionResult> future_;
+};
+
+}  // namespace weir::runtime

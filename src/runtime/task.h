@@ -1,0 +1,129 @@
+#pragma once
+/// A task: one subtask of one chain of operators, run as an actor on the worker pool.
+///
+/// All operator calls happen inside `run()`, which the pool calls on one thread at a time; the
+/// scheduling state (`state_`) guarantees that. Other threads only call `notify()` (new input,
+/// room downstream, a source's data arrived) and `request_cancel()`.
+///
+/// A slice of `run()` takes input (or lets the source emit) while every output channel has
+/// room, for about a millisecond, then yields. When input runs dry it flushes partial output
+/// batches and goes idle; when downstream is full it flushes and parks until the consumer
+/// drains (backpressure). Shutdown: inputs end → `end_input`/`finish` down the chain → flush →
+/// end-of-input on every output channel → `close` → done. On failure or cancellation: `close`
+/// → done.
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/channel.h"
+#include "weir/runtime/operator.hpp"
+#include "weir/runtime/partition.hpp"
+
+namespace weir::runtime {
+
+class JobRun;
+class WorkerPool;
+
+/// The channels of one producer subtask on one edge.
+class ResultPartition final : public ResultPartitionWriter {
+ public:
+  ResultPartition(std::vector<Channel*> channels, int producer_subtask, std::size_t batch_records,
+                  std::size_t batch_bytes)
+      : channels_(std::move(channels)),
+        producer_subtask_(producer_subtask),
+        batch_records_(batch_records),
+        batch_bytes_(batch_bytes) {}
+  int num_channels() const override { return static_cast<int>(channels_.size()); }
+  void push(int channel, std::unique_ptr<BatchBase> batch) override {
+    Event e;
+    e.batch = std::move(batch);
+    channels_[static_cast<std::size_t>(channel)]->push(std::move(e));
+  }
+  std::size_t batch_records() const override { return batch_records_; }
+  std::size_t batch_bytes() const override { return batch_bytes_; }
+  int producer_subtask() const override { return producer_subtask_; }
+  void broadcast_watermark(int64_t wm) override {
+    for (auto* c : channels_) c->push(Event::watermark(wm));
+  }
+  void broadcast_end_of_input() {
+    for (auto* c : channels_) c->push(Event::end_of_input());
+  }
+  /// True when every channel has room; otherwise registers for a wake-up.
+  bool available() {
+    for (auto* c : channels_) {
+      if (!c->producer_available()) return false;
+    }
+    return true;
+  }
+
+ private:
+  std::vector<Channel*> channels_;
+  int producer_subtask_;
+  std::size_t batch_records_;
+  std::size_t batch_bytes_;
+};
+
+class Task {
+ public:
+  Task(JobRun* job, WorkerPool* pool, TaskInfo info) : info_(std::move(info)), job_(job), pool_(pool) {}
+
+  /// Schedules the task if it is idle (or makes a running slice look again). Thread-safe.
+  void notify();
+  /// Runs one slice. Called by the worker pool only.
+  void run();
+  /// Makes the task stop at its next step: close operators, end. Thread-safe.
+  void request_cancel();
+
+  const TaskInfo& info() const { return info_; }
+
+  // Built by the JobRun before the first `notify()`.
+  struct InputChannelState {
+    int input_index = 0;
+    BatchConsumer* consumer = nullptr;
+    bool ended = false;
+    int64_t watermark = std::numeric_limits<int64_t>::min();
+  };
+  std::vector<std::unique_ptr<StreamOperator>> operators;  ///< chain order; [0] is the head
+  std::vector<std::unique_ptr<OutputBase>> outputs;        ///< owned outputs of the chain
+  std::vector<WriterBase*> writers;                        ///< outputs that batch to channels
+  std::vector<std::unique_ptr<ResultPartition>> partitions;
+  std::vector<std::unique_ptr<BatchConsumer>> consumers;
+  std::vector<InputChannelState> channels;  ///< by gate index
+  InputGate gate{this};
+  SourceOperator* source = nullptr;
+
+  std::atomic<uint64_t> records_in{0};
+  std::atomic<uint64_t> records_out{0};
+  std::atomic<uint64_t> backpressured{0};
+
+ private:
+  enum class Slice { kYield, kWait, kDone };
+  enum State : int { kIdle = 0, kQueued = 1, kRunning = 2, kRunningNotified = 3, kDone = 4 };
+
+  Slice run_slice();
+  Slice run_source_slice();
+  Slice run_input_slice();
+  void open_chain();
+  bool outputs_available();
+  void flush_outputs();
+  void handle_end_of_channel(int gate_index);
+  void handle_watermark(int gate_index, int64_t watermark);
+  void finish_chain();
+  void close_chain() noexcept;
+  std::string describe_failure(std::exception_ptr error) const;
+
+  TaskInfo info_;
+  JobRun* job_;
+  WorkerPool* pool_;
+  std::atomic<int> state_{kIdle};
+  std::atomic<bool> cancel_{false};
+  bool opened_ = false;
+  std::vector<int> open_channels_;       ///< per head input: channels not yet ended
+  std::vector<int64_t> input_watermark_; ///< per head input
+};
+
+}  // namespace weir::runtime

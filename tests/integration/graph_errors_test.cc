@@ -1,0 +1,93 @@
+// Misuse fails when the graph is built, with a message that says what to do.
+#include <gtest/gtest.h>
+
+#include "weir/weir.hpp"
+
+namespace {
+
+template <class F>
+std::string graph_error(F f) {
+  try {
+    f();
+  } catch (const weir::GraphError& e) {
+    return e.what();
+  }
+  return "no GraphError";
+}
+
+TEST(GraphErrors, ParallelismBelowOneIsRejected) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  EXPECT_NE(graph_error([&] { env.set_parallelism(0); }).find("at least 1"), std::string::npos);
+  auto s = env.from_sequence(1, 10).map([](const int64_t& x) { return x; });
+  EXPECT_NE(graph_error([&] { s.set_parallelism(-2); }).find("at least 1"), std::string::npos);
+}
+
+TEST(GraphErrors, MaxParallelismBelowParallelismIsRejected) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_max_parallelism(8);
+  auto s = env.from_sequence(1, 10).map([](const int64_t& x) { return x; });
+  EXPECT_NE(graph_error([&] { s.set_parallelism(16); }).find("maximum parallelism 8"), std::string::npos);
+
+  auto env2 = weir::StreamExecutionEnvironment::create();
+  env2.set_parallelism(16);
+  env2.set_max_parallelism(8);
+  env2.from_sequence(1, 10).key_by([](const int64_t& x) { return x; }).reduce([](const int64_t& a, const int64_t&) { return a; }).print();
+  const auto msg = graph_error([&] { env2.execute(); });
+  EXPECT_NE(msg.find("above the maximum parallelism 8"), std::string::npos) << msg;
+}
+
+TEST(GraphErrors, SideOutputOfAStreamWithoutProcessFunctionIsRejected) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  auto s = env.from_sequence(1, 10).map([](const int64_t& x) { return x; });
+  const auto msg = graph_error([&] { s.get_side_output(weir::OutputTag<std::string>("late")); });
+  EXPECT_NE(msg.find("only the result of process()"), std::string::npos) << msg;
+}
+
+struct Pass : weir::ProcessFunction<int64_t, int64_t> {
+  void process_element(const int64_t& x, Context&, weir::Collector<int64_t>& out) override { out.collect(x); }
+};
+
+TEST(GraphErrors, SideOutputTagUsedWithTwoTypesIsRejected) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  auto s = env.from_sequence(1, 10).process(Pass{});
+  s.get_side_output(weir::OutputTag<std::string>("x"));
+  const auto msg = graph_error([&] { s.get_side_output(weir::OutputTag<int64_t>("x")); });
+  EXPECT_NE(msg.find("another type"), std::string::npos) << msg;
+}
+
+TEST(GraphErrors, ForwardBetweenDifferentParallelismIsRejected) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  env.from_sequence(1, 10).forward().map([](const int64_t& x) { return x; }).set_parallelism(3).print();
+  const auto msg = graph_error([&] { env.execute(); });
+  EXPECT_NE(msg.find("forward partitioning needs equal parallelism"), std::string::npos) << msg;
+}
+
+TEST(GraphErrors, JobWithoutSinkIsRejected) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.from_sequence(1, 10).map([](const int64_t& x) { return x; });
+  EXPECT_NE(graph_error([&] { env.execute(); }).find("no sinks"), std::string::npos);
+}
+
+TEST(GraphErrors, NonParallelSourceRejectsParallelism) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  auto s = env.from_collection(std::vector<int>{1, 2});
+  EXPECT_NE(graph_error([&] { s.set_parallelism(2); }).find("not parallel"), std::string::npos);
+}
+
+TEST(GraphErrors, PartitioningHasNoParallelismOfItsOwn) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  auto k = env.from_sequence(1, 10).key_by([](const int64_t& x) { return x; });
+  EXPECT_NE(graph_error([&] { k.set_parallelism(2); }).find("not an operator"), std::string::npos);
+}
+
+TEST(GraphErrors, StreamsOfAnExecutedJobAreStale) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  auto s = env.from_sequence(1, 10);
+  s.add_sink([](const int64_t&) {});
+  env.execute();
+  const auto msg = graph_error([&] { s.map([](const int64_t& x) { return x; }); });
+  EXPECT_NE(msg.find("already executed"), std::string::npos) << msg;
+}
+
+}  // namespace
