@@ -385,8 +385,10 @@ void append_text(std::string& out, const T& v) {
 /// (NaN, Infinity), pair/tuple as (a,b,c), sequences and sets as [a, b], maps as {k=v, k2=v2},
 /// optional as the value or null, durations as 250ms, system_clock time points as ISO-8601 UTC
 /// (2024-03-01T12:00:00.250Z), WEIR_SERDE structs as Type{a=1, b=x}. A type with an
-/// operator<< is rendered by it (taking precedence over WEIR_SERDE); enums without one render as
-/// their underlying integer. Pure function; safe to call from any thread.
+/// operator<< (declared in the type's namespace, so argument-dependent lookup finds it) is
+/// rendered by it, taking precedence over WEIR_SERDE; enums without one render as their
+/// underlying integer. Any other type fails to compile with a message saying what to declare.
+/// Pure function; safe to call from any thread.
 template <class T>
 std::string to_text(const T& v) {
   std::string out;
