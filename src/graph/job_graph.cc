@@ -15,6 +15,7 @@ const char* partition_kind_name(PartitionKind kind) {
     case PartitionKind::kShuffle: return "shuffle";
     case PartitionKind::kHash: return "hash";
     case PartitionKind::kBroadcast: return "broadcast";
+    case PartitionKind::kGlobal: return "global";
     case PartitionKind::kCustom: return "custom";
   }
   return "unknown";
@@ -204,10 +205,12 @@ JobGraph build_job_graph(const detail::LogicalGraph& g, const ExecutionConfig& c
   // it has no other input.
   for (int i = 0; i < static_cast<int>(jg.nodes.size()); ++i) {
     auto& jn = jg.nodes[static_cast<std::size_t>(i)];
-    if (config.chaining && jn.in_edges.size() == 1) {
+    using Chaining = detail::LogicalNode::Chaining;
+    if (config.chaining && jn.in_edges.size() == 1 && jn.logical->chaining == Chaining::kAlways) {
       auto& e = jg.edges[static_cast<std::size_t>(jn.in_edges[0])];
       const auto& from = jg.nodes[static_cast<std::size_t>(e.from)];
-      if (e.partition == PartitionKind::kForward && from.parallelism == jn.parallelism) {
+      if (e.partition == PartitionKind::kForward && from.parallelism == jn.parallelism &&
+          from.logical->chaining != Chaining::kNever) {
         e.chained = true;
         jn.vertex = from.vertex;
         jg.vertices[static_cast<std::size_t>(jn.vertex)].nodes.push_back(i);

@@ -29,7 +29,7 @@ struct Ev {
 };
 
 }  // namespace
-WEIR_SERDE(Ev, id, user, amount);
+WEIR_SERDE(Ev, id, user, amount)  // the trailing semicolon is optional
 
 namespace {
 
@@ -194,6 +194,7 @@ struct SplitOddEven : weir::ProcessFunction<int64_t, int64_t> {
   void process_element(const int64_t& x, Context& ctx, weir::Collector<int64_t>& out) override {
     if (x % 2 == 0) {
       out.collect(x);
+      if (x == 2) ctx.output(weir::OutputTag<std::string>("odd"), "two is even");  // a literal converts
     } else {
       ctx.output(weir::OutputTag<std::string>("odd"), "odd:" + std::to_string(x));
     }
@@ -207,7 +208,7 @@ TEST_P(Parallel, ProcessFunctionSplitsIntoMainAndSideOutput) {
   auto h_side = side.collect_async();
   env.execute("split");
   std::vector<int64_t> want_main;
-  std::vector<std::string> want_side;
+  std::vector<std::string> want_side{"two is even"};
   for (int64_t x = 1; x <= 1000; ++x) {
     if (x % 2 == 0) want_main.push_back(x);
     else want_side.push_back("odd:" + std::to_string(x));
@@ -227,6 +228,12 @@ TEST_P(Parallel, PartitionersDeliverEveryRecordExactlyOnceOrToEverySubtask) {
                       .map([](const int64_t& x) { return x; })
                       .collect_async();
   auto h_broadcast = src.broadcast().map([](const int64_t& x) { return x; }).collect_async();
+  struct Who {
+    int subtask = 0;
+    void open(weir::RuntimeContext& rc) { subtask = rc.get_index_of_this_subtask(); }
+    std::pair<int64_t, int> operator()(const int64_t& x) const { return {x, subtask}; }
+  };
+  auto h_global = src.global().map(Who{}).collect_async();
   env.execute("partitioners");
   std::vector<int64_t> once;
   for (int64_t x = 1; x <= 4000; ++x) once.push_back(x);
@@ -238,6 +245,9 @@ TEST_P(Parallel, PartitionersDeliverEveryRecordExactlyOnceOrToEverySubtask) {
   for (int64_t x = 1; x <= 4000; ++x)
     for (int i = 0; i < p; ++i) times_p.push_back(x);
   EXPECT_EQ(sorted(h_broadcast.get()), times_p);
+  std::vector<std::pair<int64_t, int>> at_zero;
+  for (int64_t x = 1; x <= 4000; ++x) at_zero.push_back({x, 0});
+  EXPECT_EQ(sorted(h_global.get()), at_zero);
 }
 
 TEST_P(Parallel, RebalanceSpreadsRecordsEvenlyOverSubtasks) {

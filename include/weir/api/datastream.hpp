@@ -38,10 +38,13 @@ class PrintSinkOperator final : public runtime::OneInputOperator<T> {
  public:
   explicit PrintSinkOperator(std::string prefix) : prefix_(std::move(prefix)) {}
   void open() override {
+    // Flink's form: "id:k> record", "k> record", "id> record" or just "record".
     if (this->task_info().parallelism > 1) {
-      prefix_ += (prefix_.empty() ? "" : ":") + std::to_string(this->task_info().subtask + 1) + "> ";
+      if (!prefix_.empty()) prefix_.push_back(':');
+      prefix_.append(std::to_string(this->task_info().subtask + 1));
+      prefix_.append("> ");
     } else if (!prefix_.empty()) {
-      prefix_ += "> ";
+      prefix_.append("> ");
     }
   }
   void process(const T& v, int64_t) override { write_stdout_line(prefix_ + to_text(v)); }
@@ -186,6 +189,16 @@ class DataStream {
     node().uid = std::move(uid);
     return *this;
   }
+  /// Runs the operator in a task of its own: chained to neither its producer nor its consumers.
+  DataStream& disable_chaining() {
+    operator_node("disable_chaining").chaining = detail::LogicalNode::Chaining::kNever;
+    return *this;
+  }
+  /// Starts a new chain at this operator (its consumers may still chain to it).
+  DataStream& start_new_chain() {
+    operator_node("start_new_chain").chaining = detail::LogicalNode::Chaining::kHead;
+    return *this;
+  }
 
   // ---- transformations ---------------------------------------------------------------------
 
@@ -242,6 +255,8 @@ class DataStream {
   DataStream<T> shuffle() const { return partition(detail::PartitionKind::kShuffle, "Shuffle"); }
   /// Every record to every downstream subtask.
   DataStream<T> broadcast() const { return partition(detail::PartitionKind::kBroadcast, "Broadcast"); }
+  /// Every record to the first downstream subtask.
+  DataStream<T> global() const { return partition(detail::PartitionKind::kGlobal, "Global"); }
   /// Subtask i to subtask i; the downstream must have the same parallelism.
   DataStream<T> forward() const { return partition(detail::PartitionKind::kForward, "Forward"); }
   /// Records go to `partitioner(key_selector(record), num_partitions)`.
@@ -351,6 +366,16 @@ class DataStream {
     n.out_type = detail::type_ops<U>();
     n.factory = std::move(factory);
     return DataStream<U>(env_, n.id);
+  }
+
+  detail::LogicalNode& operator_node(const char* what) const {
+    auto& n = node();
+    if (n.kind == detail::LogicalNode::Kind::kPartition || n.kind == detail::LogicalNode::Kind::kUnion ||
+        n.kind == detail::LogicalNode::Kind::kSideOutput) {
+      throw GraphError(std::string(what) + " on '" + n.name +
+                       "': this stream is a repartitioning, union or side output, not an operator");
+    }
+    return n;
   }
 
   detail::LogicalNode& add_virtual(detail::LogicalNode::Kind kind, std::string name) const {

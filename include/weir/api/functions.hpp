@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <typeindex>
 #include <utility>
 
@@ -86,8 +87,8 @@ void close_function(F& f) {
 
 /// Emits a side-output record from inside an operator.
 template <class U>
-void emit_side_output(const runtime::StreamOperator& op, const OutputTag<U>& tag, const U& value,
-                      int64_t ts) {
+void emit_side_output(const runtime::StreamOperator& op, const OutputTag<U>& tag,
+                      const std::type_identity_t<U>& value, int64_t ts) {
   if (auto* out = op.side_output(tag.id(), std::type_index(typeid(U)))) {
     static_cast<runtime::Output<U>*>(out)->emit(value, ts);
   }
@@ -112,7 +113,7 @@ class ProcessFunction {
     virtual std::optional<int64_t> timestamp() const = 0;
     /// Emits `value` to the side output `tag` (dropped when no stream consumes that tag).
     template <class U>
-    void output(const OutputTag<U>& tag, const U& value) {
+    void output(const OutputTag<U>& tag, const std::type_identity_t<U>& value) {
       detail::emit_side_output(op(), tag, value, timestamp().value_or(kNoTimestamp));
     }
 

@@ -22,6 +22,7 @@ enum class PartitionKind {
   kShuffle,    ///< uniformly random
   kHash,       ///< by key group of the key (key_by)
   kBroadcast,  ///< every record to every subtask
+  kGlobal,     ///< every record to subtask 0
   kCustom,     ///< a user partitioner
 };
 const char* partition_kind_name(PartitionKind kind);
@@ -68,6 +69,8 @@ class TypedOps final : public TypeOps {
     switch (kind) {
       case PartitionKind::kBroadcast:
         return std::make_unique<runtime::BroadcastWriter<T>>(p);
+      case PartitionKind::kGlobal:  // channel 0 is subtask 0
+        return std::make_unique<runtime::RecordWriter<T, runtime::ForwardSelector>>(p, runtime::ForwardSelector{});
       case PartitionKind::kShuffle:
         return std::make_unique<runtime::RecordWriter<T, runtime::RandomSelector>>(
             p, runtime::RandomSelector{0x9E3779B97F4A7C15ull ^ (seed * 0xBF58476D1CE4E5B9ull + 1)});
@@ -110,6 +113,8 @@ struct LogicalNode {
   std::string uid;
   int parallelism = 0;        ///< 0: the environment's default
   bool non_parallel = false;  ///< a source that runs with parallelism 1 only
+  enum class Chaining { kAlways, kHead, kNever };  ///< as Flink's ChainingStrategy
+  Chaining chaining = Chaining::kAlways;
   std::vector<Input> inputs;
   std::shared_ptr<const TypeOps> out_type;
   std::function<std::unique_ptr<runtime::StreamOperator>()> factory;

@@ -769,6 +769,6 @@ T deserialize(std::string_view bytes) {
         #Type WEIR_SERDE_DETAIL_FOR_EACH(WEIR_SERDE_DETAIL_FIELD, Type, __VA_ARGS__));              \
   }                                                                                                 \
   static_assert(::weir::detail::field_names_unique(weir_serde_describe(::std::type_identity<Type>{})), \
-                "WEIR_SERDE(" #Type ", ...) lists a field twice")
+                "WEIR_SERDE(" #Type ", ...) lists a field twice");
 
 #endif  // WEIR_SERDE_SERDE_HPP_

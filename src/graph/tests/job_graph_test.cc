@@ -58,6 +58,22 @@ TEST(JobGraph, DisabledChainingGivesOneVertexPerOperator) {
   EXPECT_NE(plan.find("{\"id\":2,"), std::string::npos) << plan;
 }
 
+TEST(JobGraph, DisableChainingAndStartNewChainSplitChainsAsInFlink) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  env.from_sequence(1, 10).name("src")
+      .map([](const int64_t& x) { return x; }).name("a").disable_chaining()
+      .map([](const int64_t& x) { return x; }).name("b")
+      .map([](const int64_t& x) { return x; }).name("c").start_new_chain()
+      .map([](const int64_t& x) { return x; }).name("d")
+      .print().name("sink");
+  const std::string plan = env.get_execution_plan();
+  EXPECT_NE(plan.find("\"name\":\"src\""), std::string::npos) << plan;
+  EXPECT_NE(plan.find("\"name\":\"a\""), std::string::npos) << plan;
+  EXPECT_NE(plan.find("\"name\":\"b\""), std::string::npos) << plan;
+  EXPECT_NE(plan.find("\"name\":\"c -> d -> sink\""), std::string::npos) << plan;
+}
+
 TEST(JobGraph, OperatorsThatReachNoSinkAreDropped) {
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(1);
