@@ -57,13 +57,13 @@ void JobRun::build() {
   for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
     const auto& vx = graph_.vertices[v];
     for (int s = 0; s < vx.parallelism; ++s) {
-      TaskInfo info{vx.name, s, vx.parallelism, max_p, 0};
+      TaskInfo info{vx.name, s, vx.parallelism, max_p, 0, config_.auto_watermark_interval};
       auto task = std::make_unique<Task>(this, pool_.get(), info);
       for (int n : vx.nodes) {
         const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];
         auto op = jn.logical->factory();
         op->set_name(jn.name);
-        op->setup(info);
+        op->setup(info, task.get());
         auto& ops = op_of[static_cast<std::size_t>(n)];
         ops.resize(static_cast<std::size_t>(vx.parallelism));
         ops[static_cast<std::size_t>(s)] = op.get();
@@ -196,6 +196,11 @@ void JobRun::start() {
   }
   started_ = std::chrono::steady_clock::now();
   remaining_.store(static_cast<int>(tasks_.size()));
+  if (config_.clock->is_manual()) {
+    clock_listener_ = config_.clock->add_listener([this] { wake_due_tasks(); });
+  } else {
+    wake_thread_ = std::thread([this] { wakeup_loop(); });
+  }
   {
     std::lock_guard lock(mu_);
     status_ = JobStatus::running;
@@ -267,6 +272,56 @@ void JobRun::join_pool() {
   }
   pool_->stop();
   pool_->join();
+  if (clock_listener_) config_.clock->remove_listener(clock_listener_);
+  {
+    std::lock_guard lock(wake_mu_);
+    wake_stop_ = true;
+    wakeups_.clear();
+  }
+  wake_cv_.notify_all();
+  if (wake_thread_.joinable()) wake_thread_.join();
+}
+
+void JobRun::schedule_wakeup(Task* task, int64_t time) {
+  {
+    std::lock_guard lock(wake_mu_);
+    if (wake_stop_) return;
+    wakeups_.emplace(time, task);
+  }
+  wake_cv_.notify_one();
+  if (config_.clock->is_manual() && time <= config_.clock->now_ms()) wake_due_tasks();
+}
+
+void JobRun::wake_due_tasks() {
+  std::vector<Task*> due;
+  {
+    std::lock_guard lock(wake_mu_);
+    if (wake_stop_) return;
+    const int64_t now = config_.clock->now_ms();
+    while (!wakeups_.empty() && wakeups_.begin()->first <= now) {
+      due.push_back(wakeups_.begin()->second);
+      wakeups_.erase(wakeups_.begin());
+    }
+  }
+  for (Task* t : due) t->notify();
+}
+
+void JobRun::wakeup_loop() {
+  std::unique_lock lock(wake_mu_);
+  while (!wake_stop_) {
+    if (wakeups_.empty()) {
+      wake_cv_.wait(lock);
+      continue;
+    }
+    const int64_t wait_ms = wakeups_.begin()->first - config_.clock->now_ms();
+    if (wait_ms > 0) {
+      wake_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms));
+      continue;
+    }
+    lock.unlock();
+    wake_due_tasks();
+    lock.lock();
+  }
 }
 
 JobExecutionResult JobRun::wait() {
@@ -288,7 +343,10 @@ std::vector<TaskMetrics> JobRun::metrics() const {
   for (const auto& t : tasks_) {
     out.push_back(TaskMetrics{t->info().task_name, t->info().subtask, t->records_in.load(std::memory_order_relaxed),
                               t->records_out.load(std::memory_order_relaxed),
-                              t->backpressured.load(std::memory_order_relaxed)});
+                              t->backpressured.load(std::memory_order_relaxed),
+                              t->input_watermark.load(std::memory_order_relaxed),
+                              t->output_watermark.load(std::memory_order_relaxed),
+                              t->holding_channel.load(std::memory_order_relaxed)});
   }
   return out;
 }

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <map>
+#include <thread>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +44,10 @@ class JobRun {
   /// Bytes queued in the job's channels now and at the peak.
   const ChannelStats& channel_stats() const { return stats_; }
 
+  Clock& clock() const { return *config_.clock; }
+  /// Makes `task` run once processing time reaches `time` (to fire its timers). Thread-safe.
+  void schedule_wakeup(Task* task, int64_t time);
+
   // Called by tasks, from worker threads.
   void task_done(Task* task);
   void task_failed(Task* task, const std::string& message);
@@ -50,6 +56,8 @@ class JobRun {
   void build();
   void complete();
   void join_pool();
+  void wakeup_loop();
+  void wake_due_tasks();
 
   detail::LogicalGraph logical_;  // owns the operator factories the job graph points to
   graph::JobGraph graph_;
@@ -70,6 +78,15 @@ class JobRun {
   bool joined_ = false;                    // guarded by mu_
   std::promise<JobExecutionResult> promise_;
   std::shared_future<JobExecutionResult> future_;
+
+  // Processing-time wake-ups: a thread sleeping until the earliest one (system clock), or the
+  // clock's listener (manual clock).
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  std::multimap<int64_t, Task*> wakeups_;  // guarded by wake_mu_
+  bool wake_stop_ = false;                 // guarded by wake_mu_
+  std::thread wake_thread_;
+  uint64_t clock_listener_ = 0;
 };
 
 }  // namespace weir::runtime

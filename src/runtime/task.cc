@@ -75,7 +75,29 @@ Task::Slice Task::run_slice() {
     return Slice::kDone;
   }
   if (!opened_) open_chain();
+  fire_due_timers();
   return source ? run_source_slice() : run_input_slice();
+}
+
+int64_t Task::now() const { return job_->clock().now_ms(); }
+
+void Task::register_timer(int64_t time, std::function<void(int64_t)> callback) {
+  const bool earliest = timers_.empty() || time < timers_.front().time;
+  timers_.push_back(Timer{time, timer_seq_++, std::move(callback)});
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+  if (earliest) job_->schedule_wakeup(this, time);
+}
+
+void Task::fire_due_timers() {
+  if (timers_.empty()) return;
+  const int64_t t = now();
+  while (!timers_.empty() && timers_.front().time <= t) {
+    std::pop_heap(timers_.begin(), timers_.end(), std::greater<>());
+    Timer timer = std::move(timers_.back());
+    timers_.pop_back();
+    timer.callback(timer.time);
+  }
+  if (!timers_.empty()) job_->schedule_wakeup(this, timers_.front().time);
 }
 
 void Task::open_chain() {
@@ -83,7 +105,11 @@ void Task::open_chain() {
   auto* head = operators.front().get();
   open_channels_.assign(static_cast<std::size_t>(std::max(head->num_inputs(), 0)), 0);
   input_watermark_.assign(open_channels_.size(), std::numeric_limits<int64_t>::min());
+  input_idle_.assign(open_channels_.size(), false);
   for (const auto& c : channels) ++open_channels_[static_cast<std::size_t>(c.input_index)];
+  for (auto& p : partitions) {
+    p->set_watermark_observer([this](int64_t wm) { output_watermark.store(wm, std::memory_order_relaxed); });
+  }
   // Open from the tail to the head, so an operator's consumers are ready when it opens.
   for (auto it = operators.rbegin(); it != operators.rend(); ++it) (*it)->open();
   if (source) source->set_wakeup([this] { notify(); });
@@ -117,6 +143,8 @@ Task::Slice Task::run_source_slice() {
     const auto status = source->emit_next(step, emitted);
     records_out.fetch_add(emitted, std::memory_order_relaxed);
     if (status == SourceOperator::Status::kEndOfInput) {
+      // End of input ends event time: every window and timer downstream fires.
+      source->process_watermark(kMaxWatermark, 0);
       finish_chain();
       return Slice::kDone;
     }
@@ -124,6 +152,7 @@ Task::Slice Task::run_source_slice() {
       flush_outputs();
       return Slice::kWait;
     }
+    fire_due_timers();
     if (std::chrono::steady_clock::now() >= deadline) return Slice::kYield;
   }
 }
@@ -156,6 +185,9 @@ Task::Slice Task::run_input_slice() {
       case Event::Kind::kWatermark:
         handle_watermark(gi, event.value);
         break;
+      case Event::Kind::kWatermarkStatus:
+        handle_watermark_status(gi, event.value != 0);
+        break;
       case Event::Kind::kEndOfInput:
         handle_end_of_channel(gi);
         if (std::all_of(open_channels_.begin(), open_channels_.end(), [](int n) { return n == 0; })) {
@@ -164,6 +196,7 @@ Task::Slice Task::run_input_slice() {
         }
         break;
     }
+    fire_due_timers();
     if (std::chrono::steady_clock::now() >= deadline) return Slice::kYield;
   }
 }
@@ -171,18 +204,46 @@ Task::Slice Task::run_input_slice() {
 void Task::handle_watermark(int gi, int64_t wm) {
   auto& ch = channels[static_cast<std::size_t>(gi)];
   ch.watermark = std::max(ch.watermark, wm);
-  const int input = ch.input_index;
+  ch.idle = false;  // a watermark means the channel is active
+  update_input(ch.input_index);
+}
+
+void Task::handle_watermark_status(int gi, bool idle) {
+  auto& ch = channels[static_cast<std::size_t>(gi)];
+  ch.idle = idle;
+  update_input(ch.input_index);
+}
+
+void Task::update_input(int input) {
+  // The input's watermark is the minimum over its channels that are neither idle nor finished;
+  // when every such channel is idle, the input is idle.
   int64_t min_wm = std::numeric_limits<int64_t>::max();
-  bool any = false;
-  for (const auto& c : channels) {
-    if (c.input_index == input && !c.ended) {
-      min_wm = std::min(min_wm, c.watermark);
-      any = true;
+  int holder = -1;
+  bool any_active = false;
+  bool any_open = false;
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    const auto& c = channels[i];
+    if (c.input_index != input || c.ended) continue;
+    any_open = true;
+    if (c.idle) continue;
+    any_active = true;
+    if (c.watermark < min_wm) {
+      min_wm = c.watermark;
+      holder = static_cast<int>(i);
     }
   }
-  if (any && min_wm > input_watermark_[static_cast<std::size_t>(input)]) {
-    input_watermark_[static_cast<std::size_t>(input)] = min_wm;
-    operators.front()->process_watermark(min_wm, input);
+  auto* head = operators.front().get();
+  const auto in = static_cast<std::size_t>(input);
+  const bool idle = any_open && !any_active;
+  if (idle != input_idle_[in]) {
+    input_idle_[in] = idle;
+    head->process_watermark_status(idle, input);
+  }
+  holding_channel.store(holder, std::memory_order_relaxed);
+  if (any_active && min_wm > input_watermark_[in]) {
+    input_watermark_[in] = min_wm;
+    head->process_watermark(min_wm, input);
+    input_watermark.store(head->current_watermark(), std::memory_order_relaxed);
   }
 }
 
@@ -194,16 +255,7 @@ void Task::handle_end_of_channel(int gi) {
   if (--open_channels_[static_cast<std::size_t>(input)] == 0) {
     operators.front()->end_input(input);
   } else {
-    // A finished channel no longer holds the input's watermark back.
-    int64_t min_wm = std::numeric_limits<int64_t>::max();
-    for (const auto& c : channels) {
-      if (c.input_index == input && !c.ended) min_wm = std::min(min_wm, c.watermark);
-    }
-    if (min_wm > input_watermark_[static_cast<std::size_t>(input)] &&
-        min_wm != std::numeric_limits<int64_t>::min()) {
-      input_watermark_[static_cast<std::size_t>(input)] = min_wm;
-      operators.front()->process_watermark(min_wm, input);
-    }
+    update_input(input);  // a finished channel no longer holds the input back
   }
 }
 
@@ -235,6 +287,7 @@ void Task::close_chain() noexcept {
   operators.clear();  // release resources now, not at job teardown
   outputs.clear();
   writers.clear();
+  timers_.clear();
 }
 
 std::string Task::describe_failure(std::exception_ptr error) const {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -48,7 +49,13 @@ class ResultPartition final : public ResultPartitionWriter {
   int producer_subtask() const override { return producer_subtask_; }
   void broadcast_watermark(int64_t wm) override {
     for (auto* c : channels_) c->push(Event::watermark(wm));
+    if (on_watermark_) on_watermark_(wm);
   }
+  void broadcast_watermark_status(bool idle) override {
+    for (auto* c : channels_) c->push(Event::watermark_status(idle));
+  }
+  /// Observes the watermarks sent (the task's output watermark).
+  void set_watermark_observer(std::function<void(int64_t)> f) { on_watermark_ = std::move(f); }
   void broadcast_end_of_input() {
     for (auto* c : channels_) c->push(Event::end_of_input());
   }
@@ -65,9 +72,10 @@ class ResultPartition final : public ResultPartitionWriter {
   int producer_subtask_;
   std::size_t batch_records_;
   std::size_t batch_bytes_;
+  std::function<void(int64_t)> on_watermark_;
 };
 
-class Task {
+class Task final : public ProcessingTimeService {
  public:
   Task(JobRun* job, WorkerPool* pool, TaskInfo info) : info_(std::move(info)), job_(job), pool_(pool) {}
 
@@ -80,11 +88,16 @@ class Task {
 
   const TaskInfo& info() const { return info_; }
 
+  // ProcessingTimeService, for the operators of this task (task thread only).
+  int64_t now() const override;
+  void register_timer(int64_t time, std::function<void(int64_t)> callback) override;
+
   // Built by the JobRun before the first `notify()`.
   struct InputChannelState {
     int input_index = 0;
     BatchConsumer* consumer = nullptr;
     bool ended = false;
+    bool idle = false;
     int64_t watermark = std::numeric_limits<int64_t>::min();
   };
   std::vector<std::unique_ptr<StreamOperator>> operators;  ///< chain order; [0] is the head
@@ -99,6 +112,11 @@ class Task {
   std::atomic<uint64_t> records_in{0};
   std::atomic<uint64_t> records_out{0};
   std::atomic<uint64_t> backpressured{0};
+  // Watermarks, for metrics and the UI: the combined input watermark of the head operator, the
+  // last watermark sent downstream, and the channel (gate index) holding the input back.
+  std::atomic<int64_t> input_watermark{std::numeric_limits<int64_t>::min()};
+  std::atomic<int64_t> output_watermark{std::numeric_limits<int64_t>::min()};
+  std::atomic<int> holding_channel{-1};
 
  private:
   enum class Slice { kYield, kWait, kDone };
@@ -112,6 +130,10 @@ class Task {
   void flush_outputs();
   void handle_end_of_channel(int gate_index);
   void handle_watermark(int gate_index, int64_t watermark);
+  void handle_watermark_status(int gate_index, bool idle);
+  /// Recomputes one input's watermark from its channels and passes changes to the head.
+  void update_input(int input);
+  void fire_due_timers();
   void finish_chain();
   void close_chain() noexcept;
   std::string describe_failure(std::exception_ptr error) const;
@@ -124,6 +146,16 @@ class Task {
   bool opened_ = false;
   std::vector<int> open_channels_;       ///< per head input: channels not yet ended
   std::vector<int64_t> input_watermark_; ///< per head input
+  std::vector<bool> input_idle_;         ///< per head input
+
+  struct Timer {
+    int64_t time;
+    uint64_t seq;
+    std::function<void(int64_t)> callback;
+    bool operator>(const Timer& o) const { return time != o.time ? time > o.time : seq > o.seq; }
+  };
+  std::vector<Timer> timers_;  ///< min-heap by (time, seq); task thread only
+  uint64_t timer_seq_ = 0;
 };
 
 }  // namespace weir::runtime

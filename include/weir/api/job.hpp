@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "weir/api/graph.hpp"
+#include "weir/time/clock.hpp"
 
 namespace weir {
 
@@ -20,6 +21,8 @@ struct ExecutionConfig {
   std::size_t batch_records = 1024;          ///< a batch leaves when it holds this many records
   std::size_t batch_bytes = 32 * 1024;       ///< ... or this many bytes
   std::size_t channel_capacity_bytes = 256 * 1024;  ///< a producer parks above this many queued bytes
+  int64_t auto_watermark_interval = 200;  ///< ms between periodic watermarks; 0 turns them off
+  std::shared_ptr<Clock> clock = std::make_shared<SystemClock>();  ///< processing time
 };
 
 /// The lifecycle of a job, as Flink's JobStatus.
@@ -51,6 +54,11 @@ struct TaskMetrics {
   uint64_t records_in = 0;   ///< records consumed from channels
   uint64_t records_out = 0;  ///< records a source emitted
   uint64_t backpressured_count = 0;  ///< times the task parked because downstream was full
+  int64_t input_watermark = std::numeric_limits<int64_t>::min();   ///< event time of the head operator
+  int64_t output_watermark = std::numeric_limits<int64_t>::min();  ///< last watermark sent downstream
+  /// The input channel whose watermark holds the task back (-1: none); channels are numbered
+  /// by input, then by producer subtask.
+  int watermark_holding_channel = -1;
 };
 
 namespace runtime {

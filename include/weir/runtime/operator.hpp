@@ -6,8 +6,10 @@
 /// `process_watermark` → `end_input` (per input, bounded streams) → `finish` → `close` (also
 /// called after a failure or cancellation, and then without `finish`).
 #include <cstdint>
+#include <algorithm>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <typeindex>
@@ -26,6 +28,7 @@ struct TaskInfo {
   int parallelism = 1;       ///< number of parallel subtasks of the operator
   int max_parallelism = 128; ///< number of key groups
   int attempt = 0;           ///< restart attempt, 0 for the first run
+  int64_t auto_watermark_interval = 200;  ///< ms between periodic watermarks; 0 disables them
 };
 
 /// Receives the records an operator emits: the next operator in the chain, a writer to a
@@ -33,9 +36,21 @@ struct TaskInfo {
 class OutputBase {
  public:
   virtual ~OutputBase() = default;
-  /// Forwards a watermark downstream. Chained outputs pass it to the next operator; writers
-  /// ignore it (the task broadcasts watermarks on its channels after flushing).
+  /// Forwards a watermark downstream, behind every record emitted before it. Chained outputs
+  /// pass it to the next operator; writers flush their batches and send it on every channel.
   virtual void emit_watermark(int64_t watermark) {}
+  /// Forwards a change of watermark status (idle: no records or watermarks for now).
+  virtual void emit_watermark_status(bool idle) {}
+};
+
+/// Processing time and processing-time timers of a task. Called from the task's thread only;
+/// callbacks run on it too, between records.
+class ProcessingTimeService {
+ public:
+  virtual ~ProcessingTimeService() = default;
+  virtual int64_t now() const = 0;
+  /// Calls `callback(time)` once processing time reaches `time`.
+  virtual void register_timer(int64_t time, std::function<void(int64_t)> callback) = 0;
 };
 
 template <class T>
@@ -73,15 +88,43 @@ class StreamOperator {
   virtual InputBase* input(int index) { return nullptr; }
 
   /// Wiring by the runtime, before `open()`.
-  void setup(const TaskInfo& info) { info_ = info; }
+  void setup(const TaskInfo& info, ProcessingTimeService* time_service = nullptr) {
+    info_ = info;
+    time_service_ = time_service;
+  }
+  ProcessingTimeService& processing_time_service() const { return *time_service_; }
   void set_output(OutputBase* out) { output_ = out; }
   void add_side_output(std::string tag, std::type_index type, OutputBase* out) {
     side_outputs_.push_back(SideOutput{std::move(tag), type, out});
   }
 
   virtual void open() {}
-  /// Called when the watermark of input `input` advances. Default: forward it.
-  virtual void process_watermark(int64_t watermark, int input) { output_->emit_watermark(watermark); }
+
+  /// The watermark of input `input` advanced. Combines the inputs (the minimum over those not
+  /// idle) and calls `on_watermark` when the combined watermark advances.
+  void process_watermark(int64_t watermark, int input) {
+    auto& in = input_state(input);
+    if (watermark <= in.watermark) return;
+    in.watermark = watermark;
+    in.idle = false;
+    advance_combined();
+  }
+  /// Input `input` became idle (or active again).
+  void process_watermark_status(bool idle, int input) {
+    auto& in = input_state(input);
+    if (in.idle == idle) return;
+    in.idle = idle;
+    const bool all_idle = std::all_of(inputs_.begin(), inputs_.end(), [](const InputTime& i) { return i.idle; });
+    if (all_idle != output_idle_) {
+      output_idle_ = all_idle;
+      if (output_) output_->emit_watermark_status(all_idle);
+    }
+    if (!idle) return;
+    advance_combined();  // an idle input no longer holds the others back
+  }
+  /// The combined watermark of the inputs (the event time of this operator).
+  int64_t current_watermark() const { return combined_watermark_; }
+
   virtual void end_input(int input) {}
   virtual void finish() {}
   virtual void close() {}
@@ -117,6 +160,12 @@ class StreamOperator {
     }
   }
 
+  /// The combined watermark advanced to `watermark`. Default: forward it. Operators with
+  /// event-time timers fire them first.
+  virtual void on_watermark(int64_t watermark) {
+    if (output_) output_->emit_watermark(watermark);
+  }
+
   /// The main output, typed. Operators cache it in `open()`.
   template <class OUT>
   Output<OUT>* typed_output() const {
@@ -125,8 +174,35 @@ class StreamOperator {
 
   OutputBase* output_ = nullptr;
   TaskInfo info_;
+  ProcessingTimeService* time_service_ = nullptr;
 
  private:
+  struct InputTime {
+    int64_t watermark = std::numeric_limits<int64_t>::min();
+    bool idle = false;
+  };
+  InputTime& input_state(int input) {
+    if (inputs_.empty()) inputs_.resize(static_cast<std::size_t>(std::max(1, num_inputs())));
+    return inputs_.at(static_cast<std::size_t>(input));
+  }
+  void advance_combined() {
+    int64_t m = std::numeric_limits<int64_t>::max();
+    bool any = false;
+    for (const auto& i : inputs_) {
+      if (!i.idle) {
+        m = std::min(m, i.watermark);
+        any = true;
+      }
+    }
+    if (any && m > combined_watermark_) {
+      combined_watermark_ = m;
+      on_watermark(m);
+    }
+  }
+  std::vector<InputTime> inputs_;
+  int64_t combined_watermark_ = std::numeric_limits<int64_t>::min();
+  bool output_idle_ = false;
+
   struct SideOutput {
     std::string tag;
     std::type_index type;
@@ -201,6 +277,7 @@ class ChainedOutput final : public Output<T> {
   void emit(const T& v, int64_t ts) override { next_->process(v, ts); }
   void emit(T&& v, int64_t ts) override { next_->process(std::move(v), ts); }
   void emit_watermark(int64_t wm) override { next_op_->process_watermark(wm, input_index_); }
+  void emit_watermark_status(bool idle) override { next_op_->process_watermark_status(idle, input_index_); }
 
  private:
   Input<T>* next_;
@@ -222,6 +299,9 @@ class FanOutOutput final : public Output<T> {
   }
   void emit_watermark(int64_t wm) override {
     for (auto* o : outs_) o->emit_watermark(wm);
+  }
+  void emit_watermark_status(bool idle) override {
+    for (auto* o : outs_) o->emit_watermark_status(idle);
   }
 
  private:

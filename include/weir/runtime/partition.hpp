@@ -51,6 +51,8 @@ class ResultPartitionWriter {
   virtual int producer_subtask() const = 0;
   /// Sends a watermark on every channel, after the batches already pushed.
   virtual void broadcast_watermark(int64_t watermark) = 0;
+  /// Sends a watermark status (idle / active) on every channel.
+  virtual void broadcast_watermark_status(bool idle) = 0;
 };
 
 /// Base of writers: flushed by the task when its input runs dry and before control events.
@@ -85,6 +87,10 @@ class RecordWriter final : public Output<T>, public WriterBase {
   void emit_watermark(int64_t wm) override {
     flush();
     partition_->broadcast_watermark(wm);
+  }
+  void emit_watermark_status(bool idle) override {
+    flush();
+    partition_->broadcast_watermark_status(idle);
   }
 
  private:
@@ -131,6 +137,10 @@ class BroadcastWriter final : public Output<T>, public WriterBase {
   void emit_watermark(int64_t wm) override {
     flush();
     partition_->broadcast_watermark(wm);
+  }
+  void emit_watermark_status(bool idle) override {
+    flush();
+    partition_->broadcast_watermark_status(idle);
   }
 
  private:

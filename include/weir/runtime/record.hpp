@@ -69,13 +69,14 @@ class Batch final : public BatchBase {
 
 /// What a channel carries: a batch, or a control event, in the order they were sent.
 struct Event {
-  enum class Kind : uint8_t { kBatch, kWatermark, kEndOfInput };
+  enum class Kind : uint8_t { kBatch, kWatermark, kWatermarkStatus, kEndOfInput };
   Kind kind = Kind::kBatch;
-  int64_t value = 0;  ///< the watermark's timestamp
+  int64_t value = 0;  ///< the watermark's timestamp; for a status, 1 = idle and 0 = active
   std::unique_ptr<BatchBase> batch;
 
   std::size_t bytes() const { return batch ? batch->bytes() : sizeof(Event); }
   static Event watermark(int64_t ts) { return Event{Kind::kWatermark, ts, nullptr}; }
+  static Event watermark_status(bool idle) { return Event{Kind::kWatermarkStatus, idle ? 1 : 0, nullptr}; }
   static Event end_of_input() { return Event{Kind::kEndOfInput, 0, nullptr}; }
 };
 
