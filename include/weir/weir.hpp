@@ -18,5 +18,8 @@
 #include "weir/api/errors.hpp"
 #include "weir/api/functions.hpp"
 #include "weir/api/job.hpp"
+#include "weir/api/source.hpp"
+#include "weir/time/clock.hpp"
+#include "weir/time/watermark.hpp"
 #include "weir/serde/serde.hpp"
 #include "weir/serde/text.hpp"

@@ -110,9 +110,10 @@ void Task::open_chain() {
   for (auto& p : partitions) {
     p->set_watermark_observer([this](int64_t wm) { output_watermark.store(wm, std::memory_order_relaxed); });
   }
+  // The wake-up is set before `open()`, which may start a source's I/O thread that calls it.
+  if (source) source->set_wakeup([this] { notify(); });
   // Open from the tail to the head, so an operator's consumers are ready when it opens.
   for (auto it = operators.rbegin(); it != operators.rend(); ++it) (*it)->open();
-  if (source) source->set_wakeup([this] { notify(); });
 }
 
 bool Task::outputs_available() {

@@ -12,7 +12,7 @@
 
 namespace {
 
-int thread_count() {
+int raw_thread_count() {
   int n = 0;
   if (DIR* d = ::opendir("/proc/self/task")) {
     while (auto* e = ::readdir(d)) {
@@ -21,6 +21,25 @@ int thread_count() {
     ::closedir(d);
   }
   return n;
+}
+
+/// Threads of this process. A joined thread can linger in /proc for a moment, and sanitizers
+/// start a helper thread with the first thread; so warm up once and let the count settle.
+int thread_count() {
+  static const bool warmed = [] {
+    std::thread([] {}).join();
+    return true;
+  }();
+  (void)warmed;
+  return raw_thread_count();
+}
+
+bool settles_to(int expected) {
+  for (int i = 0; i < 100; ++i) {
+    if (raw_thread_count() == expected) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 std::string failure_of(weir::StreamExecutionEnvironment& env) {
@@ -51,7 +70,8 @@ TEST_P(Failure, ThrowingMapFailsJobWithOperatorSubtaskAndCause) {
   EXPECT_NE(msg.find("(subtask "), std::string::npos) << msg;
   EXPECT_NE(msg.find("/" + std::to_string(GetParam()) + ")"), std::string::npos) << msg;
   EXPECT_NE(msg.find("bad record 777777"), std::string::npos) << msg;
-  EXPECT_EQ(thread_count(), threads_before) << "worker threads outlived the job";
+  EXPECT_TRUE(settles_to(threads_before)) << "worker threads outlived the job: " << raw_thread_count() << " vs "
+                                         << threads_before;
 }
 
 TEST_P(Failure, ThrowingSinkAfterKeyByFailsJobWithSinkName) {
@@ -138,7 +158,7 @@ INSTANTIATE_TEST_SUITE_P(Parallelism, Failure, ::testing::Values(1, 2, 4));
 TEST(Cancel, CancelStopsAnUnboundedJobAndWaitReportsIt) {
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(2);
-  env.from_generator(std::numeric_limits<int64_t>::max() / 4, [](int64_t i) { return i; })
+  env.from_generator(std::numeric_limits<int64_t>::max() / 4, [](int64_t i) { return i % 1000; })
       .key_by([](const int64_t& x) { return x % 100; })
       .reduce([](const int64_t& a, const int64_t& b) { return a + b; })
       .add_sink([](const int64_t&) {});
@@ -158,7 +178,7 @@ TEST(Cancel, DroppingTheClientOfARunningJobCancelsItAndJoinsThreads) {
     auto client = env.execute_async("dropped");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_EQ(thread_count(), before);
+  EXPECT_TRUE(settles_to(before)) << raw_thread_count() << " vs " << before;
 }
 
 }  // namespace

@@ -13,7 +13,9 @@
 #include "weir/api/functions.hpp"
 #include "weir/api/graph.hpp"
 #include "weir/api/job.hpp"
+#include "weir/api/keyed_process.hpp"
 #include "weir/api/operators.hpp"
+#include "weir/api/source.hpp"
 #include "weir/api/traits.hpp"
 #include "weir/serde/text.hpp"
 
@@ -24,6 +26,8 @@ template <class T, class K>
 class KeyedStream;
 template <class T1, class T2>
 class ConnectedStreams;
+template <class T1, class T2, class K>
+class KeyedConnectedStreams;
 
 /// How `write_as_text` treats an existing file.
 enum class WriteMode { no_overwrite, overwrite };
@@ -244,6 +248,14 @@ class DataStream {
     return s;
   }
 
+  /// Sets each record's event timestamp and generates watermarks with `strategy` (one generator
+  /// per subtask). Watermarks from upstream are replaced by the new ones.
+  DataStream<T> assign_timestamps_and_watermarks(WatermarkStrategy<T> strategy) const {
+    return add_one_input<T>("Timestamps/Watermarks", [strategy] {
+      return std::make_unique<detail::TimestampsAndWatermarksOperator<T>>(strategy);
+    });
+  }
+
   /// Partitions by key: every record of a key goes to the same subtask.
   template <class F>
     requires KeySelectorFor<F, T>
@@ -413,6 +425,10 @@ class DataStream {
   friend class DataStream;
   template <class, class>
   friend class ConnectedStreams;
+  template <class, class, class>
+  friend class KeyedConnectedStreams;
+  template <class, class>
+  friend class KeyedStream;
 
   std::shared_ptr<detail::EnvState> env_;
   int node_;
@@ -440,6 +456,32 @@ class KeyedStream : public DataStream<T> {
       return std::make_unique<detail::KeyedReduceOperator<T, K, std::function<K(const T&)>, F>>(key, f);
     });
   }
+
+  /// Runs a `weir::KeyedProcessFunction<K, T, OUT>` subclass: keyed state, timers, the key.
+  /// (A plain ProcessFunction also works, as on any stream.)
+  template <class PF>
+  auto process(PF f) const {
+    if constexpr (std::is_base_of_v<KeyedProcessFunction<K, T, typename PF::output_type>, PF>) {
+      using OUT = typename PF::output_type;
+      auto key = key_selector_;
+      auto s = this->template add_one_input<OUT>("Keyed Process", [key, f] {
+        return std::make_unique<detail::KeyedProcessOperator<K, T, OUT, std::function<K(const T&)>, PF>>(key, f);
+      });
+      this->env_->graph.at(s.get_id()).side_outputs_allowed = true;
+      return s;
+    } else {
+      static_assert(std::is_base_of_v<ProcessFunction<T, typename PF::output_type>, PF>,
+                    "process: on a keyed stream the function must derive from weir::KeyedProcessFunction<K, T, OUT> "
+                    "(K the key type, T the stream's type) or weir::ProcessFunction<T, OUT>");
+      return DataStream<T>::process(std::move(f));
+    }
+  }
+
+  /// Connects two keyed streams with the same key type: `process(KeyedCoProcessFunction)` sees
+  /// both inputs of a key with shared keyed state and timers.
+  template <class U>
+  KeyedConnectedStreams<T, U, K> connect(const KeyedStream<U, K>& other) const;
+  using DataStream<T>::connect;
 
   /// The key selector, as `K(const T&)`.
   const std::function<K(const T&)>& get_key_selector() const { return key_selector_; }
@@ -499,7 +541,7 @@ class ConnectedStreams {
                     [g1, g2] { return std::make_unique<detail::CoFlatMapOperator<T1, T2, OUT, G1, G2>>(g1, g2); });
   }
 
- private:
+ protected:
   template <class OUT, class Factory>
   DataStream<OUT> add(std::string name, Factory factory) const {
     first_.node();
@@ -522,6 +564,42 @@ template <class U>
 ConnectedStreams<T, U> DataStream<T>::connect(const DataStream<U>& other) const {
   check_same_env(other);
   return ConnectedStreams<T, U>(*this, other);
+}
+
+/// Two keyed streams with the same key type, connected.
+template <class T1, class T2, class K>
+class KeyedConnectedStreams : public ConnectedStreams<T1, T2> {
+ public:
+  KeyedConnectedStreams(KeyedStream<T1, K> first, KeyedStream<T2, K> second)
+      : ConnectedStreams<T1, T2>(first, second), k1_(first.get_key_selector()), k2_(second.get_key_selector()) {}
+
+  /// Runs a `weir::KeyedCoProcessFunction<K, T1, T2, OUT>` subclass.
+  template <class PF>
+  auto process(PF f) const {
+    using OUT = typename PF::output_type;
+    static_assert(std::is_base_of_v<KeyedCoProcessFunction<K, T1, T2, OUT>, PF>,
+                  "process: the function must derive from weir::KeyedCoProcessFunction<K, T1, T2, OUT>");
+    auto k1 = k1_;
+    auto k2 = k2_;
+    auto s = this->template add<OUT>("Keyed Co-Process", [k1, k2, f] {
+      using KF1 = std::function<K(const T1&)>;
+      using KF2 = std::function<K(const T2&)>;
+      return std::make_unique<detail::KeyedCoProcessOperator<K, T1, T2, OUT, KF1, KF2, PF>>(k1, k2, f);
+    });
+    this->get_first_input().env_->graph.at(s.get_id()).side_outputs_allowed = true;
+    return s;
+  }
+
+ private:
+  std::function<K(const T1&)> k1_;
+  std::function<K(const T2&)> k2_;
+};
+
+template <class T, class K>
+template <class U>
+KeyedConnectedStreams<T, U, K> KeyedStream<T, K>::connect(const KeyedStream<U, K>& other) const {
+  this->check_same_env(other);
+  return KeyedConnectedStreams<T, U, K>(*this, other);
 }
 
 }  // namespace weir

@@ -1,5 +1,6 @@
 #pragma once
 /// StreamExecutionEnvironment: where a job is declared, configured and run.
+#include <limits>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -78,6 +79,10 @@ class StreamExecutionEnvironment {
   /// The numbers from..to (both included), split evenly over the parallel subtasks.
   DataStream<int64_t> from_sequence(int64_t from, int64_t to) {
     if (to < from) throw GraphError("from_sequence(" + std::to_string(from) + ", " + std::to_string(to) + "): 'to' must not be below 'from'");
+    if (static_cast<__int128>(to) - from + 1 > std::numeric_limits<int64_t>::max()) {
+      throw GraphError("from_sequence(" + std::to_string(from) + ", " + std::to_string(to) +
+                       "): the range holds more than 2^63-1 numbers");
+    }
     auto gen = [from](int64_t i) { return from + i; };
     auto& n = add_source<int64_t>("Sequence Source", [count = to - from + 1, gen] {
       return std::make_unique<detail::GeneratorSource<int64_t, decltype(gen)>>(count, gen);
@@ -95,6 +100,31 @@ class StreamExecutionEnvironment {
     });
     return DataStream<T>(state_, n.id);
   }
+  /// Reads a split source with a watermark generator per split (Flink's `fromSource`).
+  template <class S>
+  auto from_source(S source, WatermarkStrategy<typename S::value_type> strategy, std::string source_name) {
+    using T = typename S::value_type;
+    static_assert(std::is_base_of_v<Source<T>, S>, "from_source: the source must derive from weir::Source<T>");
+    auto shared = std::make_shared<const S>(std::move(source));
+    auto& n = add_source<T>(std::move(source_name), [shared, strategy] {
+      return std::make_unique<detail::SplitSourceOperator<T>>(shared, strategy);
+    });
+    return DataStream<T>(state_, n.id);
+  }
+
+  /// Milliseconds between periodic watermarks (default 200; 0 turns periodic watermarks off).
+  StreamExecutionEnvironment& set_auto_watermark_interval(std::chrono::milliseconds interval) {
+    if (interval.count() < 0) throw GraphError("set_auto_watermark_interval: the interval must not be negative");
+    state_->config.auto_watermark_interval = interval.count();
+    return *this;
+  }
+  /// The processing-time clock of the jobs (a `ManualClock` makes tests deterministic).
+  StreamExecutionEnvironment& set_clock(std::shared_ptr<Clock> clock) {
+    if (!clock) throw GraphError("set_clock: the clock must not be null");
+    state_->config.clock = std::move(clock);
+    return *this;
+  }
+
   /// The lines of a text file (without line terminators), from one subtask.
   DataStream<std::string> read_text_file(std::string path) {
     auto& n = add_source<std::string>("Text File Source " + path, [path] { return detail::make_text_file_source(path); });

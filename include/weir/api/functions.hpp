@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "weir/runtime/operator.hpp"
+#include "weir/state/keyed_backend.hpp"
+#include "weir/time/timer_service.hpp"
 
 namespace weir {
 
@@ -40,8 +42,9 @@ class OutputTag {
 /// What a function may ask about the subtask it runs in. Passed to `open()`.
 class RuntimeContext {
  public:
-  explicit RuntimeContext(const runtime::TaskInfo& info, std::string operator_name)
-      : info_(info), operator_name_(std::move(operator_name)) {}
+  RuntimeContext(const runtime::TaskInfo& info, std::string operator_name,
+                 detail::KeyedBackendBase* keyed = nullptr)
+      : info_(info), operator_name_(std::move(operator_name)), keyed_(keyed) {}
   virtual ~RuntimeContext() = default;
   int get_index_of_this_subtask() const { return info_.subtask; }
   int get_number_of_parallel_subtasks() const { return info_.parallelism; }
@@ -50,9 +53,29 @@ class RuntimeContext {
   const std::string& get_task_name() const { return info_.task_name; }
   const std::string& get_operator_name() const { return operator_name_; }
 
+  /// The keyed value state `descriptor` names: one value per key. Only on keyed streams.
+  template <class T>
+  ValueState<T> get_state(const ValueStateDescriptor<T>& descriptor) {
+    auto* backend = keyed("get_state");
+    auto* t = backend->table(descriptor.get_name(), typeid(detail::ValueTable<T>),
+                             [backend] { return std::make_unique<detail::ValueTable<T>>(backend); });
+    return ValueState<T>(static_cast<detail::ValueTable<T>*>(t));
+  }
+
+ protected:
+  detail::KeyedBackendBase* keyed(const char* what) const {
+    if (!keyed_) {
+      throw OperatorFailure(operator_name_, std::string(what) +
+                                                ": keyed state is only available on a keyed stream; apply the "
+                                                "function after key_by()");
+    }
+    return keyed_;
+  }
+
  private:
   runtime::TaskInfo info_;
   std::string operator_name_;
+  detail::KeyedBackendBase* keyed_ = nullptr;
 };
 
 namespace detail {
@@ -111,6 +134,8 @@ class ProcessFunction {
     virtual ~Context() = default;
     /// The element's event timestamp, if it has one.
     virtual std::optional<int64_t> timestamp() const = 0;
+    /// Current processing time and watermark; timers need a keyed stream (KeyedProcessFunction).
+    virtual TimerService& timer_service() = 0;
     /// Emits `value` to the side output `tag` (dropped when no stream consumes that tag).
     template <class U>
     void output(const OutputTag<U>& tag, const std::type_identity_t<U>& value) {

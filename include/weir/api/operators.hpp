@@ -14,6 +14,7 @@
 #include "weir/api/functions.hpp"
 #include "weir/runtime/operator.hpp"
 #include "weir/serde/serde.hpp"
+#include "weir/state/keyed_backend.hpp"
 
 namespace weir::detail {
 
@@ -106,36 +107,23 @@ class ProcessOperator final : public runtime::OneInputOperator<IN> {
  private:
   class Ctx final : public ProcessFunction<IN, OUT>::Context {
    public:
-    explicit Ctx(ProcessOperator* op) : op_(op) {}
+    explicit Ctx(ProcessOperator* op) : op_(op), timers_(op) {}
     std::optional<int64_t> timestamp() const override {
       const int64_t ts = op_->collector_.timestamp();
       return ts == kNoTimestamp ? std::nullopt : std::optional<int64_t>(ts);
     }
+    TimerService& timer_service() override { return timers_; }
 
    protected:
     const runtime::StreamOperator& op() const override { return *op_; }
 
    private:
     ProcessOperator* op_;
+    NonKeyedTimerService timers_;
   };
   PF f_;
   Ctx ctx_;
   TimestampedCollector<OUT> collector_;
-};
-
-/// Hashes keys for the operator-local key → state maps.
-template <class K>
-struct KeyHash {
-  std::size_t operator()(const K& k) const {
-    if constexpr (requires { absl::Hash<K>{}(k); }) {
-      return absl::Hash<K>{}(k);
-    } else {
-      thread_local std::string buf;
-      buf.clear();
-      serialize_into(buf, k);
-      return absl::Hash<std::string_view>{}(std::string_view(buf));
-    }
-  }
 };
 
 /// Keyed reduce, as Flink's KeyedStream#reduce: keeps the running value per key and emits it
@@ -303,7 +291,7 @@ class GeneratorSource final : public runtime::SourceOperator, UserFunctionHolder
     this->call_user([&] { this->open_user(*this); });
   }
   Status emit_next(std::size_t max_records, std::size_t& emitted) override {
-    const int64_t stop = std::min<int64_t>(end_, next_ + static_cast<int64_t>(max_records));
+    const int64_t stop = next_ + std::min<int64_t>(end_ - next_, static_cast<int64_t>(max_records));
     emitted += static_cast<std::size_t>(stop - next_);
     for (; next_ < stop; ++next_) {
       out_->emit(this->call_user([&]() -> T { return this->f_(next_); }), kNoTimestamp);

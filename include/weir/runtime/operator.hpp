@@ -122,6 +122,14 @@ class StreamOperator {
     if (!idle) return;
     advance_combined();  // an idle input no longer holds the others back
   }
+  /// The main output, untyped.
+  OutputBase* output_base() const { return output_; }
+  /// `call_user` for helpers outside the operator class.
+  template <class Fn>
+  decltype(auto) call_user_public(Fn&& fn) {
+    return call_user(std::forward<Fn>(fn));
+  }
+
   /// The combined watermark of the inputs (the event time of this operator).
   int64_t current_watermark() const { return combined_watermark_; }
 

@@ -1,0 +1,254 @@
+#pragma once
+/// KeyedProcessFunction and KeyedCoProcessFunction (Flink's names): functions on a keyed stream
+/// with keyed state and per-key timers, and the operators that run them.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "weir/api/functions.hpp"
+#include "weir/state/keyed_backend.hpp"
+#include "weir/time/timer_service.hpp"
+
+namespace weir {
+
+/// Processes each element of a keyed stream with the element's key, keyed state
+/// (`rc.get_state(...)` in `open`) and timers. `on_timer` runs for each timer with the timer's
+/// key current; what it emits carries the timer's timestamp (event time) or none (processing
+/// time). An instance is copied once per parallel subtask.
+template <class K, class IN, class OUT>
+class KeyedProcessFunction {
+ public:
+  using key_type = K;
+  using input_type = IN;
+  using output_type = OUT;
+
+  class Context {
+   public:
+    virtual ~Context() = default;
+    /// The element's (or timer's) timestamp, if any.
+    virtual std::optional<int64_t> timestamp() const = 0;
+    virtual TimerService& timer_service() = 0;
+    virtual const K& get_current_key() const = 0;
+    template <class U>
+    void output(const OutputTag<U>& tag, const std::type_identity_t<U>& value) {
+      detail::emit_side_output(op(), tag, value, timestamp().value_or(kNoTimestamp));
+    }
+
+   protected:
+    virtual const runtime::StreamOperator& op() const = 0;
+  };
+  class OnTimerContext : public Context {
+   public:
+    virtual TimeDomain time_domain() const = 0;
+  };
+
+  virtual ~KeyedProcessFunction() = default;
+  virtual void open(RuntimeContext& ctx) {}
+  virtual void close() {}
+  virtual void process_element(const IN& value, Context& ctx, Collector<OUT>& out) = 0;
+  virtual void on_timer(int64_t timestamp, OnTimerContext& ctx, Collector<OUT>& out) {}
+};
+
+/// Two keyed inputs with the same key type, sharing keyed state and timers per key (`connect`
+/// of two keyed streams).
+template <class K, class IN1, class IN2, class OUT>
+class KeyedCoProcessFunction {
+ public:
+  using key_type = K;
+  using output_type = OUT;
+
+  class Context {
+   public:
+    virtual ~Context() = default;
+    virtual std::optional<int64_t> timestamp() const = 0;
+    virtual TimerService& timer_service() = 0;
+    virtual const K& get_current_key() const = 0;
+    template <class U>
+    void output(const OutputTag<U>& tag, const std::type_identity_t<U>& value) {
+      detail::emit_side_output(op(), tag, value, timestamp().value_or(kNoTimestamp));
+    }
+
+   protected:
+    virtual const runtime::StreamOperator& op() const = 0;
+  };
+  class OnTimerContext : public Context {
+   public:
+    virtual TimeDomain time_domain() const = 0;
+  };
+
+  virtual ~KeyedCoProcessFunction() = default;
+  virtual void open(RuntimeContext& ctx) {}
+  virtual void close() {}
+  virtual void process_element1(const IN1& value, Context& ctx, Collector<OUT>& out) = 0;
+  virtual void process_element2(const IN2& value, Context& ctx, Collector<OUT>& out) = 0;
+  virtual void on_timer(int64_t timestamp, OnTimerContext& ctx, Collector<OUT>& out) {}
+};
+
+namespace detail {
+
+/// Keyed state, timers and the current key for a keyed operator; the base of every operator
+/// that runs after key_by (process functions, windows, joins).
+template <class K, class N = VoidNamespace>
+class KeyedOperatorCore {
+ public:
+  KeyedOperatorCore() = default;
+  void init(const runtime::StreamOperator& op) {
+    backend_ = std::make_unique<HeapKeyedBackend<K>>(op.task_info().max_parallelism);
+    timers_ = std::make_unique<InternalTimers<N>>(backend_.get(), &op.processing_time_service());
+  }
+  HeapKeyedBackend<K>& backend() { return *backend_; }
+  InternalTimers<N>& timers() { return *timers_; }
+
+ private:
+  std::unique_ptr<HeapKeyedBackend<K>> backend_;
+  std::unique_ptr<InternalTimers<N>> timers_;
+};
+
+/// The TimerService of the current key, over an operator's internal timers.
+template <class K>
+class KeyedTimerService final : public TimerService {
+ public:
+  KeyedTimerService(const runtime::StreamOperator* op, InternalTimers<VoidNamespace>* timers) : op_(op), timers_(timers) {}
+  int64_t current_processing_time() const override { return op_->processing_time_service().now(); }
+  int64_t current_watermark() const override { return op_->current_watermark(); }
+  void register_event_time_timer(int64_t t) override { timers_->register_event_time(t); }
+  void register_processing_time_timer(int64_t t) override { timers_->register_processing_time(t); }
+  void delete_event_time_timer(int64_t t) override { timers_->delete_event_time(t); }
+  void delete_processing_time_timer(int64_t t) override { timers_->delete_processing_time(t); }
+
+ private:
+  const runtime::StreamOperator* op_;
+  InternalTimers<VoidNamespace>* timers_;
+};
+
+/// The context object both process functions receive: the current record's or timer's
+/// timestamp, the key, timers, side outputs.
+template <class K, class Base>
+class KeyedContextImpl final : public Base {
+ public:
+  KeyedContextImpl(const runtime::StreamOperator* op, HeapKeyedBackend<K>* backend, TimerService* timers)
+      : op_(op), backend_(backend), timers_(timers) {}
+  std::optional<int64_t> timestamp() const override {
+    return ts == kNoTimestamp ? std::nullopt : std::optional<int64_t>(ts);
+  }
+  TimerService& timer_service() override { return *timers_; }
+  const K& get_current_key() const override { return backend_->current_key(); }
+  TimeDomain time_domain() const override { return domain; }
+
+  int64_t ts = kNoTimestamp;
+  TimeDomain domain = TimeDomain::event_time;
+
+ protected:
+  const runtime::StreamOperator& op() const override { return *op_; }
+
+ private:
+  const runtime::StreamOperator* op_;
+  HeapKeyedBackend<K>* backend_;
+  TimerService* timers_;
+};
+
+/// What both keyed process operators share: keyed state, timers, the context, timer firing.
+template <class K, class OUT, class PF>
+class KeyedProcessBase {
+ protected:
+  explicit KeyedProcessBase(PF f) : f_(std::move(f)) {}
+
+  void open_keyed(runtime::StreamOperator& op) {
+    op_ = &op;
+    core_.init(op);
+    collector_.set(static_cast<runtime::Output<OUT>*>(op.output_base()), kNoTimestamp);
+    timer_service_ = std::make_unique<KeyedTimerService<K>>(&op, &core_.timers());
+    ctx_ = std::make_unique<Ctx>(&op, &core_.backend(), timer_service_.get());
+    core_.timers().set_processing_time_callback([this](int64_t) {
+      core_.timers().advance_processing_time(op_->processing_time_service().now(),
+                                             [this](const auto& t) { fire(t, TimeDomain::processing_time); });
+    });
+  }
+  void before_element(int64_t ts) {
+    ctx_->ts = ts;
+    ctx_->domain = TimeDomain::event_time;
+    collector_.set_timestamp(ts);
+  }
+  void advance_watermark(int64_t wm) {
+    core_.timers().advance_watermark(wm, [this](const auto& t) { fire(t, TimeDomain::event_time); });
+  }
+  template <class Timer>
+  void fire(const Timer& t, TimeDomain domain) {
+    core_.backend().set_current_slot(t.slot);
+    ctx_->ts = t.time;
+    ctx_->domain = domain;
+    collector_.set_timestamp(domain == TimeDomain::event_time ? t.time : kNoTimestamp);
+    op_->call_user_public([&] { f_.on_timer(t.time, *ctx_, collector_); });
+  }
+
+  using Ctx = KeyedContextImpl<K, typename PF::OnTimerContext>;
+  PF f_;
+  runtime::StreamOperator* op_ = nullptr;
+  KeyedOperatorCore<K> core_;
+  TimestampedCollector<OUT> collector_;
+  std::unique_ptr<KeyedTimerService<K>> timer_service_;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+template <class K, class IN, class OUT, class KeyFn, class PF>
+class KeyedProcessOperator final : public runtime::OneInputOperator<IN>, KeyedProcessBase<K, OUT, PF> {
+ public:
+  KeyedProcessOperator(KeyFn key, PF f) : KeyedProcessBase<K, OUT, PF>(std::move(f)), key_(std::move(key)) {}
+  void open() override {
+    this->open_keyed(*this);
+    RuntimeContext rc(this->task_info(), this->name(), &this->core_.backend());
+    this->call_user([&] { this->f_.open(rc); });
+  }
+  void process(const IN& v, int64_t ts) override {
+    this->core_.backend().set_current_key(this->call_user([&]() -> K { return key_(v); }));
+    this->before_element(ts);
+    this->call_user([&] { this->f_.process_element(v, *this->ctx_, this->collector_); });
+  }
+  void close() override { this->f_.close(); }
+
+ protected:
+  void on_watermark(int64_t wm) override {
+    this->advance_watermark(wm);
+    this->output_->emit_watermark(wm);
+  }
+
+ private:
+  KeyFn key_;
+};
+
+template <class K, class IN1, class IN2, class OUT, class KF1, class KF2, class PF>
+class KeyedCoProcessOperator final : public runtime::TwoInputOperator<IN1, IN2>, KeyedProcessBase<K, OUT, PF> {
+ public:
+  KeyedCoProcessOperator(KF1 k1, KF2 k2, PF f)
+      : KeyedProcessBase<K, OUT, PF>(std::move(f)), k1_(std::move(k1)), k2_(std::move(k2)) {}
+  void open() override {
+    this->open_keyed(*this);
+    RuntimeContext rc(this->task_info(), this->name(), &this->core_.backend());
+    this->call_user([&] { this->f_.open(rc); });
+  }
+  void process1(const IN1& v, int64_t ts) override {
+    this->core_.backend().set_current_key(this->call_user([&]() -> K { return k1_(v); }));
+    this->before_element(ts);
+    this->call_user([&] { this->f_.process_element1(v, *this->ctx_, this->collector_); });
+  }
+  void process2(const IN2& v, int64_t ts) override {
+    this->core_.backend().set_current_key(this->call_user([&]() -> K { return k2_(v); }));
+    this->before_element(ts);
+    this->call_user([&] { this->f_.process_element2(v, *this->ctx_, this->collector_); });
+  }
+  void close() override { this->f_.close(); }
+
+ protected:
+  void on_watermark(int64_t wm) override {
+    this->advance_watermark(wm);
+    this->output_->emit_watermark(wm);
+  }
+
+ private:
+  KF1 k1_;
+  KF2 k2_;
+};
+
+}  // namespace detail
+}  // namespace weir

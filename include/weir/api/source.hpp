@@ -1,0 +1,304 @@
+#pragma once
+/// Sources made of splits (as Flink's FLIP-27 sources), read with a watermark strategy:
+/// `env.from_source(source, strategy, name)`. Split i is read by subtask i % parallelism; each
+/// split has its own watermark generator, and a subtask's watermark is the minimum over its
+/// splits that are neither idle nor finished.
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "weir/api/functions.hpp"
+#include "weir/time/watermark.hpp"
+
+namespace weir {
+
+/// Receives the records a split reader emits, with their timestamps (`kNoTimestamp` if none).
+template <class T>
+class SourceOutput {
+ public:
+  virtual ~SourceOutput() = default;
+  virtual void collect(T&& value, int64_t timestamp) = 0;
+  void collect(const T& value, int64_t timestamp = kNoTimestamp) { collect(T(value), timestamp); }
+};
+
+/// Reads one split. Called from its subtask's thread only.
+template <class T>
+class SplitReader {
+ public:
+  enum class Status {
+    kMoreAvailable,     ///< call again
+    kNothingAvailable,  ///< nothing now; the reader calls the wake-up it was given when data arrives
+    kEndOfSplit,        ///< the split is done
+  };
+  virtual ~SplitReader() = default;
+  /// Emits at most `max_records` records into `out`.
+  virtual Status read(std::size_t max_records, SourceOutput<T>& out) = 0;
+};
+
+/// A source: how many splits, and a reader per split. Copied into every subtask.
+template <class T>
+class Source {
+ public:
+  using value_type = T;
+  virtual ~Source() = default;
+  /// The number of splits when the source runs with `parallelism` subtasks.
+  virtual int num_splits(int parallelism) const = 0;
+  virtual std::unique_ptr<SplitReader<T>> create_reader(int split, int num_splits) const = 0;
+};
+
+/// The numbers from..to (both included) in `num_splits` contiguous splits (0: one per subtask).
+class NumberSequenceSource final : public Source<int64_t> {
+ public:
+  NumberSequenceSource(int64_t from, int64_t to, int num_splits = 0) : from_(from), to_(to), splits_(num_splits) {
+    if (to < from) throw GraphError("NumberSequenceSource: 'to' must not be below 'from'");
+  }
+  int num_splits(int parallelism) const override { return splits_ > 0 ? splits_ : parallelism; }
+  std::unique_ptr<SplitReader<int64_t>> create_reader(int split, int n) const override {
+    const __int128 count = static_cast<__int128>(to_) - from_ + 1;
+    const auto lo = static_cast<int64_t>(from_ + count * split / n);
+    const auto hi = static_cast<int64_t>(from_ + count * (split + 1) / n);
+    struct Reader final : SplitReader<int64_t> {
+      int64_t next, end;
+      Reader(int64_t a, int64_t b) : next(a), end(b) {}
+      Status read(std::size_t max, SourceOutput<int64_t>& out) override {
+        for (std::size_t i = 0; i < max && next < end; ++i) out.collect(int64_t{next++}, kNoTimestamp);
+        return next < end ? Status::kMoreAvailable : Status::kEndOfSplit;
+      }
+    };
+    return std::make_unique<Reader>(lo, hi);
+  }
+
+ private:
+  int64_t from_, to_;
+  int splits_;
+};
+
+/// `f(i)` for i in [0, count), in `num_splits` contiguous splits (0: one per subtask); as
+/// Flink's DataGeneratorSource. `f` may also return `std::pair<T, int64_t>`-like values through
+/// `DataGeneratorSource::with_timestamps`.
+template <class T>
+class DataGeneratorSource final : public Source<T> {
+ public:
+  template <class F>
+  DataGeneratorSource(F f, int64_t count, int num_splits = 0)
+      : f_(std::move(f)), count_(count), splits_(num_splits) {
+    if (count < 0) throw GraphError("DataGeneratorSource: the count must not be negative");
+  }
+  int num_splits(int parallelism) const override { return splits_ > 0 ? splits_ : parallelism; }
+  std::unique_ptr<SplitReader<T>> create_reader(int split, int n) const override {
+    const auto lo = static_cast<int64_t>(static_cast<__int128>(count_) * split / n);
+    const auto hi = static_cast<int64_t>(static_cast<__int128>(count_) * (split + 1) / n);
+    struct Reader final : SplitReader<T> {
+      std::function<T(int64_t)> f;
+      int64_t next, end;
+      Reader(std::function<T(int64_t)> g, int64_t a, int64_t b) : f(std::move(g)), next(a), end(b) {}
+      typename SplitReader<T>::Status read(std::size_t max, SourceOutput<T>& out) override {
+        for (std::size_t i = 0; i < max && next < end; ++i) out.collect(f(next++), kNoTimestamp);
+        return next < end ? SplitReader<T>::Status::kMoreAvailable : SplitReader<T>::Status::kEndOfSplit;
+      }
+    };
+    return std::make_unique<Reader>(f_, lo, hi);
+  }
+
+ private:
+  std::function<T(int64_t)> f_;
+  int64_t count_;
+  int splits_;
+};
+
+template <class F>
+DataGeneratorSource(F, int64_t, int = 0) -> DataGeneratorSource<std::decay_t<std::invoke_result_t<F, int64_t>>>;
+
+namespace detail {
+
+/// Reads the splits of one subtask with a watermark generator per split.
+template <class T>
+class SplitSourceOperator final : public runtime::SourceOperator {
+ public:
+  SplitSourceOperator(std::shared_ptr<const Source<T>> source, WatermarkStrategy<T> strategy)
+      : source_(std::move(source)), strategy_(std::move(strategy)) {}
+
+  void open() override {
+    out_ = typed_output<T>();
+    const int p = task_info().parallelism;
+    const int n = source_->num_splits(p);
+    for (int s = task_info().subtask; s < n; s += p) {
+      auto split = std::make_unique<Split>();
+      split->op = this;
+      split->reader = call_user([&] { return source_->create_reader(s, n); });
+      split->generator = strategy_.create_generator([this] { return processing_time_service().now(); });
+      splits_.push_back(std::move(split));
+    }
+    if (task_info().auto_watermark_interval > 0) schedule_periodic();
+  }
+
+  Status emit_next(std::size_t max_records, std::size_t& emitted) override {
+    bool any_more = false;
+    bool any_open = false;
+    const std::size_t per_split = std::max<std::size_t>(1, max_records / std::max<std::size_t>(1, splits_.size()));
+    for (auto& split : splits_) {
+      if (split->done) continue;
+      any_open = true;
+      split->emitted = 0;
+      const auto st = call_user([&] { return split->reader->read(per_split, *split); });
+      emitted += split->emitted;
+      if (st == SplitReader<T>::Status::kEndOfSplit) {
+        split->done = true;
+        update_watermark();  // a finished split no longer holds the others back
+      } else if (st == SplitReader<T>::Status::kMoreAvailable) {
+        any_more = true;
+      }
+    }
+    if (!any_open || std::all_of(splits_.begin(), splits_.end(), [](auto& s) { return s->done; })) {
+      return Status::kEndOfInput;
+    }
+    return any_more ? Status::kMoreAvailable : Status::kNothingAvailable;
+  }
+
+  /// The watermark of each split (for tests and metrics).
+  std::vector<int64_t> split_watermarks() const {
+    std::vector<int64_t> w;
+    for (auto& s : splits_) w.push_back(s->watermark);
+    return w;
+  }
+
+ private:
+  struct Split final : SourceOutput<T>, WatermarkOutput {
+    SplitSourceOperator* op = nullptr;
+    std::unique_ptr<SplitReader<T>> reader;
+    std::unique_ptr<WatermarkGenerator<T>> generator;
+    int64_t watermark = std::numeric_limits<int64_t>::min();
+    bool idle = false;
+    bool done = false;
+    std::size_t emitted = 0;
+
+    using SourceOutput<T>::collect;
+    void collect(T&& v, int64_t ts) override {
+      const int64_t t = op->strategy_.extract_timestamp(v, ts);
+      op->out_->emit(static_cast<const T&>(v), t);
+      ++emitted;
+      generator->on_event(v, t, *this);
+    }
+    void emit_watermark(const Watermark& w) override {
+      if (idle) mark_active();
+      if (w.timestamp() > watermark) {
+        watermark = w.timestamp();
+        op->update_watermark();
+      }
+    }
+    void mark_idle() override {
+      if (idle) return;
+      idle = true;
+      op->update_watermark();
+    }
+    void mark_active() override {
+      if (!idle) return;
+      idle = false;
+      op->update_watermark();
+    }
+  };
+
+  void update_watermark() {
+    int64_t m = std::numeric_limits<int64_t>::max();
+    bool any_active = false;
+    bool any_open = false;
+    for (auto& s : splits_) {
+      if (s->done) continue;
+      any_open = true;
+      if (s->idle) continue;
+      any_active = true;
+      m = std::min(m, s->watermark);
+    }
+    const bool idle = any_open && !any_active;
+    if (idle != idle_) {
+      idle_ = idle;
+      output_->emit_watermark_status(idle);
+    }
+    if (any_active && m > emitted_watermark_) {
+      emitted_watermark_ = m;
+      output_->emit_watermark(m);
+    }
+  }
+
+  void schedule_periodic() {
+    auto& ts = processing_time_service();
+    ts.register_timer(ts.now() + task_info().auto_watermark_interval, [this](int64_t) {
+      for (auto& s : splits_) {
+        if (!s->done) s->generator->on_periodic_emit(*s);
+      }
+      schedule_periodic();
+    });
+  }
+
+  std::shared_ptr<const Source<T>> source_;
+  WatermarkStrategy<T> strategy_;
+  std::vector<std::unique_ptr<Split>> splits_;
+  runtime::Output<T>* out_ = nullptr;
+  int64_t emitted_watermark_ = std::numeric_limits<int64_t>::min();
+  bool idle_ = false;
+};
+
+/// assign_timestamps_and_watermarks: sets each record's timestamp and generates watermarks;
+/// watermarks from upstream are dropped except the final one (end of input).
+template <class T>
+class TimestampsAndWatermarksOperator final : public runtime::OneInputOperator<T>, WatermarkOutput {
+ public:
+  explicit TimestampsAndWatermarksOperator(WatermarkStrategy<T> strategy) : strategy_(std::move(strategy)) {}
+  void open() override {
+    out_ = this->template typed_output<T>();
+    generator_ = this->call_user([&] {
+      return strategy_.create_generator([this] { return this->processing_time_service().now(); });
+    });
+    if (this->task_info().auto_watermark_interval > 0) schedule_periodic();
+  }
+  void process(const T& v, int64_t ts) override {
+    const int64_t t = this->call_user([&] { return strategy_.extract_timestamp(v, ts); });
+    out_->emit(v, t);
+    this->call_user([&] { generator_->on_event(v, t, *this); });  // its watermark follows the record
+  }
+  void emit_watermark(const Watermark& w) override {
+    if (idle_) mark_active();
+    if (w.timestamp() > last_) {
+      last_ = w.timestamp();
+      this->output_->emit_watermark(last_);
+    }
+  }
+  void mark_idle() override {
+    if (!idle_) {
+      idle_ = true;
+      this->output_->emit_watermark_status(true);
+    }
+  }
+  void mark_active() override {
+    if (idle_) {
+      idle_ = false;
+      this->output_->emit_watermark_status(false);
+    }
+  }
+
+ protected:
+  void on_watermark(int64_t wm) override {
+    if (wm == kMaxWatermark) emit_watermark(Watermark(wm));
+  }
+
+ private:
+  void schedule_periodic() {
+    auto& ts = this->processing_time_service();
+    ts.register_timer(ts.now() + this->task_info().auto_watermark_interval, [this](int64_t) {
+      this->call_user([&] { generator_->on_periodic_emit(*this); });
+      schedule_periodic();
+    });
+  }
+
+  WatermarkStrategy<T> strategy_;
+  std::unique_ptr<WatermarkGenerator<T>> generator_;
+  runtime::Output<T>* out_ = nullptr;
+  int64_t last_ = std::numeric_limits<int64_t>::min();
+  bool idle_ = false;
+};
+
+}  // namespace detail
+}  // namespace weir

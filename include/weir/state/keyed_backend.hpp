@@ -1,0 +1,249 @@
+#pragma once
+/// Keyed state on the heap. A keyed operator owns one `HeapKeyedBackend<K>`; before each record
+/// or timer it sets the current key, and every state handle then reads and writes that key's
+/// entry. Keys are mapped to dense slots once per record, so state tables are indexed by slot,
+/// not by key; a slot is recycled when its key holds no state and no timer. Each slot knows its
+/// key group, so state and timers can be written and restored per key group.
+///
+/// Threading: the operator's task thread only.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <string>
+#include <typeindex>
+#include <utility>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "weir/api/errors.hpp"
+#include "weir/runtime/partition.hpp"
+#include "weir/serde/serde.hpp"
+
+namespace weir {
+namespace detail {
+
+/// Hashes keys for operator-local key maps: absl::Hash where it applies, else the serialised form.
+template <class K>
+struct KeyHash {
+  std::size_t operator()(const K& k) const {
+    if constexpr (requires { absl::Hash<K>{}(k); }) {
+      return absl::Hash<K>{}(k);
+    } else {
+      thread_local std::string buf;
+      buf.clear();
+      serialize_into(buf, k);
+      return absl::Hash<std::string_view>{}(std::string_view(buf));
+    }
+  }
+};
+
+/// The per-key tables of one state name.
+class StateTableBase {
+ public:
+  virtual ~StateTableBase() = default;
+  virtual std::size_t size() const = 0;
+};
+
+/// Slots and current key, independent of the key type.
+class KeyedBackendBase {
+ public:
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  virtual ~KeyedBackendBase() = default;
+
+  uint32_t current_slot() const { return current_; }
+  const uint32_t* current_slot_ptr() const { return &current_; }
+  int key_group_of_slot(uint32_t slot) const { return key_groups_[slot]; }
+  /// A table, created by `make` on first use. Throws when the name is used with another type.
+  StateTableBase* table(const std::string& name, std::type_index type,
+                        const std::function<std::unique_ptr<StateTableBase>()>& make) {
+    for (auto& t : tables_) {
+      if (t.name == name) {
+        if (t.type != type) throw GraphError("keyed state '" + name + "' was already registered with another type");
+        return t.table.get();
+      }
+    }
+    tables_.push_back(Entry{name, type, make()});
+    return tables_.back().table.get();
+  }
+  /// A state entry or timer now holds / no longer holds `slot`.
+  void ref(uint32_t slot) { ++refs_[slot]; }
+  void unref(uint32_t slot) {
+    if (--refs_[slot] == 0 && slot != current_) release(slot);
+  }
+  /// Number of keys with state or timers.
+  std::size_t live_keys() const { return live_; }
+
+ protected:
+  uint32_t allocate_slot(int key_group) {
+    uint32_t s;
+    if (!free_.empty()) {
+      s = free_.back();
+      free_.pop_back();
+      refs_[s] = 0;
+      key_groups_[s] = key_group;
+    } else {
+      s = static_cast<uint32_t>(refs_.size());
+      refs_.push_back(0);
+      key_groups_.push_back(key_group);
+    }
+    ++live_;
+    return s;
+  }
+  void switch_to(uint32_t slot) {
+    const uint32_t prev = current_;
+    current_ = slot;
+    if (prev != kNoSlot && prev != slot && refs_[prev] == 0) release(prev);
+  }
+  void release(uint32_t slot) {
+    forget_key(slot);
+    free_.push_back(slot);
+    --live_;
+  }
+  virtual void forget_key(uint32_t slot) = 0;
+
+  uint32_t current_ = kNoSlot;
+
+ private:
+  struct Entry {
+    std::string name;
+    std::type_index type;
+    std::unique_ptr<StateTableBase> table;
+  };
+  std::vector<uint32_t> refs_;
+  std::vector<int> key_groups_;
+  std::vector<uint32_t> free_;
+  std::vector<Entry> tables_;
+  std::size_t live_ = 0;
+};
+
+/// The key-typed part: key → slot.
+template <class K>
+class HeapKeyedBackend final : public KeyedBackendBase {
+ public:
+  explicit HeapKeyedBackend(int max_parallelism) : max_parallelism_(max_parallelism) {}
+  void set_current_key(const K& key) {
+    auto it = slots_.find(key);
+    if (it == slots_.end()) {
+      const uint32_t s = allocate_slot(runtime::key_group_of(key, max_parallelism_));
+      if (keys_.size() <= s) keys_.resize(s + 1);
+      keys_[s] = key;
+      it = slots_.emplace(key, s).first;
+    }
+    switch_to(it->second);
+  }
+  void set_current_slot(uint32_t slot) { switch_to(slot); }
+  const K& current_key() const { return *keys_[current_]; }
+  const K& key_of_slot(uint32_t slot) const { return *keys_[slot]; }
+
+ private:
+  void forget_key(uint32_t slot) override {
+    slots_.erase(*keys_[slot]);
+    keys_[slot].reset();
+  }
+  int max_parallelism_;
+  absl::flat_hash_map<K, uint32_t, KeyHash<K>> slots_;
+  std::vector<std::optional<K>> keys_;
+};
+
+/// Values per key (and namespace N; `VoidNamespace` for plain keyed state).
+struct VoidNamespace {
+  bool operator==(const VoidNamespace&) const = default;
+  auto operator<=>(const VoidNamespace&) const = default;
+  template <class H>
+  friend H AbslHashValue(H h, const VoidNamespace&) {
+    return h;
+  }
+};
+
+template <class V, class N = VoidNamespace>
+class ValueTable final : public StateTableBase {
+ public:
+  explicit ValueTable(KeyedBackendBase* backend) : backend_(backend) {}
+  std::size_t size() const override { return map_.size(); }
+  V* get(const N& ns = N{}) {
+    auto it = map_.find(Key{backend_->current_slot(), ns});
+    return it == map_.end() ? nullptr : &it->second;
+  }
+  template <class U>
+  V& put(U&& v, const N& ns = N{}) {
+    auto [it, inserted] = map_.try_emplace(Key{backend_->current_slot(), ns}, std::forward<U>(v));
+    if (inserted) {
+      backend_->ref(backend_->current_slot());
+    } else {
+      it->second = std::forward<U>(v);
+    }
+    return it->second;
+  }
+  void erase(const N& ns = N{}) {
+    const uint32_t s = backend_->current_slot();
+    if (map_.erase(Key{s, ns})) backend_->unref(s);
+  }
+
+ private:
+  struct Key {
+    uint32_t slot;
+    N ns;
+    bool operator==(const Key&) const = default;
+    template <class H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.slot, k.ns);
+    }
+  };
+  KeyedBackendBase* backend_;
+  absl::flat_hash_map<Key, V> map_;
+};
+
+}  // namespace detail
+
+/// Describes a value state: its name (unique per operator) and type.
+template <class T>
+class ValueStateDescriptor {
+ public:
+  using value_type = T;
+  explicit ValueStateDescriptor(std::string name) : name_(std::move(name)) {
+    if (name_.empty()) throw GraphError("ValueStateDescriptor: the name must not be empty");
+  }
+  const std::string& get_name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+/// One value per key of a keyed stream: the key of the record (or timer) being processed.
+/// Default-constructible so functions can hold it as a member and assign it in `open()`.
+template <class T>
+class ValueState {
+ public:
+  ValueState() = default;
+  explicit ValueState(detail::ValueTable<T>* table) : table_(table) {}
+  /// The current key's value, if it has one.
+  std::optional<T> value() const {
+    check();
+    const T* v = table_->get();
+    return v ? std::optional<T>(*v) : std::nullopt;
+  }
+  void update(const T& v) {
+    check();
+    table_->put(v);
+  }
+  void update(T&& v) {
+    check();
+    table_->put(std::move(v));
+  }
+  void clear() {
+    check();
+    table_->erase();
+  }
+
+ private:
+  void check() const {
+    if (!table_) throw std::logic_error("ValueState used before it was assigned from RuntimeContext::get_state() in open()");
+  }
+  detail::ValueTable<T>* table_ = nullptr;
+};
+
+}  // namespace weir
