@@ -28,6 +28,9 @@ template <class T1, class T2>
 class ConnectedStreams;
 template <class T1, class T2, class K>
 class KeyedConnectedStreams;
+template <class T, class K, class A>
+class WindowedStream;
+class GlobalWindows;
 
 /// How `write_as_text` treats an existing file.
 enum class WriteMode { no_overwrite, overwrite };
@@ -261,6 +264,12 @@ class DataStream {
     requires KeySelectorFor<F, T>
   KeyedStream<T, key_type_t<F, T>> key_by(F key_selector) const;
 
+  /// Windows over the whole stream, evaluated by one subtask (Flink's windowAll).
+  template <class A>
+  WindowedStream<T, uint8_t, A> window_all(A assigner) const;
+  /// Count windows over the whole stream (one subtask).
+  WindowedStream<T, uint8_t, GlobalWindows> count_window_all(int64_t size) const;
+
   /// Round-robin over the downstream subtasks.
   DataStream<T> rebalance() const { return partition(detail::PartitionKind::kRebalance, "Rebalance"); }
   /// Uniformly random over the downstream subtasks.
@@ -364,6 +373,9 @@ class DataStream {
 
   StreamExecutionEnvironment get_execution_environment() const;
 
+  /// The logical node behind this stream (for test harnesses and tools).
+  const detail::LogicalNode& logical_node() const { return node(); }
+
  protected:
   detail::LogicalNode& node() const {
     env_->check_generation(generation_);
@@ -429,6 +441,8 @@ class DataStream {
   friend class KeyedConnectedStreams;
   template <class, class>
   friend class KeyedStream;
+  template <class, class, class>
+  friend class WindowedStream;
 
   std::shared_ptr<detail::EnvState> env_;
   int node_;
@@ -482,6 +496,14 @@ class KeyedStream : public DataStream<T> {
   template <class U>
   KeyedConnectedStreams<T, U, K> connect(const KeyedStream<U, K>& other) const;
   using DataStream<T>::connect;
+
+  /// Windows per key: `window(TumblingEventTimeWindows::of(1s))`, sliding, session, global.
+  template <class A>
+  WindowedStream<T, K, A> window(A assigner) const;
+  /// Tumbling count windows of `size` elements per key.
+  WindowedStream<T, K, GlobalWindows> count_window(int64_t size) const;
+  /// Sliding count windows: the last `size` elements, every `slide` elements.
+  WindowedStream<T, K, GlobalWindows> count_window(int64_t size, int64_t slide) const;
 
   /// The key selector, as `K(const T&)`.
   const std::function<K(const T&)>& get_key_selector() const { return key_selector_; }
