@@ -47,7 +47,9 @@ struct AggregateAgg {
 };
 
 /// No folding: the window function sees the elements.
-struct NoAgg {};
+struct NoAgg {
+  using acc_type = int;  // unused: the contents are the elements
+};
 
 /// Emits the folded result as it is.
 struct EmitResult {};
