@@ -21,6 +21,7 @@
 #include "weir/api/source.hpp"
 #include "weir/time/clock.hpp"
 #include "weir/time/watermark.hpp"
+#include "weir/windows/joins.hpp"
 #include "weir/windows/windowed_stream.hpp"
 #include "weir/windows/windows.hpp"
 #include "weir/serde/serde.hpp"

@@ -31,6 +31,10 @@ class KeyedConnectedStreams;
 template <class T, class K, class A>
 class WindowedStream;
 class GlobalWindows;
+template <class L, class R, class K>
+class IntervalJoin;
+template <class L, class R, bool kJoin>
+class CoGroupedStreams;
 
 /// How `write_as_text` treats an existing file.
 enum class WriteMode { no_overwrite, overwrite };
@@ -264,6 +268,13 @@ class DataStream {
     requires KeySelectorFor<F, T>
   KeyedStream<T, key_type_t<F, T>> key_by(F key_selector) const;
 
+  /// Window join: `join(other).where(k1).equal_to(k2).window(assigner).apply(f)`.
+  template <class U>
+  CoGroupedStreams<T, U, true> join(const DataStream<U>& other) const;
+  /// Window co-group: as join, with `apply(g(vector<T>, vector<U>, Collector<OUT>&))`.
+  template <class U>
+  CoGroupedStreams<T, U, false> co_group(const DataStream<U>& other) const;
+
   /// Windows over the whole stream, evaluated by one subtask (Flink's windowAll).
   template <class A>
   WindowedStream<T, uint8_t, A> window_all(A assigner) const;
@@ -375,6 +386,8 @@ class DataStream {
 
   /// The logical node behind this stream (for test harnesses and tools).
   const detail::LogicalNode& logical_node() const { return node(); }
+  /// The environment's state (for the API's own builders).
+  detail::EnvState& get_execution_environment_state() const { return *env_; }
 
  protected:
   detail::LogicalNode& node() const {
@@ -497,6 +510,10 @@ class KeyedStream : public DataStream<T> {
   KeyedConnectedStreams<T, U, K> connect(const KeyedStream<U, K>& other) const;
   using DataStream<T>::connect;
 
+  /// Interval join with another keyed stream of the same key type.
+  template <class U>
+  IntervalJoin<T, U, K> interval_join(const KeyedStream<U, K>& other) const;
+
   /// Windows per key: `window(TumblingEventTimeWindows::of(1s))`, sliding, session, global.
   template <class A>
   WindowedStream<T, K, A> window(A assigner) const;
@@ -561,6 +578,13 @@ class ConnectedStreams {
                   "void(const T2&, Collector<OUT>&)");
     return add<OUT>("Co-Flat Map",
                     [g1, g2] { return std::make_unique<detail::CoFlatMapOperator<T1, T2, OUT, G1, G2>>(g1, g2); });
+  }
+
+ public:
+  /// Adds a two-input operator (for the API's own builders).
+  template <class OUT, class Factory>
+  DataStream<OUT> add_public(std::string name, Factory factory) const {
+    return add<OUT>(std::move(name), std::move(factory));
   }
 
  protected:

@@ -72,6 +72,21 @@ struct flat_map_output<F, std::void_t<typename callable_args<F>::type>> {
       void>;
 };
 
+template <class F, class = void>
+struct co_group_output {
+  using type = void;
+};
+template <class F>
+struct co_group_output<F, std::void_t<typename callable_args<F>::type>> {
+  using args = typename callable_args<F>::type;
+  using type = std::conditional_t<
+      std::tuple_size_v<args> == 3,
+      typename collector_value<std::tuple_element_t<std::tuple_size_v<args> == 3 ? 2 : 0, args>>::type, void>;
+};
+/// The OUT of `g(a, b, Collector<OUT>&)`.
+template <class F>
+using flat_map_output_t_3 = typename co_group_output<std::decay_t<F>>::type;
+
 /// The U of `f(const T&, Collector<U>&)`, or void when it cannot be deduced (generic lambdas).
 template <class F>
 using flat_map_output_t = typename flat_map_output<std::decay_t<F>>::type;

@@ -1,0 +1,387 @@
+#pragma once
+/// Joins, as Flink's "Joining" page: interval joins of two keyed streams, window joins and
+/// co-groups.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "weir/api/datastream.hpp"
+#include "weir/api/keyed_process.hpp"
+#include "weir/windows/windowed_stream.hpp"
+
+namespace weir {
+
+/// Joins one left and one right element of the same key whose timestamps are within the bounds.
+template <class L, class R, class OUT>
+class ProcessJoinFunction {
+ public:
+  using left_type = L;
+  using right_type = R;
+  using output_type = OUT;
+  class Context {
+   public:
+    virtual ~Context() = default;
+    virtual int64_t get_left_timestamp() const = 0;
+    virtual int64_t get_right_timestamp() const = 0;
+    /// The pair's timestamp: the larger of the two.
+    int64_t get_timestamp() const { return std::max(get_left_timestamp(), get_right_timestamp()); }
+    template <class U>
+    void output(const OutputTag<U>& tag, const std::type_identity_t<U>& value) {
+      detail::emit_side_output(op(), tag, value, get_timestamp());
+    }
+
+   protected:
+    virtual const runtime::StreamOperator& op() const = 0;
+  };
+  virtual ~ProcessJoinFunction() = default;
+  virtual void open(RuntimeContext&) {}
+  virtual void close() {}
+  virtual void process_element(const L& left, const R& right, Context& ctx, Collector<OUT>& out) = 0;
+};
+
+namespace detail {
+
+struct IntervalJoinConfig {
+  int64_t lower = 0;  // inclusive after adjusting for exclusivity
+  int64_t upper = 0;
+  std::string left_late_tag;
+  std::string right_late_tag;
+};
+
+/// Buffers both sides per key and timestamp; each new element joins the other side's buffered
+/// elements within the bounds; buffers are dropped once the watermark passes their bound.
+template <class K, class L, class R, class OUT, class KL, class KR, class PJF>
+class IntervalJoinOperator final : public runtime::TwoInputOperator<L, R> {
+ public:
+  IntervalJoinOperator(KL kl, KR kr, PJF f, IntervalJoinConfig cfg)
+      : kl_(std::move(kl)), kr_(std::move(kr)), f_(std::move(f)), cfg_(std::move(cfg)), ctx_(this) {}
+
+  void open() override {
+    core_.init(*this);
+    collector_.set(this->template typed_output<OUT>(), kNoTimestamp);
+    RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
+    this->call_user([&] { f_.open(rc); });
+  }
+  void close() override { f_.close(); }
+
+  void process1(const L& v, int64_t ts) override {
+    check_ts(ts);
+    core_.backend().set_current_key(this->call_user([&]() -> K { return kl_(v); }));
+    if (is_late(ts)) return late(cfg_.left_late_tag, v, ts);
+    auto& b = buffers();
+    add(b.left, v, ts);
+    for (auto it = b.right.lower_bound(saturating_add(ts, cfg_.lower)); it != b.right.end() && it->first <= saturating_add(ts, cfg_.upper); ++it) {
+      for (const R& r : it->second) emit(v, ts, r, it->first);
+    }
+    const int64_t cleanup = cfg_.upper > 0 ? saturating_add(ts, cfg_.upper) : ts;
+    core_.timers().register_event_time(cleanup, 0);
+  }
+  void process2(const R& v, int64_t ts) override {
+    check_ts(ts);
+    core_.backend().set_current_key(this->call_user([&]() -> K { return kr_(v); }));
+    if (is_late(ts)) return late(cfg_.right_late_tag, v, ts);
+    auto& b = buffers();
+    add(b.right, v, ts);
+    for (auto it = b.left.lower_bound(saturating_add(ts, -cfg_.upper)); it != b.left.end() && it->first <= saturating_add(ts, -cfg_.lower); ++it) {
+      for (const L& l : it->second) emit(l, it->first, v, ts);
+    }
+    const int64_t cleanup = -cfg_.lower > 0 ? saturating_add(ts, -cfg_.lower) : ts;
+    core_.timers().register_event_time(cleanup, 1);
+  }
+
+  /// Buffered elements (both sides), for tests of the cleanup.
+  std::size_t buffered() const {
+    std::size_t n = 0;
+    for (auto& b : per_slot_) {
+      for (auto& [t, v] : b.left) n += v.size();
+      for (auto& [t, v] : b.right) n += v.size();
+    }
+    return n;
+  }
+
+ protected:
+  void on_watermark(int64_t wm) override {
+    core_.timers().advance_watermark(wm, [this](const auto& t) {
+      core_.backend().set_current_slot(t.slot);
+      auto& b = buffers();
+      if (t.ns == 0) {
+        const int64_t bucket = cfg_.upper > 0 ? t.time - cfg_.upper : t.time;
+        if (b.left.erase(bucket)) core_.backend().unref(t.slot);
+      } else {
+        const int64_t bucket = -cfg_.lower > 0 ? t.time + cfg_.lower : t.time;
+        if (b.right.erase(bucket)) core_.backend().unref(t.slot);
+      }
+    });
+    this->output_->emit_watermark(wm);
+  }
+
+ private:
+  struct Buffers {
+    std::map<int64_t, std::vector<L>> left;
+    std::map<int64_t, std::vector<R>> right;
+  };
+  Buffers& buffers() {
+    const uint32_t s = core_.backend().current_slot();
+    if (per_slot_.size() <= s) per_slot_.resize(s + 1);
+    return per_slot_[s];
+  }
+  template <class V>
+  void add(std::map<int64_t, std::vector<V>>& m, const V& v, int64_t ts) {
+    auto [it, inserted] = m.try_emplace(ts);
+    if (inserted) core_.backend().ref(core_.backend().current_slot());
+    it->second.push_back(v);
+  }
+  void check_ts(int64_t ts) const {
+    if (ts == kNoTimestamp) {
+      throw OperatorFailure(this->name(), "interval joins need event timestamps; call assign_timestamps_and_watermarks() on both inputs");
+    }
+  }
+  bool is_late(int64_t ts) const {
+    return this->current_watermark() != std::numeric_limits<int64_t>::min() && ts < this->current_watermark();
+  }
+  template <class V>
+  void late(const std::string& tag, const V& v, int64_t ts) {
+    if (tag.empty()) return;
+    if (auto* o = this->side_output(tag, typeid(V))) static_cast<runtime::Output<V>*>(o)->emit(v, ts);
+  }
+  void emit(const L& l, int64_t lts, const R& r, int64_t rts) {
+    ctx_.lts = lts;
+    ctx_.rts = rts;
+    collector_.set_timestamp(std::max(lts, rts));
+    this->call_user([&] { f_.process_element(l, r, ctx_, collector_); });
+  }
+
+  struct Ctx final : PJF::Context {
+    explicit Ctx(const runtime::StreamOperator* op) : o(op) {}
+    int64_t get_left_timestamp() const override { return lts; }
+    int64_t get_right_timestamp() const override { return rts; }
+    const runtime::StreamOperator& op() const override { return *o; }
+    const runtime::StreamOperator* o;
+    int64_t lts = 0;
+    int64_t rts = 0;
+  };
+
+  KL kl_;
+  KR kr_;
+  PJF f_;
+  IntervalJoinConfig cfg_;
+  Ctx ctx_;
+  KeyedOperatorCore<K, int> core_;
+  TimestampedCollector<OUT> collector_;
+  std::vector<Buffers> per_slot_;
+};
+
+}  // namespace detail
+
+/// `a.key_by(ka).interval_join(b.key_by(kb)).between(lower, upper).process(f)`.
+template <class L, class R, class K>
+class IntervalJoin {
+ public:
+  IntervalJoin(KeyedStream<L, K> left, KeyedStream<R, K> right) : left_(std::move(left)), right_(std::move(right)) {}
+
+  /// Joins right elements with timestamps in [left + lower, left + upper] (inclusive).
+  IntervalJoin& between(std::chrono::milliseconds lower, std::chrono::milliseconds upper) {
+    if (lower > upper) throw GraphError("interval_join between(): the lower bound must not be above the upper bound");
+    lower_ = lower.count();
+    upper_ = upper.count();
+    return *this;
+  }
+  IntervalJoin& lower_bound_exclusive() {
+    lower_exclusive_ = true;
+    return *this;
+  }
+  IntervalJoin& upper_bound_exclusive() {
+    upper_exclusive_ = true;
+    return *this;
+  }
+  IntervalJoin& side_output_left_late_data(const OutputTag<L>& tag) {
+    left_late_ = tag.id();
+    return *this;
+  }
+  IntervalJoin& side_output_right_late_data(const OutputTag<R>& tag) {
+    right_late_ = tag.id();
+    return *this;
+  }
+
+  template <class PJF>
+  auto process(PJF f) {
+    using OUT = typename PJF::output_type;
+    static_assert(std::is_base_of_v<ProcessJoinFunction<L, R, OUT>, PJF>,
+                  "process: the function must derive from weir::ProcessJoinFunction<L, R, OUT>");
+    detail::IntervalJoinConfig cfg{lower_ + (lower_exclusive_ ? 1 : 0), upper_ - (upper_exclusive_ ? 1 : 0), left_late_, right_late_};
+    if (cfg.lower > cfg.upper) throw GraphError("interval_join: the bounds leave an empty interval");
+    auto kl = left_.get_key_selector();
+    auto kr = right_.get_key_selector();
+    using Op = detail::IntervalJoinOperator<K, L, R, OUT, std::function<K(const L&)>, std::function<K(const R&)>, PJF>;
+    auto s = ConnectedStreams<L, R>(left_, right_).template add_public<OUT>("Interval Join", [kl, kr, f, cfg] {
+      return std::make_unique<Op>(kl, kr, f, cfg);
+    });
+    auto& n = left_.get_execution_environment_state().graph.at(s.get_id());
+    n.side_outputs_allowed = true;
+    if (!left_late_.empty()) n.side_output_types.emplace(left_late_, std::type_index(typeid(L)));
+    if (!right_late_.empty()) n.side_output_types.emplace(right_late_, std::type_index(typeid(R)));
+    return s;
+  }
+
+ private:
+  KeyedStream<L, K> left_;
+  KeyedStream<R, K> right_;
+  int64_t lower_ = 0;
+  int64_t upper_ = 0;
+  bool lower_exclusive_ = false;
+  bool upper_exclusive_ = false;
+  std::string left_late_;
+  std::string right_late_;
+};
+
+template <class T, class K>
+template <class U>
+IntervalJoin<T, U, K> KeyedStream<T, K>::interval_join(const KeyedStream<U, K>& other) const {
+  this->check_same_env(other);
+  return IntervalJoin<T, U, K>(*this, other);
+}
+
+// ---- window join and co-group ------------------------------------------------------------------
+
+namespace detail {
+/// Splits the tagged elements of a window and calls the co-group function.
+template <class L, class R, class OUT, class K, class W, class G>
+class CoGroupWindowFunction final : public ProcessWindowFunction<std::variant<L, R>, OUT, K, W> {
+ public:
+  explicit CoGroupWindowFunction(G g) : g_(std::move(g)) {}
+  void process(const K&, typename ProcessWindowFunction<std::variant<L, R>, OUT, K, W>::Context&,
+               const std::vector<std::variant<L, R>>& elements, Collector<OUT>& out) override {
+    left_.clear();
+    right_.clear();
+    for (const auto& e : elements) {
+      if (e.index() == 0) {
+        left_.push_back(std::get<0>(e));
+      } else {
+        right_.push_back(std::get<1>(e));
+      }
+    }
+    g_(static_cast<const std::vector<L>&>(left_), static_cast<const std::vector<R>&>(right_), out);
+  }
+
+ private:
+  G g_;
+  std::vector<L> left_;
+  std::vector<R> right_;
+};
+}  // namespace detail
+
+/// `a.co_group(b).where(ka).equal_to(kb).window(assigner).apply(g)` and `a.join(b)...apply(f)`.
+template <class L, class R, bool kJoin>
+class CoGroupedStreams {
+ public:
+  CoGroupedStreams(DataStream<L> left, DataStream<R> right) : left_(std::move(left)), right_(std::move(right)) {}
+
+  template <class KL>
+  class Where {
+   public:
+    Where(CoGroupedStreams s, KL kl) : s_(std::move(s)), kl_(std::move(kl)) {}
+    template <class KR>
+    class EqualTo {
+     public:
+      using K = key_type_t<KL, L>;
+      EqualTo(CoGroupedStreams s, KL kl, KR kr) : s_(std::move(s)), kl_(std::move(kl)), kr_(std::move(kr)) {}
+
+      template <class A>
+      class WithWindow {
+       public:
+        using W = typename A::window_type;
+        WithWindow(CoGroupedStreams s, KL kl, KR kr, A a) : s_(std::move(s)), kl_(std::move(kl)), kr_(std::move(kr)), a_(std::move(a)) {}
+        WithWindow& allowed_lateness(std::chrono::milliseconds d) {
+          lateness_ = d;
+          return *this;
+        }
+        /// co_group: `g(const std::vector<L>&, const std::vector<R>&, Collector<OUT>&)`, also for
+        /// windows where one side is empty. join: `f(const L&, const R&) -> OUT` per pair.
+        template <class F>
+        auto apply(F f) {
+          using E = std::variant<L, R>;
+          auto kl = kl_;
+          auto kr = kr_;
+          auto tagged_l = s_.left_.map([](const L& l) { return E(std::in_place_index<0>, l); }).name("Join Left");
+          auto tagged_r = s_.right_.map([](const R& r) { return E(std::in_place_index<1>, r); }).name("Join Right");
+          auto keyed = tagged_l.union_(tagged_r).key_by([kl, kr](const E& e) -> K {
+            return e.index() == 0 ? kl(std::get<0>(e)) : kr(std::get<1>(e));
+          });
+          auto windowed = keyed.window(a_);
+          if (lateness_.count() > 0) windowed.allowed_lateness(lateness_);
+          if constexpr (kJoin) {
+            using OUT = std::decay_t<std::invoke_result_t<const F&, const L&, const R&>>;
+            auto g = [f](const std::vector<L>& ls, const std::vector<R>& rs, Collector<OUT>& out) {
+              for (const auto& l : ls)
+                for (const auto& r : rs) out.collect(f(l, r));
+            };
+            return windowed.process(detail::CoGroupWindowFunction<L, R, OUT, K, W, decltype(g)>(g)).name("Window Join");
+          } else {
+            using OUT = detail::flat_map_output_t_3<F>;
+            static_assert(!std::is_void_v<OUT>, "co_group apply: the function must be callable as void(const std::vector<L>&, const std::vector<R>&, weir::Collector<OUT>&)");
+            return windowed.process(detail::CoGroupWindowFunction<L, R, OUT, K, W, F>(f)).name("Window CoGroup");
+          }
+        }
+
+       private:
+        CoGroupedStreams s_;
+        KL kl_;
+        KR kr_;
+        A a_;
+        std::chrono::milliseconds lateness_{0};
+      };
+
+      template <class A>
+      WithWindow<A> window(A assigner) {
+        return WithWindow<A>(s_, kl_, kr_, std::move(assigner));
+      }
+
+     private:
+      CoGroupedStreams s_;
+      KL kl_;
+      KR kr_;
+    };
+    template <class KR>
+      requires KeySelectorFor<KR, R>
+    EqualTo<KR> equal_to(KR kr) {
+      static_assert(std::is_same_v<key_type_t<KL, L>, key_type_t<KR, R>>, "equal_to: both key selectors must return the same key type");
+      return EqualTo<KR>(s_, kl_, std::move(kr));
+    }
+
+   private:
+    CoGroupedStreams s_;
+    KL kl_;
+  };
+
+  template <class KL>
+    requires KeySelectorFor<KL, L>
+  Where<KL> where(KL kl) {
+    return Where<KL>(*this, std::move(kl));
+  }
+
+ private:
+  DataStream<L> left_;
+  DataStream<R> right_;
+};
+
+template <class T>
+template <class U>
+CoGroupedStreams<T, U, true> DataStream<T>::join(const DataStream<U>& other) const {
+  check_same_env(other);
+  return CoGroupedStreams<T, U, true>(*this, other);
+}
+
+template <class T>
+template <class U>
+CoGroupedStreams<T, U, false> DataStream<T>::co_group(const DataStream<U>& other) const {
+  check_same_env(other);
+  return CoGroupedStreams<T, U, false>(*this, other);
+}
+
+}  // namespace weir
