@@ -1,6 +1,7 @@
 #pragma once
 /// A fixed pool of threads running task slices. Tasks are actors: the pool runs each queued
 /// task's `run()` on one thread at a time; a task re-queues itself through `Task::notify()`.
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -28,10 +29,15 @@ class WorkerPool {
  private:
   void loop(int index);
 
+  Task* try_pop();
+
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Task*> queue_;  // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
+  int sleepers_ = 0;         // guarded by mu_: threads waiting on cv_
+  // A hint read without the lock by spinning threads: the queue's size (exact under mu_).
+  std::atomic<int> queued_{0};
   std::vector<std::thread> threads_;
 };
 

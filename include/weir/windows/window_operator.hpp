@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include <absl/container/inlined_vector.h>
+
 #include "weir/api/functions.hpp"
 #include "weir/api/keyed_process.hpp"
 #include "weir/windows/windows.hpp"
@@ -125,7 +127,9 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     }
     core_.backend().set_current_key(this->call_user([&]() -> K { return cfg_.key(v); }));
     windows_.clear();
-    this->call_user([&] { cfg_.assigner.assign_windows(v, ts, this->processing_time_service().now(), windows_); });
+    // Processing time is read only for processing-time assigners (a clock read per record costs).
+    const int64_t now = cfg_.assigner.is_event_time() ? 0 : this->processing_time_service().now();
+    this->call_user([&] { cfg_.assigner.assign_windows(v, ts, now, windows_); });
     bool skipped = true;
     if constexpr (A::kMerging) {
       skipped = !add_merging(v, ts, windows_.front());
@@ -161,18 +165,20 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   using Timer = typename InternalTimers<W>::Timer;
 
   // ---- state per key slot ---------------------------------------------------------------------
-  std::vector<Entry>& entries() {
+  // Per key slot, its open windows inline (usually one or two): one memory access per record.
+  using Entries = absl::InlinedVector<Entry, 1>;
+  Entries& entries() {
     const uint32_t s = core_.backend().current_slot();
     if (per_slot_.size() <= s) per_slot_.resize(s + 1);
     return per_slot_[s];
   }
-  Entry* find(std::vector<Entry>& es, const W& w) {
+  Entry* find(Entries& es, const W& w) {
     for (auto& e : es) {
       if (e.window == w) return &e;
     }
     return nullptr;
   }
-  void remove(std::vector<Entry>& es, const W& w) {
+  void remove(Entries& es, const W& w) {
     for (std::size_t i = 0; i < es.size(); ++i) {
       if (es[i].window == w) {
         if (i + 1 != es.size()) es[i] = std::move(es.back());
@@ -493,7 +499,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   std::unique_ptr<Evictor<IN, W>> evictor_;
   std::unique_ptr<TriggerCtx> tctx_;
   std::unique_ptr<PwfCtx> pctx_;
-  std::vector<std::vector<Entry>> per_slot_;
+  std::vector<Entries> per_slot_;
   std::vector<W> windows_;
   std::vector<IN> values_;
   ValueTable<int64_t, CounterNs>* counters_ = nullptr;
