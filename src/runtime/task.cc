@@ -19,7 +19,7 @@ void Task::notify() {
   for (;;) {
     if (s == kIdle) {
       if (state_.compare_exchange_weak(s, kQueued, std::memory_order_acq_rel)) {
-        pool_->submit(this);
+        pool_->submit(this, info_.subtask);
         return;
       }
     } else if (s == kRunning) {
@@ -55,14 +55,14 @@ void Task::run() {
       return;
     case Slice::kYield:
       state_.store(kQueued, std::memory_order_release);
-      pool_->submit(this);
+      pool_->submit(this, info_.subtask);
       return;
     case Slice::kWait: {
       int expected = kRunning;
       if (!state_.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel)) {
         // Notified while running: there may be new input or room downstream.
         state_.store(kQueued, std::memory_order_release);
-        pool_->submit(this);
+        pool_->submit(this, info_.subtask);
       }
       return;
     }

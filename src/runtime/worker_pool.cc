@@ -10,6 +10,8 @@
 namespace weir::runtime {
 
 WorkerPool::WorkerPool(int threads) {
+  for (int i = 0; i < std::max(threads, 0); ++i) workers_.push_back(std::make_unique<Worker>());
+  if (workers_.empty()) workers_.push_back(std::make_unique<Worker>());  // a queue, no thread
   threads_.reserve(static_cast<std::size_t>(threads));
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { loop(i); });
 }
@@ -19,33 +21,25 @@ WorkerPool::~WorkerPool() {
   join();
 }
 
-void WorkerPool::submit(Task* task) {
+void WorkerPool::submit(Task* task, int home) {
+  Worker& w = *workers_[static_cast<std::size_t>(home) % workers_.size()];
   bool wake;
   {
-    std::lock_guard lock(mu_);
-    queue_.push_back(task);
-    queued_.store(static_cast<int>(queue_.size()), std::memory_order_relaxed);
-    wake = sleepers_ > 0;
+    std::lock_guard lock(w.mu);
+    w.queue.push_back(task);
+    w.queued.store(static_cast<int>(w.queue.size()), std::memory_order_relaxed);
+    wake = w.sleeping;
   }
-  // Only a sleeping thread needs the (system-call) wake-up; spinning ones see the queue.
-  if (wake) cv_.notify_one();
-}
-
-Task* WorkerPool::try_pop() {
-  std::lock_guard lock(mu_);
-  if (queue_.empty()) return nullptr;
-  Task* t = queue_.front();
-  queue_.pop_front();
-  queued_.store(static_cast<int>(queue_.size()), std::memory_order_relaxed);
-  return t;
+  // Only a sleeping thread needs the (system-call) wake-up; a busy or spinning one sees the queue.
+  if (wake) w.cv.notify_one();
 }
 
 void WorkerPool::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
+  stopping_.store(true, std::memory_order_release);
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mu);
+    w->cv.notify_all();
   }
-  cv_.notify_all();
 }
 
 void WorkerPool::join() {
@@ -55,29 +49,64 @@ void WorkerPool::join() {
   threads_.clear();
 }
 
+Task* WorkerPool::pop(Worker& w) {
+  if (w.queued.load(std::memory_order_relaxed) == 0) return nullptr;
+  std::lock_guard lock(w.mu);
+  if (w.queue.empty()) return nullptr;
+  Task* t = w.queue.front();
+  w.queue.pop_front();
+  w.queued.store(static_cast<int>(w.queue.size()), std::memory_order_relaxed);
+  return t;
+}
+
+Task* WorkerPool::steal(int thief) {
+  const int n = static_cast<int>(workers_.size());
+  for (int k = 1; k < n; ++k) {
+    if (Task* t = pop(*workers_[static_cast<std::size_t>((thief + k) % n)])) return t;
+  }
+  return nullptr;
+}
+
 void WorkerPool::loop(int index) {
   const std::string name = "weir-worker-" + std::to_string(index);
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   using clock = std::chrono::steady_clock;
+  Worker& me = *workers_[static_cast<std::size_t>(index)];
   for (;;) {
-    Task* task = try_pop();
+    Task* task = pop(me);
     if (!task) {
       // Spin a little before sleeping: tasks hand work to each other at a high rate, and a
-      // futex sleep and wake per hand-off costs more than the work.
-      const auto until = clock::now() + std::chrono::microseconds(200);
-      while (!task && clock::now() < until) {
-        if (queued_.load(std::memory_order_relaxed) > 0) task = try_pop();
+      // futex sleep and wake per hand-off costs more than the work. Prefer our own tasks;
+      // steal after a moment.
+      const auto start = clock::now();
+      for (;;) {
+        if ((task = pop(me))) break;
+        const auto waited = clock::now() - start;
+        if (waited > std::chrono::microseconds(20) && (task = steal(index))) break;
+        if (waited > std::chrono::microseconds(200)) break;
       }
     }
-    if (!task) {
-      std::unique_lock lock(mu_);
-      ++sleepers_;
-      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      --sleepers_;
-      if (queue_.empty()) return;  // stopping and nothing left
-      task = queue_.front();
-      queue_.pop_front();
-      queued_.store(static_cast<int>(queue_.size()), std::memory_order_relaxed);
+    while (!task) {
+      std::unique_lock lock(me.mu);
+      if (me.queue.empty()) {
+        if (stopping_.load(std::memory_order_acquire)) {
+          // Nothing of ours left; finish anything still queued elsewhere, then exit.
+          lock.unlock();
+          if ((task = steal(index))) break;
+          return;
+        }
+        me.sleeping = true;
+        me.cv.wait_for(lock, std::chrono::milliseconds(1));
+        me.sleeping = false;
+      }
+      if (!me.queue.empty()) {
+        task = me.queue.front();
+        me.queue.pop_front();
+        me.queued.store(static_cast<int>(me.queue.size()), std::memory_order_relaxed);
+      } else {
+        lock.unlock();
+        task = steal(index);
+      }
     }
     task->run();
   }
