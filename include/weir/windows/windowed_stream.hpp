@@ -200,7 +200,7 @@ template <class T, class K>
 WindowedStream<T, K, GlobalWindows> KeyedStream<T, K>::count_window(int64_t size) const {
   if (size < 1) throw GraphError("count_window: the size must be at least 1");
   WindowedStream<T, K, GlobalWindows> w(*this, GlobalWindows::create());
-  w.trigger(PurgingTrigger<CountTrigger>::of(CountTrigger::of(size)));
+  w.trigger(PurgingTrigger::of(CountTrigger::of(size)));
   return w;
 }
 
@@ -224,7 +224,7 @@ template <class T>
 WindowedStream<T, uint8_t, GlobalWindows> DataStream<T>::count_window_all(int64_t size) const {
   auto keyed = key_by([](const T&) { return uint8_t{0}; });
   WindowedStream<T, uint8_t, GlobalWindows> w(keyed, GlobalWindows::create(), true);
-  w.trigger(PurgingTrigger<CountTrigger>::of(CountTrigger::of(size)));
+  w.trigger(PurgingTrigger::of(CountTrigger::of(size)));
   return w;
 }
 

@@ -293,11 +293,11 @@ class ContinuousEventTimeTrigger {
   int64_t interval_;
 };
 
-/// Turns every FIRE of the wrapped trigger into FIRE_AND_PURGE.
+/// A trigger wrapped by `PurgingTrigger::of`: every FIRE becomes FIRE_AND_PURGE.
 template <class Inner>
-class PurgingTrigger {
+class PurgingTriggerOf {
  public:
-  static PurgingTrigger of(Inner inner) { return PurgingTrigger(std::move(inner)); }
+  explicit PurgingTriggerOf(Inner inner) : inner_(std::move(inner)) {}
   template <class T, class W>
   class For final : public Trigger<T, W> {
    public:
@@ -321,16 +321,24 @@ class PurgingTrigger {
   };
   template <class T, class W>
   std::unique_ptr<Trigger<T, W>> make() const {
-    return std::make_unique<For<T, W>>(detail_make<T, W>(inner_));
+    if constexpr (std::is_base_of_v<Trigger<T, W>, Inner>) {
+      return std::make_unique<For<T, W>>(std::make_unique<Inner>(inner_));
+    } else {
+      return std::make_unique<For<T, W>>(inner_.template make<T, W>());
+    }
   }
 
  private:
-  template <class T, class W, class X>
-  static std::unique_ptr<Trigger<T, W>> detail_make(const X& x) {
-    return x.template make<T, W>();
-  }
-  explicit PurgingTrigger(Inner in) : inner_(std::move(in)) {}
   Inner inner_;
+};
+
+/// Turns every FIRE of the wrapped trigger into FIRE_AND_PURGE: `PurgingTrigger::of(CountTrigger::of(n))`.
+class PurgingTrigger {
+ public:
+  template <class Inner>
+  static PurgingTriggerOf<Inner> of(Inner inner) {
+    return PurgingTriggerOf<Inner>(std::move(inner));
+  }
 };
 
 namespace detail {

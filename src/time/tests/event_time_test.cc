@@ -121,6 +121,30 @@ TEST(Watermarks, FinishedSplitNoLongerHoldsBackAndEndOfInputEmitsMaxWatermark) {
   EXPECT_EQ(client_out, (std::vector<int64_t>{1000, 1000, 1000}));
 }
 
+TEST(Watermarks, TasksExposeTheirInputAndOutputWatermarks) {
+  auto env = make_env(2);
+  env.from_generator(1000, [](int64_t i) { return Ev{"k", i, 1}; })
+      .assign_timestamps_and_watermarks(weir::WatermarkStrategy<Ev>::for_monotonous_timestamps().with_timestamp_assigner(
+          [](const Ev& e, int64_t) { return e.ts; }))
+      .key_by([](const Ev& e) { return e.key; })
+      .add_sink([](const Ev&) {});
+  auto client = env.execute_async("metrics");
+  client.wait();
+  int sources = 0, sinks = 0;
+  for (const auto& m : client.metrics()) {
+    if (m.task_name.find("Generator Source") == 0) {
+      ++sources;
+      EXPECT_EQ(m.output_watermark, weir::kMaxWatermark) << "end of input sends the final watermark";
+    } else {
+      ++sinks;
+      EXPECT_EQ(m.input_watermark, weir::kMaxWatermark);
+      EXPECT_GE(m.watermark_holding_channel, -1);
+    }
+  }
+  EXPECT_EQ(sources, 2);
+  EXPECT_EQ(sinks, 2);
+}
+
 // ---- keyed process function ------------------------------------------------------------------
 
 /// Counts per key; emits (key, count) from an event-time timer at ts + 10, deduplicated per ts.

@@ -172,7 +172,7 @@ TEST(WindowOperator, CountWindowsTumbleAndSlide) {
 TEST(WindowOperator, PurgingCountTriggerOnTumblingWindowFiresEveryNElements) {
   auto s = keyed_input()
                .window(weir::TumblingEventTimeWindows::of(1000ms))
-               .trigger(weir::PurgingTrigger<weir::CountTrigger>::of(weir::CountTrigger::of(2)))
+               .trigger(weir::PurgingTrigger::of(weir::CountTrigger::of(2)))
                .reduce(sum);
   OneInputHarness<KV, KV> h(s);
   h.open();
