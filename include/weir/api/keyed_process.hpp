@@ -12,6 +12,32 @@
 
 namespace weir {
 
+/// What a keyed function may ask while it processes an element or a timer: the timestamp, the
+/// current key, timers, side outputs. Shared by KeyedProcessFunction and KeyedCoProcessFunction.
+template <class K>
+class KeyedContext {
+ public:
+  virtual ~KeyedContext() = default;
+  /// The element's (or timer's) timestamp, if any.
+  virtual std::optional<int64_t> timestamp() const = 0;
+  virtual TimerService& timer_service() = 0;
+  virtual const K& get_current_key() const = 0;
+  template <class U>
+  void output(const OutputTag<U>& tag, const std::type_identity_t<U>& value) {
+    detail::emit_side_output(op(), tag, value, timestamp().value_or(kNoTimestamp));
+  }
+
+ protected:
+  virtual const runtime::StreamOperator& op() const = 0;
+};
+
+/// The context of `on_timer`: also which kind of timer fired.
+template <class K>
+class KeyedOnTimerContext : public KeyedContext<K> {
+ public:
+  virtual TimeDomain time_domain() const = 0;
+};
+
 /// Processes each element of a keyed stream with the element's key, keyed state
 /// (`rc.get_state(...)` in `open`) and timers. `on_timer` runs for each timer with the timer's
 /// key current; what it emits carries the timer's timestamp (event time) or none (processing
@@ -22,26 +48,8 @@ class KeyedProcessFunction {
   using key_type = K;
   using input_type = IN;
   using output_type = OUT;
-
-  class Context {
-   public:
-    virtual ~Context() = default;
-    /// The element's (or timer's) timestamp, if any.
-    virtual std::optional<int64_t> timestamp() const = 0;
-    virtual TimerService& timer_service() = 0;
-    virtual const K& get_current_key() const = 0;
-    template <class U>
-    void output(const OutputTag<U>& tag, const std::type_identity_t<U>& value) {
-      detail::emit_side_output(op(), tag, value, timestamp().value_or(kNoTimestamp));
-    }
-
-   protected:
-    virtual const runtime::StreamOperator& op() const = 0;
-  };
-  class OnTimerContext : public Context {
-   public:
-    virtual TimeDomain time_domain() const = 0;
-  };
+  using Context = KeyedContext<K>;
+  using OnTimerContext = KeyedOnTimerContext<K>;
 
   virtual ~KeyedProcessFunction() = default;
   virtual void open(RuntimeContext& ctx) {}
@@ -57,25 +65,8 @@ class KeyedCoProcessFunction {
  public:
   using key_type = K;
   using output_type = OUT;
-
-  class Context {
-   public:
-    virtual ~Context() = default;
-    virtual std::optional<int64_t> timestamp() const = 0;
-    virtual TimerService& timer_service() = 0;
-    virtual const K& get_current_key() const = 0;
-    template <class U>
-    void output(const OutputTag<U>& tag, const std::type_identity_t<U>& value) {
-      detail::emit_side_output(op(), tag, value, timestamp().value_or(kNoTimestamp));
-    }
-
-   protected:
-    virtual const runtime::StreamOperator& op() const = 0;
-  };
-  class OnTimerContext : public Context {
-   public:
-    virtual TimeDomain time_domain() const = 0;
-  };
+  using Context = KeyedContext<K>;
+  using OnTimerContext = KeyedOnTimerContext<K>;
 
   virtual ~KeyedCoProcessFunction() = default;
   virtual void open(RuntimeContext& ctx) {}

@@ -59,37 +59,26 @@ struct collector_value<Collector<U>&> {
   using type = U;
 };
 
-template <class F, class = void>
-struct flat_map_output {
+/// The U of the last parameter `Collector<U>&` of a callable with `Arity` parameters, or void
+/// when it cannot be deduced (generic lambdas, another arity).
+template <class F, std::size_t Arity, class = void>
+struct collector_output {
   using type = void;
 };
-template <class F>
-struct flat_map_output<F, std::void_t<typename callable_args<F>::type>> {
+template <class F, std::size_t Arity>
+struct collector_output<F, Arity, std::void_t<typename callable_args<F>::type>> {
   using args = typename callable_args<F>::type;
-  using type = std::conditional_t<
-      std::tuple_size_v<args> == 2,
-      typename collector_value<std::tuple_element_t<std::tuple_size_v<args> == 2 ? 1 : 0, args>>::type,
-      void>;
+  using type = std::conditional_t<std::tuple_size_v<args> == Arity,
+                                  typename collector_value<std::tuple_element_t<std::tuple_size_v<args> - 1, args>>::type,
+                                  void>;
 };
 
-template <class F, class = void>
-struct co_group_output {
-  using type = void;
-};
+/// The U of `f(const T&, Collector<U>&)`.
 template <class F>
-struct co_group_output<F, std::void_t<typename callable_args<F>::type>> {
-  using args = typename callable_args<F>::type;
-  using type = std::conditional_t<
-      std::tuple_size_v<args> == 3,
-      typename collector_value<std::tuple_element_t<std::tuple_size_v<args> == 3 ? 2 : 0, args>>::type, void>;
-};
-/// The OUT of `g(a, b, Collector<OUT>&)`.
+using flat_map_output_t = typename collector_output<std::decay_t<F>, 2>::type;
+/// The OUT of `g(a, b, Collector<OUT>&)` (co-group).
 template <class F>
-using flat_map_output_t_3 = typename co_group_output<std::decay_t<F>>::type;
-
-/// The U of `f(const T&, Collector<U>&)`, or void when it cannot be deduced (generic lambdas).
-template <class F>
-using flat_map_output_t = typename flat_map_output<std::decay_t<F>>::type;
+using flat_map_output_t_3 = typename collector_output<std::decay_t<F>, 3>::type;
 
 }  // namespace detail
 }  // namespace weir
