@@ -9,6 +9,7 @@
 
 #include "weir/runtime/operator.hpp"
 #include "weir/state/keyed_backend.hpp"
+#include "weir/state/keyed_state.hpp"
 #include "weir/time/timer_service.hpp"
 
 namespace weir {
@@ -53,16 +54,61 @@ class RuntimeContext {
   const std::string& get_task_name() const { return info_.task_name; }
   const std::string& get_operator_name() const { return operator_name_; }
 
-  /// The keyed value state `descriptor` names: one value per key. Only on keyed streams.
+  /// Keyed state, one per key, from its descriptor. Only on keyed streams (after key_by).
   template <class T>
-  ValueState<T> get_state(const ValueStateDescriptor<T>& descriptor) {
-    auto* backend = keyed("get_state");
-    auto* t = backend->table(descriptor.get_name(), typeid(detail::ValueTable<T>),
-                             [backend] { return std::make_unique<detail::ValueTable<T>>(backend); });
-    return ValueState<T>(static_cast<detail::ValueTable<T>*>(t));
+  ValueState<T> get_state(const ValueStateDescriptor<T>& d) {
+    return ValueState<T>(prepare<detail::Stamped<T>>(d, "get_state"));
+  }
+  template <class T>
+  ListState<T> get_list_state(const ListStateDescriptor<T>& d) {
+    auto* backend = keyed("get_list_state");
+    auto* t = detail::keyed_table<std::vector<detail::Stamped<T>>>(backend, d);
+    if (d.get_ttl_config() && d.get_ttl_config()->sweep_interval_ms() > 0) {
+      backend->add_sweeper(d.get_ttl_config()->sweep_interval_ms(), [t](int64_t now) {
+        t->for_each_slot([&](uint32_t, auto& list) {
+          std::erase_if(list, [&](const auto& s) { return t->rules().expired(s.stamp, now); });
+          return list.empty();
+        });
+      });
+    }
+    return ListState<T>(t);
+  }
+  template <class K, class V>
+  MapState<K, V> get_map_state(const MapStateDescriptor<K, V>& d) {
+    auto* backend = keyed("get_map_state");
+    using Map = typename MapState<K, V>::Map;
+    auto* t = detail::keyed_table<Map>(backend, d);
+    if (d.get_ttl_config() && d.get_ttl_config()->sweep_interval_ms() > 0) {
+      backend->add_sweeper(d.get_ttl_config()->sweep_interval_ms(), [t](int64_t now) {
+        t->for_each_slot([&](uint32_t, Map& m) {
+          absl::erase_if(m, [&](const auto& kv) { return t->rules().expired(kv.second.stamp, now); });
+          return m.empty();
+        });
+      });
+    }
+    return MapState<K, V>(t);
+  }
+  template <class T>
+  ReducingState<T> get_reducing_state(const ReducingStateDescriptor<T>& d) {
+    return ReducingState<T>(prepare<detail::Stamped<T>>(d, "get_reducing_state"), d.reduce_function());
+  }
+  template <class IN, class ACC, class OUT>
+  AggregatingState<IN, OUT> get_aggregating_state(const AggregatingStateDescriptor<IN, ACC, OUT>& d) {
+    return AggregatingState<IN, OUT>(prepare<detail::Stamped<ACC>>(d, "get_aggregating_state"), d);
   }
 
  protected:
+  template <class E>
+  detail::KeyedTable<E>* prepare(const StateDescriptor& d, const char* what) {
+    auto* backend = keyed(what);
+    auto* t = detail::keyed_table<E>(backend, d);
+    if (d.get_ttl_config() && d.get_ttl_config()->sweep_interval_ms() > 0) {
+      using V = decltype(std::declval<E&>().value);
+      detail::sweep_single<V>(backend, t, d.get_ttl_config()->sweep_interval_ms());
+    }
+    return t;
+  }
+
   detail::KeyedBackendBase* keyed(const char* what) const {
     if (!keyed_) {
       throw OperatorFailure(operator_name_, std::string(what) +

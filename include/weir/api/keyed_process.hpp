@@ -87,11 +87,23 @@ class KeyedOperatorCore {
   void init(const runtime::StreamOperator& op) {
     backend_ = std::make_unique<HeapKeyedBackend<K>>(op.task_info().max_parallelism);
     timers_ = std::make_unique<InternalTimers<N>>(backend_.get(), &op.processing_time_service());
+    pts_ = &op.processing_time_service();
+    backend_->set_time_source([pts = pts_] { return pts->now(); });
+    backend_->set_sweep_scheduler([this] { schedule_sweep(); });
   }
   HeapKeyedBackend<K>& backend() { return *backend_; }
   InternalTimers<N>& timers() { return *timers_; }
+  std::size_t live_keys() const { return backend_ ? backend_->live_keys() : 0; }
 
  private:
+  /// Background TTL cleanup: sweep expired state every interval of processing time.
+  void schedule_sweep() {
+    pts_->register_timer(pts_->now() + backend_->sweep_interval(), [this](int64_t) {
+      backend_->sweep_expired();
+      schedule_sweep();
+    });
+  }
+  runtime::ProcessingTimeService* pts_ = nullptr;
   std::unique_ptr<HeapKeyedBackend<K>> backend_;
   std::unique_ptr<InternalTimers<N>> timers_;
 };
@@ -197,6 +209,7 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<IN>, KeyedPr
     this->call_user([&] { this->f_.process_element(v, *this->ctx_, this->collector_); });
   }
   void close() override { this->f_.close(); }
+  std::size_t keyed_state_keys() const override { return this->core_.live_keys(); }
 
  protected:
   void on_watermark(int64_t wm) override {
@@ -229,6 +242,7 @@ class KeyedCoProcessOperator final : public runtime::TwoInputOperator<IN1, IN2>,
     this->call_user([&] { this->f_.process_element2(v, *this->ctx_, this->collector_); });
   }
   void close() override { this->f_.close(); }
+  std::size_t keyed_state_keys() const override { return this->core_.live_keys(); }
 
  protected:
   void on_watermark(int64_t wm) override {

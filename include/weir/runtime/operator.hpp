@@ -122,6 +122,11 @@ class StreamOperator {
     if (!idle) return;
     advance_combined();  // an idle input no longer holds the others back
   }
+  /// Keys holding keyed state or timers in this operator (0 for operators without keyed state).
+  virtual std::size_t keyed_state_keys() const { return 0; }
+  /// Keyed state entries (per key and namespace, e.g. per key and open window).
+  virtual std::size_t keyed_state_entries() const { return 0; }
+
   /// The main output, untyped.
   OutputBase* output_base() const { return output_; }
   /// `call_user` for helpers outside the operator class.

@@ -77,6 +77,28 @@ class KeyedBackendBase {
   /// Number of keys with state or timers.
   std::size_t live_keys() const { return live_; }
 
+  /// Processing time, for state TTL (set by the operator that owns the backend).
+  void set_time_source(std::function<int64_t()> now) { now_ = std::move(now); }
+  int64_t now() const { return now_ ? now_() : 0; }
+  /// Tables with TTL register a sweep of their expired entries, run in the background every
+  /// `interval_ms` of processing time (the smallest interval asked for).
+  void add_sweeper(int64_t interval_ms, std::function<void(int64_t now)> sweep) {
+    sweepers_.push_back(std::move(sweep));
+    if (interval_ms > 0 && (sweep_interval_ == 0 || interval_ms < sweep_interval_)) {
+      const bool first = sweep_interval_ == 0;
+      sweep_interval_ = interval_ms;
+      if (first && schedule_sweep_) schedule_sweep_();
+    }
+  }
+  /// How the owner schedules sweeps (a processing-time timer); set by the operator.
+  void set_sweep_scheduler(std::function<void()> f) { schedule_sweep_ = std::move(f); }
+  int64_t sweep_interval() const { return sweep_interval_; }
+  void sweep_expired() {
+    const int64_t t = now();
+    for (auto& s : sweepers_) s(t);
+  }
+  bool has_sweepers() const { return !sweepers_.empty(); }
+
  protected:
   uint32_t allocate_slot(int key_group) {
     uint32_t s;
@@ -118,6 +140,10 @@ class KeyedBackendBase {
   std::vector<uint32_t> free_;
   std::vector<Entry> tables_;
   std::size_t live_ = 0;
+  std::function<int64_t()> now_;
+  std::vector<std::function<void(int64_t)>> sweepers_;
+  int64_t sweep_interval_ = 0;
+  std::function<void()> schedule_sweep_;
 };
 
 /// The key-typed part: key → slot.
@@ -198,52 +224,5 @@ class ValueTable final : public StateTableBase {
 };
 
 }  // namespace detail
-
-/// Describes a value state: its name (unique per operator) and type.
-template <class T>
-class ValueStateDescriptor {
- public:
-  using value_type = T;
-  explicit ValueStateDescriptor(std::string name) : name_(std::move(name)) {
-    if (name_.empty()) throw GraphError("ValueStateDescriptor: the name must not be empty");
-  }
-  const std::string& get_name() const { return name_; }
-
- private:
-  std::string name_;
-};
-
-/// One value per key of a keyed stream: the key of the record (or timer) being processed.
-/// Default-constructible so functions can hold it as a member and assign it in `open()`.
-template <class T>
-class ValueState {
- public:
-  ValueState() = default;
-  explicit ValueState(detail::ValueTable<T>* table) : table_(table) {}
-  /// The current key's value, if it has one.
-  std::optional<T> value() const {
-    check();
-    const T* v = table_->get();
-    return v ? std::optional<T>(*v) : std::nullopt;
-  }
-  void update(const T& v) {
-    check();
-    table_->put(v);
-  }
-  void update(T&& v) {
-    check();
-    table_->put(std::move(v));
-  }
-  void clear() {
-    check();
-    table_->erase();
-  }
-
- private:
-  void check() const {
-    if (!table_) throw std::logic_error("ValueState used before it was assigned from RuntimeContext::get_state() in open()");
-  }
-  detail::ValueTable<T>* table_ = nullptr;
-};
 
 }  // namespace weir

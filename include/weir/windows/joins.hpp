@@ -95,6 +95,8 @@ class IntervalJoinOperator final : public runtime::TwoInputOperator<L, R> {
     core_.timers().register_event_time(cleanup, 1);
   }
 
+  std::size_t keyed_state_keys() const override { return core_.live_keys(); }
+
   /// Buffered elements (both sides), for tests of the cleanup.
   std::size_t buffered() const {
     std::size_t n = 0;

@@ -148,6 +148,13 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     }
   }
 
+  std::size_t keyed_state_keys() const override { return core_.live_keys(); }
+  std::size_t keyed_state_entries() const override {
+    std::size_t n = 0;
+    for (const auto& es : per_slot_) n += es.size();
+    return n;
+  }
+
   /// Elements dropped (or sent to the late side output) because they came too late.
   uint64_t late_records_dropped() const { return late_dropped_; }
 

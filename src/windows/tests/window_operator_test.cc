@@ -45,6 +45,33 @@ TEST(WindowOperator, TumblingWindowFiresAtWatermarkWithMaxTimestampDespiteOutOfO
   h.clear_output();
   h.process_watermark(2000);
   EXPECT_EQ(with_ts(h.records()), (std::vector<std::pair<KV, int64_t>>{{{"a", 13}, 1999}}));
+  EXPECT_LE(h.op().keyed_state_keys(), 1u) << "fired windows free their state (the current key may keep its slot)";
+}
+
+TEST(WindowOperator, SlidingAggregateStateIsPerKeyAndOpenWindowNotPerRecord) {
+  auto s = keyed_input()
+               .window(weir::SlidingEventTimeWindows::of(1000ms, 100ms))
+               .aggregate([] {
+                 struct Count {
+                   int64_t create_accumulator() const { return 0; }
+                   int64_t add(const KV&, int64_t a) const { return a + 1; }
+                   int64_t get_result(const int64_t& a) const { return a; }
+                   int64_t merge(int64_t a, int64_t b) const { return a + b; }
+                 };
+                 return Count{};
+               }());
+  OneInputHarness<KV, int64_t> h(s);
+  h.open();
+  for (int64_t t = 0; t < 100'000; ++t) h.process_element({"k" + std::to_string(t % 10), 1}, t / 100);  // 100 records per ms
+  // 10 keys; event time 0..999 ms lies in the 19 windows starting at -900..900: one
+  // accumulator per key and open window, whatever the record count
+  EXPECT_EQ(h.op().keyed_state_keys(), 10u);
+  EXPECT_EQ(h.op().keyed_state_entries(), 10u * 19u);
+  h.process_watermark(weir::kMaxWatermark);
+  int64_t total = 0;
+  for (auto v : h.extract_output_values()) total += v;
+  EXPECT_EQ(total, 100'000 * 10) << "each record counted once in each of its 10 windows";
+  EXPECT_LE(h.op().keyed_state_keys(), 1u);
 }
 
 TEST(WindowOperator, TumblingWindowWithOffsetShiftsBoundaries) {
