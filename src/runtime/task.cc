@@ -82,10 +82,20 @@ Task::Slice Task::run_slice() {
 int64_t Task::now() const { return job_->clock().now_ms(); }
 
 void Task::register_timer(int64_t time, std::function<void(int64_t)> callback) {
-  const bool earliest = timers_.empty() || time < timers_.front().time;
   timers_.push_back(Timer{time, timer_seq_++, std::move(callback)});
   std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
-  if (earliest) job_->schedule_wakeup(this, time);
+  request_wakeup();
+}
+
+void Task::request_wakeup() {
+  // One wake-up per earliest timer, not one per call: asking again only when an earlier timer
+  // appears or the wake-up asked for has passed.
+  if (timers_.empty()) return;
+  const int64_t t = timers_.front().time;
+  if (t < wakeup_at_ || wakeup_at_ <= now()) {
+    wakeup_at_ = t;
+    job_->schedule_wakeup(this, t);
+  }
 }
 
 void Task::fire_due_timers() {
@@ -97,7 +107,7 @@ void Task::fire_due_timers() {
     timers_.pop_back();
     timer.callback(timer.time);
   }
-  if (!timers_.empty()) job_->schedule_wakeup(this, timers_.front().time);
+  request_wakeup();
 }
 
 void Task::open_chain() {

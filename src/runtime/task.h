@@ -134,6 +134,7 @@ class Task final : public ProcessingTimeService {
   /// Recomputes one input's watermark from its channels and passes changes to the head.
   void update_input(int input);
   void fire_due_timers();
+  void request_wakeup();
   void finish_chain();
   void close_chain() noexcept;
   std::string describe_failure(std::exception_ptr error) const;
@@ -156,6 +157,7 @@ class Task final : public ProcessingTimeService {
   };
   std::vector<Timer> timers_;  ///< min-heap by (time, seq); task thread only
   uint64_t timer_seq_ = 0;
+  int64_t wakeup_at_ = std::numeric_limits<int64_t>::max();  ///< the wake-up already asked for
 };
 
 }  // namespace weir::runtime

@@ -58,17 +58,21 @@ class NumberSequenceSource final : public Source<int64_t> {
   int num_splits(int parallelism) const override { return splits_ > 0 ? splits_ : parallelism; }
   std::unique_ptr<SplitReader<int64_t>> create_reader(int split, int n) const override {
     const __int128 count = static_cast<__int128>(to_) - from_ + 1;
-    const auto lo = static_cast<int64_t>(from_ + count * split / n);
-    const auto hi = static_cast<int64_t>(from_ + count * (split + 1) / n);
+    const __int128 lo = from_ + count * split / n;
+    const __int128 hi = from_ + count * (split + 1) / n;  // exclusive; may be INT64_MAX + 1
     struct Reader final : SplitReader<int64_t> {
-      int64_t next, end;
-      Reader(int64_t a, int64_t b) : next(a), end(b) {}
+      int64_t next;
+      uint64_t left;  // numbers still to emit (counting avoids an end past INT64_MAX)
+      Reader(int64_t a, uint64_t n) : next(a), left(n) {}
       Status read(std::size_t max, SourceOutput<int64_t>& out) override {
-        for (std::size_t i = 0; i < max && next < end; ++i) out.collect(int64_t{next++}, kNoTimestamp);
-        return next < end ? Status::kMoreAvailable : Status::kEndOfSplit;
+        for (std::size_t i = 0; i < max && left > 0; ++i, --left) {
+          out.collect(int64_t{next}, kNoTimestamp);
+          if (left > 1) ++next;
+        }
+        return left > 0 ? Status::kMoreAvailable : Status::kEndOfSplit;
       }
     };
-    return std::make_unique<Reader>(lo, hi);
+    return std::make_unique<Reader>(static_cast<int64_t>(lo), static_cast<uint64_t>(hi - lo));
   }
 
  private:

@@ -3,6 +3,7 @@
 /// `ManualClock` and be deterministic (DESIGN.md, decision 8).
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,28 +24,59 @@ class Clock {
   /// clocks never call it. Returns an id for `remove_listener`.
   uint64_t add_listener(std::function<void()> listener) {
     std::lock_guard lock(mu_);
-    listeners_.push_back({++next_id_, std::make_shared<std::function<void()>>(std::move(listener))});
+    listeners_.push_back({++next_id_, std::make_shared<Listener>(Listener{std::move(listener)})});
     return next_id_;
   }
+  /// Once this returns the listener is neither running nor called again (so what it refers to
+  /// may be destroyed). Not from inside a listener.
   void remove_listener(uint64_t id) {
-    std::lock_guard lock(mu_);
-    std::erase_if(listeners_, [id](const auto& l) { return l.first == id; });
+    std::unique_lock lock(mu_);
+    std::shared_ptr<Listener> gone;
+    std::erase_if(listeners_, [&](const auto& l) {
+      if (l.first != id) return false;
+      gone = l.second;
+      return true;
+    });
+    if (!gone) return;
+    gone->removed = true;
+    idle_.wait(lock, [&] { return gone->running == 0; });
   }
 
  protected:
   void notify_listeners() {
-    std::vector<std::shared_ptr<std::function<void()>>> copy;
+    std::vector<std::shared_ptr<Listener>> copy;
     {
       std::lock_guard lock(mu_);
       for (auto& l : listeners_) copy.push_back(l.second);
     }
-    for (auto& l : copy) (*l)();
+    for (auto& l : copy) {
+      {
+        std::lock_guard lock(mu_);
+        if (l->removed) continue;
+        ++l->running;
+      }
+      struct Done {
+        Clock* clock;
+        Listener* listener;
+        ~Done() {
+          std::lock_guard lock(clock->mu_);
+          if (--listener->running == 0) clock->idle_.notify_all();
+        }
+      } done{this, l.get()};
+      l->fn();
+    }
   }
 
  private:
+  struct Listener {
+    std::function<void()> fn;
+    int running = 0;       // guarded by mu_: calls in progress
+    bool removed = false;  // guarded by mu_
+  };
   std::mutex mu_;
+  std::condition_variable idle_;  // a removed listener's last call ended
   uint64_t next_id_ = 0;
-  std::vector<std::pair<uint64_t, std::shared_ptr<std::function<void()>>>> listeners_;
+  std::vector<std::pair<uint64_t, std::shared_ptr<Listener>>> listeners_;  // guarded by mu_
 };
 
 /// Wall-clock time.
