@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "weir/api/datastream.hpp"
+#include "weir/windows/slice_operator.hpp"
 #include "weir/windows/window_operator.hpp"
 #include "weir/windows/windows.hpp"
 
@@ -161,6 +162,19 @@ class WindowedStream {
         factory = [cfg, agg, pwf]() -> std::unique_ptr<runtime::StreamOperator> {
           return std::make_unique<detail::WindowOperator<K, T, OUT, A, Agg, PWF, true>>(cfg, agg, pwf);
         };
+      } else if constexpr (!kNoAgg && std::is_same_v<A, SlidingEventTimeWindows>) {
+        if (default_event_time_trigger_ && assigner_.slide() < assigner_.size()) {
+          // Overlapping windows share slices: one accumulator update per element.
+          using Op = detail::SliceWindowOperator<K, T, OUT, Agg, PWF>;
+          typename Op::Config sc{input_.get_key_selector(), assigner_.size(), assigner_.slide(), assigner_.offset(), lateness_, late_tag_};
+          factory = [sc, agg, pwf]() -> std::unique_ptr<runtime::StreamOperator> { return std::make_unique<Op>(sc, agg, pwf); };
+        } else {
+          typename detail::WindowOperator<K, T, OUT, A, Agg, PWF, false>::Config c2{
+              cfg.key, cfg.assigner, cfg.trigger, cfg.evictor, cfg.allowed_lateness, cfg.late_tag, cfg.default_event_time_trigger};
+          factory = [c2, agg, pwf]() -> std::unique_ptr<runtime::StreamOperator> {
+            return std::make_unique<detail::WindowOperator<K, T, OUT, A, Agg, PWF, false>>(c2, agg, pwf);
+          };
+        }
       } else if constexpr (!kNoAgg) {
         typename detail::WindowOperator<K, T, OUT, A, Agg, PWF, false>::Config c2{
             cfg.key, cfg.assigner, cfg.trigger, cfg.evictor, cfg.allowed_lateness, cfg.late_tag, cfg.default_event_time_trigger};

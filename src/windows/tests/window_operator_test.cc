@@ -63,10 +63,10 @@ TEST(WindowOperator, SlidingAggregateStateIsPerKeyAndOpenWindowNotPerRecord) {
   OneInputHarness<KV, int64_t> h(s);
   h.open();
   for (int64_t t = 0; t < 100'000; ++t) h.process_element({"k" + std::to_string(t % 10), 1}, t / 100);  // 100 records per ms
-  // 10 keys; event time 0..999 ms lies in the 19 windows starting at -900..900: one
-  // accumulator per key and open window, whatever the record count
+  // 10 keys; event time 0..999 ms lies in 19 open windows, made of 10 slices of 100 ms: one
+  // accumulator per key and slice, whatever the record count
   EXPECT_EQ(h.op().keyed_state_keys(), 10u);
-  EXPECT_EQ(h.op().keyed_state_entries(), 10u * 19u);
+  EXPECT_EQ(h.op().keyed_state_entries(), 10u * 10u);
   h.process_watermark(weir::kMaxWatermark);
   int64_t total = 0;
   for (auto v : h.extract_output_values()) total += v;
@@ -142,6 +142,43 @@ TEST(WindowOperator, SlidingWindowsMatchReferenceForSeveralSizes) {
     std::map<int64_t, int64_t> got;
     for (auto& r : h.records()) got[*r.timestamp + 1] += r.value;
     EXPECT_EQ(got, want) << "size " << size << " slide " << slide;
+  }
+}
+
+TEST(WindowOperator, SlicedSlidingWindowsGiveTheSameOutputAsPerWindowStateWithLateData) {
+  // The default trigger uses shared slices; an explicit EventTimeTrigger keeps per-window state.
+  // Both must emit the same records, in the same order, with the same late-data side output.
+  for (auto [size, slide, lateness] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {1000, 300, 0}, {1000, 250, 400}, {600, 400, 0}, {900, 300, 1000}}) {
+    const weir::OutputTag<KV> late("late");
+    auto make = [&](bool sliced) {
+      auto w = keyed_input().window(weir::SlidingEventTimeWindows::of(std::chrono::milliseconds(size), std::chrono::milliseconds(slide)));
+      w.allowed_lateness(std::chrono::milliseconds(lateness)).side_output_late_data(late);
+      if (!sliced) w.trigger(weir::EventTimeTrigger::create());
+      return w.reduce(sum);
+    };
+    OneInputHarness<KV, KV> sliced(make(true));
+    OneInputHarness<KV, KV> plain(make(false));
+    for (auto* h : {&sliced, &plain}) {
+      h->capture_side_output(late);
+      h->open();
+    }
+    uint64_t x = 42;
+    int64_t wm = -1;
+    for (int i = 0; i < 3000; ++i) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      const int64_t ts = i * 5 - static_cast<int64_t>((x >> 33) % 3500);  // up to 3.5 s out of order
+      const KV kv{"k" + std::to_string((x >> 20) % 4), static_cast<int64_t>((x >> 40) % 100)};
+      for (auto* h : {&sliced, &plain}) h->process_element(kv, ts);
+      if (i % 50 == 0 && i * 5 - 800 > wm) {
+        wm = i * 5 - 800;
+        for (auto* h : {&sliced, &plain}) h->process_watermark(wm);
+      }
+    }
+    for (auto* h : {&sliced, &plain}) h->process_watermark(weir::kMaxWatermark);
+    EXPECT_EQ(with_ts(sliced.records()), with_ts(plain.records())) << size << "/" << slide << "/" << lateness;
+    EXPECT_EQ(sliced.side_output(late), plain.side_output(late));
+    EXPECT_FALSE(sliced.side_output(late).empty()) << "the input has data beyond the lateness";
   }
 }
 
