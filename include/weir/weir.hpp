@@ -13,6 +13,7 @@
 ///       .reduce([](const auto& a, const auto& b) { return std::pair{a.first, a.second + b.second}; });
 ///   counts.print();
 ///   env.execute("word count");
+#include "weir/api/broadcast.hpp"
 #include "weir/api/datastream.hpp"
 #include "weir/api/environment.hpp"
 #include "weir/api/errors.hpp"

@@ -35,6 +35,10 @@ template <class L, class R, class K>
 class IntervalJoin;
 template <class L, class R, bool kJoin>
 class CoGroupedStreams;
+template <class T>
+class BroadcastStream;
+template <class IN1, class IN2, class K>
+class BroadcastConnectedStream;
 
 /// How `write_as_text` treats an existing file.
 enum class WriteMode { no_overwrite, overwrite };
@@ -287,6 +291,18 @@ class DataStream {
   DataStream<T> shuffle() const { return partition(detail::PartitionKind::kShuffle, "Shuffle"); }
   /// Every record to every downstream subtask.
   DataStream<T> broadcast() const { return partition(detail::PartitionKind::kBroadcast, "Broadcast"); }
+  /// Broadcasts this stream for the broadcast state pattern: connect it to another stream and
+  /// write it into the broadcast state named by `descriptors` in `process_broadcast_element`.
+  template <class... D>
+  BroadcastStream<T> broadcast(const D&...) const {
+    return BroadcastStream<T>(broadcast());
+  }
+  /// Connects with a broadcast stream (BroadcastProcessFunction).
+  template <class U>
+  BroadcastConnectedStream<T, U, void*> connect(const BroadcastStream<U>& other) const {
+    check_same_env(other.stream());
+    return BroadcastConnectedStream<T, U, void*>(*this, other, {});
+  }
   /// Every record to the first downstream subtask.
   DataStream<T> global() const { return partition(detail::PartitionKind::kGlobal, "Global"); }
   /// Subtask i to subtask i; the downstream must have the same parallelism.
@@ -509,6 +525,12 @@ class KeyedStream : public DataStream<T> {
   template <class U>
   KeyedConnectedStreams<T, U, K> connect(const KeyedStream<U, K>& other) const;
   using DataStream<T>::connect;
+  /// Connects with a broadcast stream (KeyedBroadcastProcessFunction: keyed state and timers).
+  template <class U>
+  BroadcastConnectedStream<T, U, K> connect(const BroadcastStream<U>& other) const {
+    this->check_same_env(other.stream());
+    return BroadcastConnectedStream<T, U, K>(*this, other, key_selector_);
+  }
 
   /// Interval join with another keyed stream of the same key type.
   template <class U>
