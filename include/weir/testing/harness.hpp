@@ -41,11 +41,13 @@ namespace detail {
 template <class T>
 class CaptureOutput final : public runtime::Output<T> {
  public:
-  void emit(const T& v, int64_t ts) override { events.push_back(Record<T>{v, ts == kNoTimestamp ? std::nullopt : std::optional(ts)}); }
-  void emit(T&& v, int64_t ts) override {
-    events.push_back(Record<T>{std::move(v), ts == kNoTimestamp ? std::nullopt : std::optional(ts)});
+  void emit(const T& v, int64_t ts) override {
+    events.emplace_back(std::in_place_index<0>, Record<T>{v, ts == kNoTimestamp ? std::nullopt : std::optional(ts)});
   }
-  void emit_watermark(int64_t wm) override { events.push_back(Watermark(wm)); }
+  void emit(T&& v, int64_t ts) override {
+    events.emplace_back(std::in_place_index<0>, Record<T>{std::move(v), ts == kNoTimestamp ? std::nullopt : std::optional(ts)});
+  }
+  void emit_watermark(int64_t wm) override { events.emplace_back(std::in_place_index<1>, wm); }
   void emit_watermark_status(bool idle) override { idle_changes.push_back(idle); }
   std::vector<OutputEvent<T>> events;
   std::vector<bool> idle_changes;
