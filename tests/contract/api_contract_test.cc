@@ -1,0 +1,194 @@
+// The usages the issues state as the API contract, written as they are there, so a rename or a
+// reshaped signature fails to compile here first.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "weir/testing/harness.hpp"
+#include "weir/weir.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Ev {
+  int64_t id = 0;
+  std::string user;
+  int64_t ts = 0;
+  bool operator==(const Ev&) const = default;
+};
+
+}  // namespace
+WEIR_SERDE(Ev, id, user, ts)
+
+namespace {
+
+struct Split : weir::ProcessFunction<int64_t, int64_t> {
+  void process_element(const int64_t& x, Context& ctx, weir::Collector<int64_t>& out) override {
+    if (x % 2 == 0) {
+      out.collect(x);
+    } else {
+      ctx.output(weir::OutputTag<std::string>("odd"), std::to_string(x));
+    }
+  }
+};
+
+TEST(ApiContract, FoundationUsagesCompileAndRun) {
+  auto env = weir::StreamExecutionEnvironment::create();  // embedded, in-process
+  env.set_parallelism(4);
+  env.set_max_parallelism(128);
+  weir::DataStream<std::string> a = env.from_collection(std::vector<std::string>{"x", "y"});
+  weir::DataStream<int64_t> b = env.from_sequence(1, 1'000);
+  const int64_t n = 10;
+  auto c = env.from_generator(n, [](int64_t i) { return Ev{i, "u", i}; });
+  auto s = b.map([](const int64_t& x) { return x * 2; })
+               .filter([](const int64_t& x) { return x > 0; })
+               .flat_map([](const int64_t& x, weir::Collector<std::string>& out) { out.collect(std::to_string(x)); })
+               .key_by([](const std::string& s) { return s.substr(0, 1); })
+               .reduce([](const std::string& x, const std::string& y) { return x + y; });
+  s.rebalance();
+  s.shuffle();
+  s.broadcast();
+  s.forward();
+  s.union_(a, a);
+  s.set_parallelism(2);
+  s.name("parse");
+  s.uid("parse-v1");
+  a.connect(b).map([](const std::string& x) { return x; }, [](const int64_t& y) { return std::to_string(y); });
+  a.connect(b).flat_map([](const std::string& x, weir::Collector<std::string>& out) { out.collect(x); },
+                        [](const int64_t& y, weir::Collector<std::string>& out) { out.collect(std::to_string(y)); });
+  auto main = b.process(Split{});
+  auto side = main.get_side_output(weir::OutputTag<std::string>("odd"));
+  auto h = side.collect_async();
+  auto h2 = main.collect_async();
+  c.add_sink([](const Ev&) {});
+  env.execute("job");
+  std::vector<std::string> got = h.get();
+  EXPECT_EQ(got.size(), 500u);
+  EXPECT_EQ(h2.get().size(), 500u);
+  std::vector<int64_t> all = env.from_sequence(1, 10).execute_and_collect();
+  EXPECT_EQ(all.size(), 10u);
+}
+
+struct Gen {
+  void on_event(const Ev& e, int64_t ts, weir::WatermarkOutput& out) { out.emit_watermark(weir::Watermark(ts)); }
+  void on_periodic_emit(weir::WatermarkOutput&) {}
+};
+
+struct KP : weir::KeyedProcessFunction<std::string, Ev, std::string> {
+  weir::ValueState<int64_t> count;
+  void open(weir::RuntimeContext& rc) override { count = rc.get_state(weir::ValueStateDescriptor<int64_t>("count")); }
+  void process_element(const Ev& e, Context& ctx, weir::Collector<std::string>& out) override {
+    std::optional<int64_t> ts = ctx.timestamp();
+    const std::string& key = ctx.get_current_key();
+    count.update(count.value().value_or(0) + 1);
+    ctx.timer_service().register_event_time_timer(*ts + 1);
+    ctx.timer_service().register_processing_time_timer(ctx.timer_service().current_processing_time() + 1000);
+    ctx.timer_service().delete_processing_time_timer(ctx.timer_service().current_processing_time() + 1000);
+    ctx.timer_service().delete_event_time_timer(*ts + 100);
+    (void)ctx.timer_service().current_watermark();
+    ctx.output(weir::OutputTag<std::string>("seen"), key);
+    out.collect(key);
+  }
+  void on_timer(int64_t ts, OnTimerContext& ctx, weir::Collector<std::string>& out) override {
+    out.collect(ctx.get_current_key() + "@" + std::to_string(ts));
+  }
+};
+
+struct PWF : weir::ProcessWindowFunction<Ev, std::string, std::string, weir::TimeWindow> {
+  void process(const std::string& key, Context& ctx, const std::vector<Ev>& elements, weir::Collector<std::string>& out) override {
+    out.collect(key + std::to_string(ctx.window().start()) + std::to_string(ctx.window().end()) +
+                std::to_string(ctx.window().max_timestamp()) + std::to_string(elements.size()));
+  }
+};
+
+struct Agg {
+  int64_t create_accumulator() const { return 0; }
+  int64_t add(const Ev&, int64_t acc) const { return acc + 1; }
+  int64_t get_result(const int64_t& acc) const { return acc; }
+  int64_t merge(int64_t a, int64_t b) const { return a + b; }
+};
+
+struct CountPwf : weir::ProcessWindowFunction<int64_t, std::string, std::string, weir::TimeWindow> {
+  void process(const std::string& key, Context&, const std::vector<int64_t>& e, weir::Collector<std::string>& out) override {
+    out.collect(key + std::to_string(e.at(0)));
+  }
+};
+
+struct Join : weir::ProcessJoinFunction<Ev, Ev, std::string> {
+  void process_element(const Ev& l, const Ev& r, Context&, weir::Collector<std::string>& out) override {
+    out.collect(l.user + r.user);
+  }
+};
+
+struct Co : weir::KeyedCoProcessFunction<std::string, Ev, Ev, std::string> {
+  void open(weir::RuntimeContext&) override {}
+  void process_element1(const Ev& e, Context& ctx, weir::Collector<std::string>& out) override { out.collect(e.user); }
+  void process_element2(const Ev& e, Context& ctx, weir::Collector<std::string>& out) override { out.collect(e.user); }
+  void on_timer(int64_t, OnTimerContext&, weir::Collector<std::string>&) override {}
+};
+
+TEST(ApiContract, EventTimeUsagesCompileAndRun) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  auto strategy = weir::WatermarkStrategy<Ev>::for_bounded_out_of_orderness(std::chrono::milliseconds(10))
+                      .with_timestamp_assigner([](const Ev& e, int64_t record_ts) { return e.ts; })
+                      .with_idleness(std::chrono::milliseconds(1000));
+  auto mono = weir::WatermarkStrategy<Ev>::for_monotonous_timestamps();
+  auto gen = weir::WatermarkStrategy<Ev>::for_generator([] { return std::make_unique<Gen>(); });
+  (void)mono;
+  (void)gen;
+  auto evs = env.from_generator(1000, [](int64_t i) { return Ev{i, "u" + std::to_string(i % 3), i}; })
+                 .assign_timestamps_and_watermarks(strategy);
+  auto keyed = evs.key_by([](const Ev& e) { return e.user; });
+  keyed.process(KP{}).add_sink([](const std::string&) {});
+  keyed.window(weir::TumblingEventTimeWindows::of(100ms)).reduce([](const Ev& a, const Ev& b) { return a; }).add_sink([](const Ev&) {});
+  keyed.window(weir::TumblingEventTimeWindows::of(100ms, 10ms)).aggregate(Agg{}).add_sink([](const int64_t&) {});
+  keyed.window(weir::SlidingEventTimeWindows::of(100ms, 50ms)).aggregate(Agg{}, CountPwf{}).add_sink([](const std::string&) {});
+  keyed.window(weir::EventTimeSessionWindows::with_gap(20ms)).process(PWF{}).add_sink([](const std::string&) {});
+  keyed.window(weir::EventTimeSessionWindows::with_dynamic_gap([](const Ev&) { return int64_t{5}; })).reduce([](const Ev& a, const Ev&) { return a; }).add_sink([](const Ev&) {});
+  keyed.window(weir::TumblingProcessingTimeWindows::of(100ms)).reduce([](const Ev& a, const Ev&) { return a; }, PWF{}).add_sink([](const std::string&) {});
+  keyed.window(weir::SlidingProcessingTimeWindows::of(100ms, 50ms)).aggregate(Agg{}).add_sink([](const int64_t&) {});
+  keyed.window(weir::ProcessingTimeSessionWindows::with_gap(100ms)).aggregate(Agg{}).add_sink([](const int64_t&) {});
+  keyed.window(weir::GlobalWindows::create()).trigger(weir::CountTrigger::of(10)).aggregate(Agg{}).add_sink([](const int64_t&) {});
+  keyed.count_window(10).aggregate(Agg{}).add_sink([](const int64_t&) {});
+  keyed.count_window(10, 5).aggregate(Agg{}).add_sink([](const int64_t&) {});
+  evs.window_all(weir::TumblingEventTimeWindows::of(100ms)).aggregate(Agg{}).add_sink([](const int64_t&) {});
+  const weir::OutputTag<Ev> late("late");
+  auto w = keyed.window(weir::TumblingEventTimeWindows::of(100ms))
+               .trigger(weir::PurgingTrigger::of(weir::CountTrigger::of(5)))
+               .evictor(weir::CountEvictor::of(3))
+               .allowed_lateness(50ms)
+               .side_output_late_data(late)
+               .reduce([](const Ev& a, const Ev&) { return a; });
+  w.get_side_output(late).add_sink([](const Ev&) {});
+  keyed.window(weir::TumblingEventTimeWindows::of(100ms)).trigger(weir::EventTimeTrigger::create()).evictor(weir::TimeEvictor::of(10ms)).aggregate(Agg{}).add_sink([](const int64_t&) {});
+  keyed.window(weir::TumblingProcessingTimeWindows::of(100ms)).trigger(weir::ProcessingTimeTrigger::create()).aggregate(Agg{}).add_sink([](const int64_t&) {});
+  keyed.window(weir::TumblingEventTimeWindows::of(100ms)).trigger(weir::ContinuousEventTimeTrigger::of(10ms)).aggregate(Agg{}).add_sink([](const int64_t&) {});
+  auto other = evs.key_by([](const Ev& e) { return e.user; });
+  keyed.interval_join(other)
+      .between(-5ms, 5ms)
+      .lower_bound_exclusive()
+      .upper_bound_exclusive()
+      .side_output_left_late_data(weir::OutputTag<Ev>("l"))
+      .side_output_right_late_data(weir::OutputTag<Ev>("r"))
+      .process(Join{})
+      .add_sink([](const std::string&) {});
+  evs.join(evs).where([](const Ev& e) { return e.user; }).equal_to([](const Ev& e) { return e.user; })
+      .window(weir::TumblingEventTimeWindows::of(100ms))
+      .apply([](const Ev& l, const Ev& r) { return l.id + r.id; })
+      .add_sink([](const int64_t&) {});
+  evs.co_group(evs).where([](const Ev& e) { return e.user; }).equal_to([](const Ev& e) { return e.user; })
+      .window(weir::TumblingEventTimeWindows::of(100ms))
+      .apply([](const std::vector<Ev>& l, const std::vector<Ev>& r, weir::Collector<int64_t>& out) { out.collect(static_cast<int64_t>(l.size() + r.size())); })
+      .add_sink([](const int64_t&) {});
+  keyed.connect(other).process(Co{}).add_sink([](const std::string&) {});
+  env.from_source(weir::NumberSequenceSource(1, 100), weir::WatermarkStrategy<int64_t>::for_monotonous_timestamps(), "numbers")
+      .add_sink([](const int64_t&) {});
+  env.set_auto_watermark_interval(std::chrono::milliseconds(50));
+  EXPECT_NO_THROW(env.execute("event time contract"));
+  weir::GlobalWindow g;
+  EXPECT_EQ(g.max_timestamp(), std::numeric_limits<int64_t>::max());
+}
+
+}  // namespace
