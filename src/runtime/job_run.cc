@@ -16,6 +16,7 @@ const char* to_string(JobStatus s) {
     case JobStatus::canceling: return "CANCELLING";
     case JobStatus::canceled: return "CANCELED";
     case JobStatus::finished: return "FINISHED";
+    case JobStatus::restarting: return "RESTARTING";
   }
   return "UNKNOWN";
 }
@@ -30,7 +31,11 @@ std::string new_job_id() {
 }  // namespace
 
 JobRun::JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionConfig config)
-    : logical_(std::move(logical)), graph_(std::move(graph)), config_(config), id_(new_job_id()) {
+    : logical_(std::move(logical)),
+      graph_(std::move(graph)),
+      config_(config),
+      id_(new_job_id()),
+      restart_strategy_(config.restart_strategy) {
   future_ = promise_.get_future().share();
 }
 
@@ -57,7 +62,7 @@ void JobRun::build() {
   for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
     const auto& vx = graph_.vertices[v];
     for (int s = 0; s < vx.parallelism; ++s) {
-      TaskInfo info{vx.name, s, vx.parallelism, max_p, 0, config_.auto_watermark_interval};
+      TaskInfo info{vx.name, s, vx.parallelism, max_p, attempt_, config_.auto_watermark_interval};
       auto task = std::make_unique<Task>(this, pool_.get(), info);
       for (int n : vx.nodes) {
         const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];
@@ -212,10 +217,22 @@ void JobRun::start() {
 void JobRun::cancel() {
   {
     std::lock_guard lock(mu_);
-    if (ended_ || status_ != JobStatus::running) return;
+    if (ended_) return;
+    if (status_ == JobStatus::restarting) {
+      status_ = JobStatus::canceling;  // the restart thread sees it and ends the job
+      cv_.notify_all();
+      return;
+    }
+    if (status_ != JobStatus::running) return;
     status_ = JobStatus::canceling;
   }
+  std::lock_guard lock(tasks_mu_);
   for (auto& t : tasks_) t->request_cancel();
+}
+
+int JobRun::restart_count() const {
+  std::lock_guard lock(mu_);
+  return restart_strategy_.restarts();
 }
 
 void JobRun::task_done(Task*) {
@@ -234,6 +251,7 @@ void JobRun::task_failed(Task* task, const std::string& message) {
   }
   if (first) {
     spdlog::error("job '{}' fails: {}", graph_.job_name, message);
+    std::lock_guard lock(tasks_mu_);
     for (auto& t : tasks_) {
       if (t.get() != task) t->request_cancel();
     }
@@ -246,11 +264,33 @@ void JobRun::task_failed(Task* task, const std::string& message) {
 void JobRun::complete() {
   const auto runtime =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+  int64_t restart_delay = -1;
+  {
+    std::lock_guard lock(mu_);
+    if (status_ == JobStatus::failing) {
+      if (auto delay = restart_strategy_.on_failure(config_.clock->now_ms())) {
+        spdlog::warn("job '{}' restarts in {} ms (restart {}) after: {}", graph_.job_name, *delay,
+                     restart_strategy_.restarts(), failure_);
+        status_ = JobStatus::restarting;
+        restart_delay = *delay;
+      }
+    }
+  }
+  if (restart_delay >= 0) {
+    // The last task is finishing on this worker thread; the tasks are rebuilt on another one.
+    // The previous restart thread has finished its work (all of its tasks ran), so joining it
+    // here is short.
+    if (restart_thread_.joinable()) restart_thread_.join();
+    restart_thread_ = std::thread([this, restart_delay] { restart(restart_delay); });
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     if (status_ == JobStatus::failing) {
       status_ = JobStatus::failed;
-      promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' failed: " + failure_)));
+      const int n = restart_strategy_.restarts();
+      const std::string after = n > 0 ? " (after " + std::to_string(n) + (n == 1 ? " restart)" : " restarts)") : "";
+      promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' failed" + after + ": " + failure_)));
     } else if (status_ == JobStatus::canceling) {
       status_ = JobStatus::canceled;
       promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' was canceled")));
@@ -264,12 +304,61 @@ void JobRun::complete() {
   cv_.notify_all();
 }
 
+void JobRun::restart(int64_t delay_ms) {
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(delay_ms), [&] { return status_ == JobStatus::canceling; });
+    if (status_ == JobStatus::canceling) {
+      status_ = JobStatus::canceled;
+      promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' was canceled")));
+      ended_ = true;
+      pool_->stop();
+      cv_.notify_all();
+      return;
+    }
+    failure_.clear();
+    ++attempt_;
+  }
+  {
+    // Every task of the failed attempt is done; drop them and what refers to them.
+    std::lock_guard lock(wake_mu_);
+    wakeups_.clear();
+  }
+  try {
+    std::lock_guard lock(tasks_mu_);
+    tasks_.clear();
+    channels_.clear();
+    build();
+    remaining_.store(static_cast<int>(tasks_.size()));
+  } catch (const std::exception& e) {
+    std::lock_guard lock(mu_);
+    status_ = JobStatus::failed;
+    promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' could not restart: " + e.what())));
+    ended_ = true;
+    pool_->stop();
+    cv_.notify_all();
+    return;
+  }
+  bool cancel_now;
+  {
+    std::lock_guard lock(mu_);
+    cancel_now = status_ == JobStatus::canceling;
+    if (!cancel_now) status_ = JobStatus::running;
+  }
+  std::lock_guard lock(tasks_mu_);
+  for (auto& t : tasks_) {
+    if (cancel_now) t->request_cancel();
+    t->notify();
+  }
+}
+
 void JobRun::join_pool() {
   {
     std::lock_guard lock(mu_);
     if (joined_ || !pool_) return;
     joined_ = true;
   }
+  if (restart_thread_.joinable()) restart_thread_.join();
   pool_->stop();
   pool_->join();
   if (clock_listener_) config_.clock->remove_listener(clock_listener_);
@@ -293,17 +382,15 @@ void JobRun::schedule_wakeup(Task* task, int64_t time) {
 }
 
 void JobRun::wake_due_tasks() {
-  std::vector<Task*> due;
-  {
-    std::lock_guard lock(wake_mu_);
-    if (wake_stop_) return;
-    const int64_t now = config_.clock->now_ms();
-    while (!wakeups_.empty() && wakeups_.begin()->first <= now) {
-      due.push_back(wakeups_.begin()->second);
-      wakeups_.erase(wakeups_.begin());
-    }
+  // Notifies under the lock: a restart clears the wake-ups under it before it frees the tasks.
+  // (notify() only takes a worker queue's lock, never wake_mu_.)
+  std::lock_guard lock(wake_mu_);
+  if (wake_stop_) return;
+  const int64_t now = config_.clock->now_ms();
+  while (!wakeups_.empty() && wakeups_.begin()->first <= now) {
+    wakeups_.begin()->second->notify();
+    wakeups_.erase(wakeups_.begin());
   }
-  for (Task* t : due) t->notify();
 }
 
 void JobRun::wakeup_loop() {
@@ -339,6 +426,7 @@ JobStatus JobRun::status() const {
 }
 
 std::vector<TaskMetrics> JobRun::metrics() const {
+  std::lock_guard lock(tasks_mu_);
   std::vector<TaskMetrics> out;
   for (const auto& t : tasks_) {
     out.push_back(TaskMetrics{t->info().task_name, t->info().subtask, t->records_in.load(std::memory_order_relaxed),
@@ -366,6 +454,7 @@ void JobClient::cancel() { run_->cancel(); }
 JobExecutionResult JobClient::wait() { return run_->wait(); }
 std::shared_future<JobExecutionResult> JobClient::get_job_execution_result() const { return run_->result_future(); }
 std::vector<TaskMetrics> JobClient::metrics() const { return run_->metrics(); }
+int JobClient::get_restart_count() const { return run_->restart_count(); }
 std::size_t JobClient::peak_queued_bytes() const { return run_->channel_stats().peak.load(std::memory_order_relaxed); }
 
 namespace detail {

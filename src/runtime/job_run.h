@@ -41,6 +41,7 @@ class JobRun {
   std::shared_future<JobExecutionResult> result_future() const { return future_; }
   std::vector<TaskMetrics> metrics() const;
   const ExecutionConfig& config() const { return config_; }
+  int restart_count() const;
   /// Bytes queued in the job's channels now and at the peak.
   const ChannelStats& channel_stats() const { return stats_; }
 
@@ -55,6 +56,8 @@ class JobRun {
  private:
   void build();
   void complete();
+  /// After a failure the strategy allows to retry: wait, rebuild the tasks, start them again.
+  void restart(int64_t delay_ms);
   void join_pool();
   void wakeup_loop();
   void wake_due_tasks();
@@ -64,6 +67,7 @@ class JobRun {
   ExecutionConfig config_;
   std::string id_;
   std::unique_ptr<WorkerPool> pool_;
+  mutable std::mutex tasks_mu_;  // guards replacing tasks_ (restart) against readers on other threads
   std::vector<std::unique_ptr<Task>> tasks_;
   std::vector<std::unique_ptr<Channel>> channels_;
   ChannelStats stats_;
@@ -76,6 +80,9 @@ class JobRun {
   std::string failure_;                    // guarded by mu_: the root cause
   bool ended_ = false;                     // guarded by mu_
   bool joined_ = false;                    // guarded by mu_
+  RestartStrategy restart_strategy_;
+  int attempt_ = 0;
+  std::thread restart_thread_;
   std::promise<JobExecutionResult> promise_;
   std::shared_future<JobExecutionResult> future_;
 

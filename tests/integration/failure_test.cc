@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <dirent.h>
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -179,6 +180,99 @@ TEST(Cancel, DroppingTheClientOfARunningJobCancelsItAndJoinsThreads) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(settles_to(before)) << raw_thread_count() << " vs " << before;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Restart, FixedDelayRestartsTheJobAndTheSecondAttemptCompletes) {
+  for (int p : {1, 2, 4}) {
+    auto env = weir::StreamExecutionEnvironment::create();
+    env.set_parallelism(p);
+    env.set_restart_strategy(weir::RestartStrategy::fixed_delay(3, std::chrono::milliseconds(10)));
+    struct FailOnce {
+      int attempt = 0;
+      void open(weir::RuntimeContext& rc) { attempt = rc.get_attempt_number(); }
+      int64_t operator()(const int64_t& x) const {
+        if (attempt == 0 && x == 5000) throw std::runtime_error("first attempt fails");
+        return x * 2;
+      }
+    };
+    auto h = env.from_sequence(1, 10'000).map(FailOnce{}).name("flaky").collect_async();
+    auto client = env.execute_async("restarting");
+    client.wait();
+    EXPECT_EQ(client.get_restart_count(), 1);
+    EXPECT_EQ(client.get_job_status(), weir::JobStatus::finished);
+    auto got = h.get();
+    std::sort(got.begin(), got.end());
+    ASSERT_EQ(got.size(), 10'000u) << "the failed attempt's partial output is not kept";
+    EXPECT_EQ(got.front(), 2);
+    EXPECT_EQ(got.back(), 20'000);
+  }
+}
+
+TEST(Restart, GivesUpAfterTheAllowedAttemptsWithTheRootCause) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  env.set_restart_strategy(weir::RestartStrategy::fixed_delay(2, std::chrono::milliseconds(1)));
+  env.from_sequence(1, 100).map([](const int64_t& x) -> int64_t {
+    if (x == 50) throw std::runtime_error("always fails");
+    return x;
+  }).name("broken").print();
+  try {
+    env.execute("doomed");
+    FAIL();
+  } catch (const weir::JobFailure& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("(after 2 restarts)"), std::string::npos) << m;
+    EXPECT_NE(m.find("operator 'broken'"), std::string::npos) << m;
+    EXPECT_NE(m.find("always fails"), std::string::npos) << m;
+  }
+}
+
+TEST(Restart, CancelDuringTheRestartDelayEndsTheJob) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_restart_strategy(weir::RestartStrategy::fixed_delay(5, std::chrono::seconds(60)));
+  env.from_sequence(1, 10).map([](const int64_t&) -> int64_t { throw std::runtime_error("x"); }).print();
+  auto client = env.execute_async("waiting");
+  for (int i = 0; i < 500 && client.get_job_status() != weir::JobStatus::restarting; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(client.get_job_status(), weir::JobStatus::restarting);
+  const auto start = std::chrono::steady_clock::now();
+  client.cancel();
+  EXPECT_THROW(client.wait(), weir::JobFailure);
+  EXPECT_EQ(client.get_job_status(), weir::JobStatus::canceled);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(Restart, StrategiesDecideAsFlinkDocuments) {
+  auto none = weir::RestartStrategy::no_restart();
+  EXPECT_FALSE(none.on_failure(0));
+
+  auto fixed = weir::RestartStrategy::fixed_delay(2, std::chrono::milliseconds(7));
+  EXPECT_EQ(fixed.on_failure(0), 7);
+  EXPECT_EQ(fixed.on_failure(1), 7);
+  EXPECT_FALSE(fixed.on_failure(2));
+
+  // at most 2 failures per 100 ms
+  auto rate = weir::RestartStrategy::failure_rate(2, std::chrono::milliseconds(100), std::chrono::milliseconds(5));
+  EXPECT_EQ(rate.on_failure(0), 5);
+  EXPECT_EQ(rate.on_failure(50), 5);
+  EXPECT_FALSE(rate.on_failure(60)) << "a third failure within 100 ms";
+  auto rate2 = weir::RestartStrategy::failure_rate(2, std::chrono::milliseconds(100), std::chrono::milliseconds(5));
+  EXPECT_TRUE(rate2.on_failure(0));
+  EXPECT_TRUE(rate2.on_failure(50));
+  EXPECT_TRUE(rate2.on_failure(150)) << "the first failure has left the interval";
+
+  auto exp = weir::RestartStrategy::exponential_delay(std::chrono::milliseconds(10), std::chrono::milliseconds(50), 2.0,
+                                                       std::chrono::milliseconds(1000));
+  EXPECT_EQ(exp.on_failure(0), 10);
+  EXPECT_EQ(exp.on_failure(10), 20);
+  EXPECT_EQ(exp.on_failure(20), 40);
+  EXPECT_EQ(exp.on_failure(30), 50);
+  EXPECT_EQ(exp.on_failure(5000), 10) << "a long quiet period resets the backoff";
 }
 
 }  // namespace

@@ -118,6 +118,13 @@ class StreamExecutionEnvironment {
     state_->config.auto_watermark_interval = interval.count();
     return *this;
   }
+  /// What a job does when a task fails (default: `RestartStrategy::no_restart()`). Without
+  /// checkpoints a restarted job reads its sources from the beginning again.
+  StreamExecutionEnvironment& set_restart_strategy(RestartStrategy strategy) {
+    state_->config.restart_strategy = std::move(strategy);
+    return *this;
+  }
+
   /// The processing-time clock of the jobs (a `ManualClock` makes tests deterministic).
   StreamExecutionEnvironment& set_clock(std::shared_ptr<Clock> clock) {
     if (!clock) throw GraphError("set_clock: the clock must not be null");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "weir/api/graph.hpp"
+#include "weir/api/restart.hpp"
 #include "weir/time/clock.hpp"
 
 namespace weir {
@@ -23,10 +24,11 @@ struct ExecutionConfig {
   std::size_t channel_capacity_bytes = 256 * 1024;  ///< a producer parks above this many queued bytes
   int64_t auto_watermark_interval = 200;  ///< ms between periodic watermarks; 0 turns them off
   std::shared_ptr<Clock> clock = std::make_shared<SystemClock>();  ///< processing time
+  RestartStrategy restart_strategy = RestartStrategy::no_restart();  ///< what a failure does
 };
 
 /// The lifecycle of a job, as Flink's JobStatus.
-enum class JobStatus { created, running, failing, failed, canceling, canceled, finished };
+enum class JobStatus { created, running, failing, failed, canceling, canceled, finished, restarting };
 const char* to_string(JobStatus status);
 
 /// What a finished job reports.
@@ -83,6 +85,8 @@ class JobClient {
   /// The job's result, ready when it ends.
   std::shared_future<JobExecutionResult> get_job_execution_result() const;
   std::vector<TaskMetrics> metrics() const;
+  /// How often the job restarted after a failure.
+  int get_restart_count() const;
   /// The most bytes that were queued in the job's channels at once (bounded by the channel
   /// capacities, whatever the input size).
   std::size_t peak_queued_bytes() const;
