@@ -145,21 +145,6 @@ class SliceWindowOperator final : public runtime::OneInputOperator<IN> {
     if (slices.empty()) core_.backend().unref(core_.backend().current_slot());
   }
 
-  class PwfCtx final : public PwfContextOf<PWF, W>::type {
-   public:
-    explicit PwfCtx(SliceWindowOperator* op) : op_(op) {}
-    const W& window() const override { return *current; }
-    int64_t current_processing_time() const override { return op_->processing_time_service().now(); }
-    int64_t current_watermark() const override { return op_->current_watermark(); }
-    const W* current = nullptr;
-
-   protected:
-    const runtime::StreamOperator& op() const override { return *op_; }
-
-   private:
-    SliceWindowOperator* op_;
-  };
-
   Config cfg_;
   Agg agg_;
   PWF pwf_;
@@ -167,6 +152,7 @@ class SliceWindowOperator final : public runtime::OneInputOperator<IN> {
   KeyedOperatorCore<K, int> core_;
   runtime::Output<OUT>* out_ = nullptr;
   TimestampedCollector<OUT> collector_;
+  using PwfCtx = PwfContextImpl<PWF, W>;
   std::unique_ptr<PwfCtx> pctx_;
   std::vector<std::map<int64_t, Acc>> per_slot_;
 };

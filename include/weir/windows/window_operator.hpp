@@ -77,6 +77,23 @@ struct PwfContextOf<EmitResult, W> {
   using type = EmptyPwfContext<W>;
 };
 
+/// The context a window operator hands its window function: the window being fired, time.
+template <class PWF, class W>
+class PwfContextImpl final : public PwfContextOf<PWF, W>::type {
+ public:
+  explicit PwfContextImpl(const runtime::StreamOperator* op) : op_(op) {}
+  const W& window() const override { return *current; }
+  int64_t current_processing_time() const override { return op_->processing_time_service().now(); }
+  int64_t current_watermark() const override { return op_->current_watermark(); }
+  const W* current = nullptr;
+
+ protected:
+  const runtime::StreamOperator& op() const override { return *op_; }
+
+ private:
+  const runtime::StreamOperator* op_;
+};
+
 template <class K, class IN, class OUT, class A, class Agg, class PWF, bool kList>
 class WindowOperator final : public runtime::OneInputOperator<IN> {
  public:
@@ -455,21 +472,6 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     WindowOperator* op_;
   };
 
-  class PwfCtx final : public PwfContextOf<PWF, W>::type {
-   public:
-    explicit PwfCtx(WindowOperator* op) : op_(op) {}
-    const W& window() const override { return *current; }
-    int64_t current_processing_time() const override { return op_->processing_time_service().now(); }
-    int64_t current_watermark() const override { return op_->current_watermark(); }
-    const W* current = nullptr;
-
-   protected:
-    const runtime::StreamOperator& op() const override { return *op_; }
-
-   private:
-    WindowOperator* op_;
-  };
-
   struct CounterNs {
     W window;
     int id;
@@ -505,6 +507,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   std::unique_ptr<Trigger<IN, W>> trigger_;
   std::unique_ptr<Evictor<IN, W>> evictor_;
   std::unique_ptr<TriggerCtx> tctx_;
+  using PwfCtx = PwfContextImpl<PWF, W>;
   std::unique_ptr<PwfCtx> pctx_;
   std::vector<Entries> per_slot_;
   std::vector<W> windows_;
