@@ -223,6 +223,10 @@ void JobRun::cancel() {
       cv_.notify_all();
       return;
     }
+    if (status_ == JobStatus::failing) {
+      status_ = JobStatus::canceling;  // the tasks are already being canceled; no restart
+      return;
+    }
     if (status_ != JobStatus::running) return;
     status_ = JobStatus::canceling;
   }
@@ -280,7 +284,13 @@ void JobRun::complete() {
     // The last task is finishing on this worker thread; the tasks are rebuilt on another one.
     // The previous restart thread has finished its work (all of its tasks ran), so joining it
     // here is short.
-    if (restart_thread_.joinable()) restart_thread_.join();
+    std::thread previous;
+    {
+      std::lock_guard lock(mu_);
+      previous = std::move(restart_thread_);
+    }
+    if (previous.joinable()) previous.join();
+    std::lock_guard lock(mu_);
     restart_thread_ = std::thread([this, restart_delay] { restart(restart_delay); });
     return;
   }
@@ -327,6 +337,7 @@ void JobRun::restart(int64_t delay_ms) {
   try {
     std::lock_guard lock(tasks_mu_);
     tasks_.clear();
+    for (auto& c : channels_) stats_.sub(c->queued_bytes());  // events the failed attempt left behind
     channels_.clear();
     build();
     remaining_.store(static_cast<int>(tasks_.size()));
@@ -353,12 +364,14 @@ void JobRun::restart(int64_t delay_ms) {
 }
 
 void JobRun::join_pool() {
+  std::thread restart_thread;
   {
     std::lock_guard lock(mu_);
     if (joined_ || !pool_) return;
     joined_ = true;
+    restart_thread = std::move(restart_thread_);
   }
-  if (restart_thread_.joinable()) restart_thread_.join();
+  if (restart_thread.joinable()) restart_thread.join();
   pool_->stop();
   pool_->join();
   if (clock_listener_) config_.clock->remove_listener(clock_listener_);

@@ -82,7 +82,7 @@ class JobRun {
   bool joined_ = false;                    // guarded by mu_
   RestartStrategy restart_strategy_;
   int attempt_ = 0;
-  std::thread restart_thread_;
+  std::thread restart_thread_;  // guarded by mu_
   std::promise<JobExecutionResult> promise_;
   std::shared_future<JobExecutionResult> future_;
 

@@ -276,3 +276,32 @@ TEST(Restart, StrategiesDecideAsFlinkDocuments) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Restart, CancelWhileTheJobIsFailingDoesNotRestartIt) {
+  // An unbounded job whose one subtask fails and whose others are slow to stop: a cancel that
+  // arrives while the job is failing must end it, not let it restart.
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  env.set_restart_strategy(weir::RestartStrategy::fixed_delay(100, std::chrono::milliseconds(0)));
+  struct SlowToStop {
+    int subtask = 0;
+    void open(weir::RuntimeContext& rc) { subtask = rc.get_index_of_this_subtask(); }
+    int64_t operator()(const int64_t& x) const {
+      if (subtask == 0 && x > 1000) throw std::runtime_error("boom");
+      if (subtask == 1) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      return x;
+    }
+  };
+  env.from_generator(std::numeric_limits<int64_t>::max() / 4, [](int64_t i) { return i; }).map(SlowToStop{}).add_sink([](const int64_t&) {});
+  auto client = env.execute_async("cancel while failing");
+  for (int i = 0; i < 2000 && client.get_job_status() == weir::JobStatus::running; ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  client.cancel();
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(client.wait(), weir::JobFailure);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_EQ(client.get_job_status(), weir::JobStatus::canceled);
+}
+
+}  // namespace
