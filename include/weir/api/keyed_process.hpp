@@ -151,30 +151,41 @@ class KeyedContextImpl final : public Base {
   TimerService* timers_;
 };
 
-/// What both keyed process operators share: keyed state, timers, the context, timer firing.
-template <class K, class OUT, class PF>
-class KeyedProcessBase {
+/// What both keyed process operators share: the operator lifecycle, keyed state, timers, the
+/// context and timer firing. `OpBase` is the one- or two-input operator base.
+template <class K, class OUT, class PF, class OpBase>
+class KeyedProcessBase : public OpBase {
+ public:
+  void open() override {
+    core_.init(*this);
+    collector_.set(this->template typed_output<OUT>(), kNoTimestamp);
+    timer_service_ = std::make_unique<KeyedTimerService<K>>(this, &core_.timers());
+    ctx_ = std::make_unique<Ctx>(this, &core_.backend(), timer_service_.get());
+    core_.timers().set_processing_time_callback([this](int64_t) {
+      core_.timers().advance_processing_time(this->processing_time_service().now(),
+                                             [this](const auto& t) { fire(t, TimeDomain::processing_time); });
+    });
+    RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
+    this->call_user([&] { f_.open(rc); });
+  }
+  void close() override { f_.close(); }
+  std::size_t keyed_state_keys() const override { return core_.live_keys(); }
+
  protected:
   explicit KeyedProcessBase(PF f) : f_(std::move(f)) {}
 
-  void open_keyed(runtime::StreamOperator& op) {
-    op_ = &op;
-    core_.init(op);
-    collector_.set(static_cast<runtime::Output<OUT>*>(op.output_base()), kNoTimestamp);
-    timer_service_ = std::make_unique<KeyedTimerService<K>>(&op, &core_.timers());
-    ctx_ = std::make_unique<Ctx>(&op, &core_.backend(), timer_service_.get());
-    core_.timers().set_processing_time_callback([this](int64_t) {
-      core_.timers().advance_processing_time(op_->processing_time_service().now(),
-                                             [this](const auto& t) { fire(t, TimeDomain::processing_time); });
-    });
-  }
-  void before_element(int64_t ts) {
+  /// Makes `key` current and the element's timestamp the context's, then calls `process`.
+  template <class Fn>
+  void on_element(const K& key, int64_t ts, Fn&& process) {
+    core_.backend().set_current_key(key);
     ctx_->ts = ts;
     ctx_->domain = TimeDomain::event_time;
     collector_.set_timestamp(ts);
+    this->call_user(std::forward<Fn>(process));
   }
-  void advance_watermark(int64_t wm) {
+  void on_watermark(int64_t wm) override {
     core_.timers().advance_watermark(wm, [this](const auto& t) { fire(t, TimeDomain::event_time); });
+    this->output_->emit_watermark(wm);
   }
   template <class Timer>
   void fire(const Timer& t, TimeDomain domain) {
@@ -182,12 +193,11 @@ class KeyedProcessBase {
     ctx_->ts = t.time;
     ctx_->domain = domain;
     collector_.set_timestamp(domain == TimeDomain::event_time ? t.time : kNoTimestamp);
-    op_->call_user_public([&] { f_.on_timer(t.time, *ctx_, collector_); });
+    this->call_user([&] { f_.on_timer(t.time, *ctx_, collector_); });
   }
 
   using Ctx = KeyedContextImpl<K, typename PF::OnTimerContext>;
   PF f_;
-  runtime::StreamOperator* op_ = nullptr;
   KeyedOperatorCore<K> core_;
   TimestampedCollector<OUT> collector_;
   std::unique_ptr<KeyedTimerService<K>> timer_service_;
@@ -195,26 +205,13 @@ class KeyedProcessBase {
 };
 
 template <class K, class IN, class OUT, class KeyFn, class PF>
-class KeyedProcessOperator final : public runtime::OneInputOperator<IN>, KeyedProcessBase<K, OUT, PF> {
+class KeyedProcessOperator final : public KeyedProcessBase<K, OUT, PF, runtime::OneInputOperator<IN>> {
  public:
-  KeyedProcessOperator(KeyFn key, PF f) : KeyedProcessBase<K, OUT, PF>(std::move(f)), key_(std::move(key)) {}
-  void open() override {
-    this->open_keyed(*this);
-    RuntimeContext rc(this->task_info(), this->name(), &this->core_.backend());
-    this->call_user([&] { this->f_.open(rc); });
-  }
+  KeyedProcessOperator(KeyFn key, PF f)
+      : KeyedProcessBase<K, OUT, PF, runtime::OneInputOperator<IN>>(std::move(f)), key_(std::move(key)) {}
   void process(const IN& v, int64_t ts) override {
-    this->core_.backend().set_current_key(this->call_user([&]() -> K { return key_(v); }));
-    this->before_element(ts);
-    this->call_user([&] { this->f_.process_element(v, *this->ctx_, this->collector_); });
-  }
-  void close() override { this->f_.close(); }
-  std::size_t keyed_state_keys() const override { return this->core_.live_keys(); }
-
- protected:
-  void on_watermark(int64_t wm) override {
-    this->advance_watermark(wm);
-    this->output_->emit_watermark(wm);
+    this->on_element(this->call_user([&]() -> K { return key_(v); }), ts,
+                     [&] { this->f_.process_element(v, *this->ctx_, this->collector_); });
   }
 
  private:
@@ -222,32 +219,17 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<IN>, KeyedPr
 };
 
 template <class K, class IN1, class IN2, class OUT, class KF1, class KF2, class PF>
-class KeyedCoProcessOperator final : public runtime::TwoInputOperator<IN1, IN2>, KeyedProcessBase<K, OUT, PF> {
+class KeyedCoProcessOperator final : public KeyedProcessBase<K, OUT, PF, runtime::TwoInputOperator<IN1, IN2>> {
  public:
   KeyedCoProcessOperator(KF1 k1, KF2 k2, PF f)
-      : KeyedProcessBase<K, OUT, PF>(std::move(f)), k1_(std::move(k1)), k2_(std::move(k2)) {}
-  void open() override {
-    this->open_keyed(*this);
-    RuntimeContext rc(this->task_info(), this->name(), &this->core_.backend());
-    this->call_user([&] { this->f_.open(rc); });
-  }
+      : KeyedProcessBase<K, OUT, PF, runtime::TwoInputOperator<IN1, IN2>>(std::move(f)), k1_(std::move(k1)), k2_(std::move(k2)) {}
   void process1(const IN1& v, int64_t ts) override {
-    this->core_.backend().set_current_key(this->call_user([&]() -> K { return k1_(v); }));
-    this->before_element(ts);
-    this->call_user([&] { this->f_.process_element1(v, *this->ctx_, this->collector_); });
+    this->on_element(this->call_user([&]() -> K { return k1_(v); }), ts,
+                     [&] { this->f_.process_element1(v, *this->ctx_, this->collector_); });
   }
   void process2(const IN2& v, int64_t ts) override {
-    this->core_.backend().set_current_key(this->call_user([&]() -> K { return k2_(v); }));
-    this->before_element(ts);
-    this->call_user([&] { this->f_.process_element2(v, *this->ctx_, this->collector_); });
-  }
-  void close() override { this->f_.close(); }
-  std::size_t keyed_state_keys() const override { return this->core_.live_keys(); }
-
- protected:
-  void on_watermark(int64_t wm) override {
-    this->advance_watermark(wm);
-    this->output_->emit_watermark(wm);
+    this->on_element(this->call_user([&]() -> K { return k2_(v); }), ts,
+                     [&] { this->f_.process_element2(v, *this->ctx_, this->collector_); });
   }
 
  private:

@@ -127,14 +127,6 @@ class StreamOperator {
   /// Keyed state entries (per key and namespace, e.g. per key and open window).
   virtual std::size_t keyed_state_entries() const { return 0; }
 
-  /// The main output, untyped.
-  OutputBase* output_base() const { return output_; }
-  /// `call_user` for helpers outside the operator class.
-  template <class Fn>
-  decltype(auto) call_user_public(Fn&& fn) {
-    return call_user(std::forward<Fn>(fn));
-  }
-
   /// The combined watermark of the inputs (the event time of this operator).
   int64_t current_watermark() const { return combined_watermark_; }
 
