@@ -75,13 +75,10 @@ class InputGate {
   /// Pops one event from the next ready channel; returns the channel's gate index, or -1 when no
   /// channel holds an event. Consumer only.
   int poll(Event& out);
-  void add_channel(Channel* c) { channels_.push_back(c); }
-  const std::vector<Channel*>& channels() const { return channels_; }
 
  private:
   std::mutex mu_;
   std::deque<Channel*> ready_;  // guarded by mu_
-  std::vector<Channel*> channels_;
   Task* owner_;
 };
 

@@ -107,7 +107,6 @@ void JobRun::build() {
         Task* ct = consumers[j];
         const int gi = static_cast<int>(ct->channels.size());
         auto ch = std::make_unique<Channel>(config_.channel_capacity_bytes, producers[i], &ct->gate, gi, &stats_);
-        ct->gate.add_channel(ch.get());
         ct->channels.push_back(Task::InputChannelState{e.input_index, consumer_of[j]});
         chans.push_back(ch.get());
         channels_.push_back(std::move(ch));

@@ -62,23 +62,18 @@ class WriterBase {
   virtual void flush() = 0;
 };
 
-/// Routes each record to one channel chosen by `Selector::select(const T&, int n)`.
-template <class T, class Selector>
-class RecordWriter final : public Output<T>, public WriterBase {
+/// The per-channel batches of a writer: a batch leaves when full, on `flush()`, and before a
+/// watermark or status change (which then follows every record emitted before it).
+template <class T>
+class BatchingWriter : public Output<T>, public WriterBase {
  public:
-  RecordWriter(ResultPartitionWriter* partition, Selector selector)
+  explicit BatchingWriter(ResultPartitionWriter* partition)
       : partition_(partition),
-        selector_(std::move(selector)),
         channels_(partition->num_channels()),
         max_records_(partition->batch_records()),
         max_bytes_(partition->batch_bytes()),
         pending_(static_cast<std::size_t>(channels_)) {}
 
-  void emit(const T& v, int64_t ts) override { append(selector_.select(v, channels_), v, ts); }
-  void emit(T&& v, int64_t ts) override {
-    const int c = selector_.select(static_cast<const T&>(v), channels_);
-    append(c, std::move(v), ts);
-  }
   void flush() override {
     for (int c = 0; c < channels_; ++c) {
       if (pending_[c] && pending_[c]->size() > 0) partition_->push(c, std::move(pending_[c]));
@@ -93,7 +88,7 @@ class RecordWriter final : public Output<T>, public WriterBase {
     partition_->broadcast_watermark_status(idle);
   }
 
- private:
+ protected:
   template <class V>
   void append(int c, V&& v, int64_t ts) {
     auto& b = pending_[static_cast<std::size_t>(c)];
@@ -103,52 +98,40 @@ class RecordWriter final : public Output<T>, public WriterBase {
   }
 
   ResultPartitionWriter* partition_;
-  Selector selector_;
   int channels_;
+
+ private:
   std::size_t max_records_;
   std::size_t max_bytes_;
   std::vector<std::unique_ptr<Batch<T>>> pending_;
 };
 
-/// Copies each record to every channel.
-template <class T>
-class BroadcastWriter final : public Output<T>, public WriterBase {
+/// Routes each record to one channel chosen by `Selector::select(const T&, int n)`.
+template <class T, class Selector>
+class RecordWriter final : public BatchingWriter<T> {
  public:
-  explicit BroadcastWriter(ResultPartitionWriter* partition)
-      : partition_(partition),
-        channels_(partition->num_channels()),
-        max_records_(partition->batch_records()),
-        max_bytes_(partition->batch_bytes()),
-        pending_(static_cast<std::size_t>(channels_)) {}
-  void emit(const T& v, int64_t ts) override {
-    for (int c = 0; c < channels_; ++c) {
-      auto& b = pending_[static_cast<std::size_t>(c)];
-      if (!b) b = std::make_unique<Batch<T>>(max_records_);
-      b->append(v, ts);
-      if (b->size() >= max_records_ || b->bytes() >= max_bytes_) partition_->push(c, std::move(b));
-    }
-  }
-  void emit(T&& v, int64_t ts) override { emit(static_cast<const T&>(v), ts); }
-  void flush() override {
-    for (int c = 0; c < channels_; ++c) {
-      if (pending_[c] && pending_[c]->size() > 0) partition_->push(c, std::move(pending_[c]));
-    }
-  }
-  void emit_watermark(int64_t wm) override {
-    flush();
-    partition_->broadcast_watermark(wm);
-  }
-  void emit_watermark_status(bool idle) override {
-    flush();
-    partition_->broadcast_watermark_status(idle);
+  RecordWriter(ResultPartitionWriter* partition, Selector selector)
+      : BatchingWriter<T>(partition), selector_(std::move(selector)) {}
+
+  void emit(const T& v, int64_t ts) override { this->append(selector_.select(v, this->channels_), v, ts); }
+  void emit(T&& v, int64_t ts) override {
+    const int c = selector_.select(static_cast<const T&>(v), this->channels_);
+    this->append(c, std::move(v), ts);
   }
 
  private:
-  ResultPartitionWriter* partition_;
-  int channels_;
-  std::size_t max_records_;
-  std::size_t max_bytes_;
-  std::vector<std::unique_ptr<Batch<T>>> pending_;
+  Selector selector_;
+};
+
+/// Copies each record to every channel.
+template <class T>
+class BroadcastWriter final : public BatchingWriter<T> {
+ public:
+  explicit BroadcastWriter(ResultPartitionWriter* partition) : BatchingWriter<T>(partition) {}
+  void emit(const T& v, int64_t ts) override {
+    for (int c = 0; c < this->channels_; ++c) this->append(c, v, ts);
+  }
+  void emit(T&& v, int64_t ts) override { emit(static_cast<const T&>(v), ts); }
 };
 
 /// forward: one channel, to the subtask with the same index.

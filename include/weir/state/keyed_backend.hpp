@@ -55,7 +55,6 @@ class KeyedBackendBase {
   virtual ~KeyedBackendBase() = default;
 
   uint32_t current_slot() const { return current_; }
-  const uint32_t* current_slot_ptr() const { return &current_; }
   int key_group_of_slot(uint32_t slot) const { return key_groups_[slot]; }
   /// A table, created by `make` on first use. Throws when the name is used with another type.
   StateTableBase* table(const std::string& name, std::type_index type,
@@ -97,7 +96,7 @@ class KeyedBackendBase {
     const int64_t t = now();
     for (auto& s : sweepers_) s(t);
   }
-  bool has_sweepers() const { return !sweepers_.empty(); }
+
 
  protected:
   uint32_t allocate_slot(int key_group) {

@@ -51,8 +51,6 @@ class WatermarkGenerator {
 
 namespace detail {
 
-inline int64_t to_millis(std::chrono::milliseconds d) { return d.count(); }
-
 /// Watermark = highest timestamp seen - bound - 1 (Flink's BoundedOutOfOrdernessWatermarks).
 template <class T>
 class BoundedOutOfOrderness final : public WatermarkGenerator<T> {

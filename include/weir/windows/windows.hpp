@@ -79,7 +79,6 @@ struct Serde<TimeWindow> {
 };
 
 namespace detail {
-inline int64_t ms(std::chrono::milliseconds d) { return d.count(); }
 inline int64_t saturating_add(int64_t a, int64_t b) {
   int64_t r;
   if (__builtin_add_overflow(a, b, &r)) return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();

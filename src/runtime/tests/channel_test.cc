@@ -22,7 +22,6 @@ TEST(Channel, DeliversEventsInOrderAndTracksBytes) {
   Task producer(nullptr, &pool, TaskInfo{});
   Task consumer(nullptr, &pool, TaskInfo{});
   Channel ch(1 << 20, &producer, &consumer.gate, 0, &stats);
-  consumer.gate.add_channel(&ch);
   Event e;
   e.batch = batch_of(3);
   const auto bytes = e.bytes();
@@ -54,7 +53,6 @@ TEST(Channel, ProducerIsUnavailableAtCapacityAndAvailableBelowIt) {
   probe.batch = batch_of(100);
   const std::size_t one = probe.bytes();
   Channel ch(4 * one, &producer, &consumer.gate, 0, &stats);
-  consumer.gate.add_channel(&ch);
   for (int i = 0; i < 4; ++i) {
     EXPECT_TRUE(ch.producer_available());
     Event e;
@@ -75,8 +73,6 @@ TEST(InputGate, PollsReadyChannelsRoundRobin) {
   Task consumer(nullptr, &pool, TaskInfo{});
   Channel a(1 << 20, &producer, &consumer.gate, 0, &stats);
   Channel b(1 << 20, &producer, &consumer.gate, 1, &stats);
-  consumer.gate.add_channel(&a);
-  consumer.gate.add_channel(&b);
   for (int i = 0; i < 2; ++i) {
     a.push(Event::watermark(i));
     b.push(Event::watermark(10 + i));
