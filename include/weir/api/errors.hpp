@@ -35,4 +35,11 @@ class OperatorFailure : public std::runtime_error {
   std::string cause_;
 };
 
+/// Thrown by state backends and checkpoint storage when I/O fails or stored data is corrupt.
+/// The message names the file or state involved.
+class StateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace weir
