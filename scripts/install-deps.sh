@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libabsl-dev libxxhash-dev libfmt-dev libspdlog-dev libcli11-dev
+  libabsl-dev libxxhash-dev libfmt-dev libspdlog-dev libcli11-dev librocksdb-dev
 )
 
 missing=()

@@ -66,15 +66,37 @@ int InputGate::poll(Event& out) {
   Channel* c;
   {
     std::lock_guard lock(mu_);
-    if (ready_.empty()) return -1;
-    c = ready_.front();
-    ready_.pop_front();
+    for (;;) {
+      if (ready_.empty()) return -1;
+      c = ready_.front();
+      ready_.pop_front();
+      const auto gi = static_cast<std::size_t>(c->gate_index());
+      if (gi < blocked_.size() && blocked_[gi]) {
+        parked_.push_back(c);
+        continue;
+      }
+      break;
+    }
   }
   if (c->pop(out)) {
     std::lock_guard lock(mu_);
     ready_.push_back(c);  // still holds events: back of the line, for fairness
   }
   return c->gate_index();
+}
+
+void InputGate::block(int gate_index) {
+  std::lock_guard lock(mu_);
+  const auto gi = static_cast<std::size_t>(gate_index);
+  if (blocked_.size() <= gi) blocked_.resize(gi + 1, 0);
+  blocked_[gi] = 1;
+}
+
+void InputGate::unblock_all() {
+  std::lock_guard lock(mu_);
+  std::fill(blocked_.begin(), blocked_.end(), 0);
+  ready_.insert(ready_.begin(), parked_.begin(), parked_.end());
+  parked_.clear();
 }
 
 }  // namespace weir::runtime

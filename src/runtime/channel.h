@@ -73,12 +73,18 @@ class InputGate {
   /// Called by a channel that became non-empty: lists it and wakes the owning task.
   void mark_ready(Channel* channel);
   /// Pops one event from the next ready channel; returns the channel's gate index, or -1 when no
-  /// channel holds an event. Consumer only.
+  /// channel holds an event. Blocked channels are skipped. Consumer only.
   int poll(Event& out);
+  /// Stops taking events from channel `gate_index` (barrier alignment) until `unblock_all`.
+  /// Consumer only.
+  void block(int gate_index);
+  void unblock_all();
 
  private:
   std::mutex mu_;
   std::deque<Channel*> ready_;  // guarded by mu_
+  std::vector<char> blocked_;   // guarded by mu_; by gate index
+  std::vector<Channel*> parked_;  // guarded by mu_: ready but blocked
   Task* owner_;
 };
 

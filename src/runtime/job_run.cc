@@ -37,6 +37,25 @@ JobRun::JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionCon
       id_(new_job_id()),
       restart_strategy_(config.restart_strategy) {
   future_ = promise_.get_future().share();
+  if (config_.checkpoint.is_checkpointing_enabled() && !config_.restart_strategy_set) {
+    // As Flink: with checkpoints, restart (1 s apart, without limit) from the latest one.
+    restart_strategy_ = RestartStrategy::fixed_delay(std::numeric_limits<int>::max(), std::chrono::milliseconds(1000));
+  }
+}
+
+std::string JobRun::uid_of(int node) const {
+  const auto& jn = graph_.nodes[static_cast<std::size_t>(node)];
+  if (!jn.logical->uid.empty()) return jn.logical->uid;
+  return "auto-" + std::to_string(jn.logical->id) + "-" + jn.name;
+}
+
+std::vector<OperatorShape> JobRun::operator_shapes() const {
+  std::vector<OperatorShape> out;
+  for (std::size_t n = 0; n < graph_.nodes.size(); ++n) {
+    const auto& jn = graph_.nodes[n];
+    out.push_back(OperatorShape{uid_of(static_cast<int>(n)), jn.name, jn.parallelism});
+  }
+  return out;
 }
 
 JobRun::~JobRun() {
@@ -68,7 +87,16 @@ void JobRun::build() {
         const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];
         auto op = jn.logical->factory();
         op->set_name(jn.name);
+        op->set_uid(uid_of(n));
         op->setup(info, task.get());
+        StateRestore restore;
+        if (plan_) {
+          auto it = plan_->find(op->uid());
+          if (it != plan_->end() && static_cast<std::size_t>(s) < it->second.size()) {
+            restore = it->second[static_cast<std::size_t>(s)];
+          }
+        }
+        task->restores.push_back(std::move(restore));
         auto& ops = op_of[static_cast<std::size_t>(n)];
         ops.resize(static_cast<std::size_t>(vx.parallelism));
         ops[static_cast<std::size_t>(s)] = op.get();
@@ -78,9 +106,27 @@ void JobRun::build() {
         task->source = dynamic_cast<SourceOperator*>(task->operators.front().get());
         if (!task->source) throw JobFailure("source '" + vx.name + "' does not implement SourceOperator");
       }
+      task->coordinator = coordinator_.get();
+      task->exactly_once = config_.checkpoint.get_checkpointing_mode() == CheckpointingMode::exactly_once;
+      task->final_checkpoint = config_.checkpoint.is_checkpointing_enabled();
       tasks_of[v].push_back(task.get());
       tasks_.push_back(std::move(task));
     }
+  }
+  {
+    std::vector<CheckpointCoordinator::TaskEntry> entries;
+    for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
+      const auto& vx = graph_.vertices[v];
+      for (auto* t : tasks_of[v]) {
+        CheckpointCoordinator::TaskEntry e{t, static_cast<int>(v), t->source != nullptr, {}, {}, vx.parallelism, t->info().subtask};
+        for (int n : vx.nodes) {
+          e.uids.push_back(uid_of(n));
+          e.names.push_back(graph_.nodes[static_cast<std::size_t>(n)].name);
+        }
+        entries.push_back(std::move(e));
+      }
+    }
+    coordinator_->set_tasks(std::move(entries), max_p);
   }
 
   // Channels and writers of the edges between tasks; writer_of[edge][producer subtask].
@@ -188,6 +234,15 @@ void JobRun::start() {
   const int threads = config_.worker_threads > 0 ? config_.worker_threads : graph::default_parallelism();
   pool_ = std::make_unique<WorkerPool>(threads);
   try {
+    CheckpointCoordinator::Callbacks callbacks;
+    callbacks.fail_job = [this](const std::string& m) { fail(m); };
+    callbacks.stopped = [this] { stopped_with_savepoint(); };
+    coordinator_ = std::make_unique<CheckpointCoordinator>(config_.checkpoint, id_, graph_.job_name,
+                                                           config_.state_backend.name(), config_.clock, callbacks);
+    if (config_.savepoint_restore.restore_savepoint()) {
+      plan_ = load_restore_plan(config_.savepoint_restore.get_restore_path(), operator_shapes(), graph_.max_parallelism,
+                                config_.savepoint_restore.allows_non_restored_state());
+    }
     build();
   } catch (const std::exception& e) {
     {
@@ -200,6 +255,7 @@ void JobRun::start() {
   }
   started_ = std::chrono::steady_clock::now();
   remaining_.store(static_cast<int>(tasks_.size()));
+  coordinator_->start();
   if (config_.clock->is_manual()) {
     clock_listener_ = config_.clock->add_listener([this] { wake_due_tasks(); });
   } else {
@@ -254,6 +310,7 @@ void JobRun::task_failed(Task* task, const std::string& message) {
   }
   if (first) {
     spdlog::error("job '{}' fails: {}", graph_.job_name, message);
+    coordinator_->abort_pending("the job failed");
     std::lock_guard lock(tasks_mu_);
     for (auto& t : tasks_) {
       if (t.get() != task) t->request_cancel();
@@ -262,6 +319,48 @@ void JobRun::task_failed(Task* task, const std::string& message) {
     spdlog::debug("job '{}': further failure: {}", graph_.job_name, message);
   }
   task_done(task);
+}
+
+void JobRun::fail(const std::string& message) {
+  {
+    std::lock_guard lock(mu_);
+    if (status_ != JobStatus::running) return;
+    status_ = JobStatus::failing;
+    failure_ = message;
+  }
+  spdlog::error("job '{}' fails: {}", graph_.job_name, message);
+  coordinator_->abort_pending("the job failed");
+  std::lock_guard lock(tasks_mu_);
+  for (auto& t : tasks_) t->request_cancel();
+}
+
+void JobRun::stopped_with_savepoint() {
+  {
+    std::lock_guard lock(mu_);
+    if (status_ != JobStatus::running) return;
+    status_ = JobStatus::canceling;
+    stop_requested_ = true;
+  }
+  std::lock_guard lock(tasks_mu_);
+  for (auto& t : tasks_) t->request_cancel();
+}
+
+std::future<std::string> JobRun::trigger_savepoint(const std::string& dir, bool stop) {
+  if (dir.empty()) throw GraphError("trigger_savepoint: the folder must not be empty");
+  return coordinator_->trigger(checkpoint::path_of_uri(dir), stop);
+}
+
+std::future<std::string> JobRun::trigger_checkpoint() { return coordinator_->trigger(); }
+
+CheckpointStats JobRun::checkpoint_stats() const {
+  CheckpointStats s;
+  s.completed = coordinator_->completed_count();
+  s.failed = coordinator_->failed_count();
+  s.last_duration_ms = coordinator_->last_duration_ms();
+  s.last_size_bytes = coordinator_->last_size_bytes();
+  auto dirs = coordinator_->completed_dirs();
+  if (!dirs.empty()) s.latest_path = dirs.front();
+  return s;
 }
 
 void JobRun::complete() {
@@ -300,6 +399,9 @@ void JobRun::complete() {
       const int n = restart_strategy_.restarts();
       const std::string after = n > 0 ? " (after " + std::to_string(n) + (n == 1 ? " restart)" : " restarts)") : "";
       promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' failed" + after + ": " + failure_)));
+    } else if (status_ == JobStatus::canceling && stop_requested_) {
+      status_ = JobStatus::finished;
+      promise_.set_value(JobExecutionResult(id_, graph_.job_name, runtime));
     } else if (status_ == JobStatus::canceling) {
       status_ = JobStatus::canceled;
       promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' was canceled")));
@@ -309,6 +411,7 @@ void JobRun::complete() {
     }
     ended_ = true;
   }
+  coordinator_->abort_pending("the job ended");
   pool_->stop();
   cv_.notify_all();
 }
@@ -334,6 +437,23 @@ void JobRun::restart(int64_t delay_ms) {
     wakeups_.clear();
   }
   try {
+    coordinator_->abort_pending("the job restarts");
+    // The newest retained checkpoint that reads back intact; a corrupt one is reported and the
+    // one before it is used.
+    const auto dirs = coordinator_->completed_dirs();
+    bool restored = false;
+    for (const auto& dir : dirs) {
+      try {
+        plan_ = load_restore_plan(dir, operator_shapes(), graph_.max_parallelism, false);
+        spdlog::info("job '{}' restores checkpoint {}", graph_.job_name, dir);
+        restored = true;
+        break;
+      } catch (const StateError& e) {
+        spdlog::error("job '{}': checkpoint {} cannot be used: {}", graph_.job_name, dir, e.what());
+      }
+    }
+    if (!restored && !dirs.empty()) throw StateError("no retained checkpoint can be read back");
+    // Without a completed checkpoint the job starts over (from its savepoint, if it had one).
     std::lock_guard lock(tasks_mu_);
     tasks_.clear();
     for (auto& c : channels_) stats_.sub(c->queued_bytes());  // events the failed attempt left behind
@@ -373,6 +493,7 @@ void JobRun::join_pool() {
   if (restart_thread.joinable()) restart_thread.join();
   pool_->stop();
   pool_->join();
+  if (coordinator_) coordinator_->shutdown();
   if (clock_listener_) config_.clock->remove_listener(clock_listener_);
   {
     std::lock_guard lock(wake_mu_);
@@ -468,6 +589,10 @@ std::shared_future<JobExecutionResult> JobClient::get_job_execution_result() con
 std::vector<TaskMetrics> JobClient::metrics() const { return run_->metrics(); }
 int JobClient::get_restart_count() const { return run_->restart_count(); }
 std::size_t JobClient::peak_queued_bytes() const { return run_->channel_stats().peak.load(std::memory_order_relaxed); }
+std::future<std::string> JobClient::trigger_savepoint(const std::string& dir) { return run_->trigger_savepoint(dir, false); }
+std::future<std::string> JobClient::stop_with_savepoint(const std::string& dir) { return run_->trigger_savepoint(dir, true); }
+std::future<std::string> JobClient::trigger_checkpoint() { return run_->trigger_checkpoint(); }
+CheckpointStats JobClient::get_checkpoint_stats() const { return run_->checkpoint_stats(); }
 
 namespace detail {
 

@@ -12,11 +12,13 @@
 #include <thread>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "graph/job_graph.h"
 #include "runtime/channel.h"
+#include "runtime/checkpoint_coordinator.h"
 #include "runtime/task.h"
 #include "runtime/worker_pool.h"
 #include "weir/api/job.hpp"
@@ -53,8 +55,19 @@ class JobRun {
   void task_done(Task* task);
   void task_failed(Task* task, const std::string& message);
 
+  /// Savepoints and checkpoints on demand.
+  std::future<std::string> trigger_savepoint(const std::string& dir, bool stop);
+  std::future<std::string> trigger_checkpoint();
+  CheckpointStats checkpoint_stats() const;
+
  private:
   void build();
+  /// Operators of the job graph as the restore sees them (uid, name, parallelism).
+  std::vector<OperatorShape> operator_shapes() const;
+  std::string uid_of(int node) const;
+  /// Fails the job for a reason outside any task (a checkpoint).
+  void fail(const std::string& message);
+  void stopped_with_savepoint();
   void complete();
   /// After a failure the strategy allows to retry: wait, rebuild the tasks, start them again.
   void restart(int64_t delay_ms);
@@ -67,6 +80,8 @@ class JobRun {
   ExecutionConfig config_;
   std::string id_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<CheckpointCoordinator> coordinator_;
+  std::optional<RestorePlan> plan_;  // the state the next build starts from
   mutable std::mutex tasks_mu_;  // guards replacing tasks_ (restart) against readers on other threads
   std::vector<std::unique_ptr<Task>> tasks_;
   std::vector<std::unique_ptr<Channel>> channels_;
@@ -80,6 +95,7 @@ class JobRun {
   std::string failure_;                    // guarded by mu_: the root cause
   bool ended_ = false;                     // guarded by mu_
   bool joined_ = false;                    // guarded by mu_
+  bool stop_requested_ = false;            // guarded by mu_: a stop-with-savepoint ends the job
   RestartStrategy restart_strategy_;
   int attempt_ = 0;
   std::thread restart_thread_;  // guarded by mu_

@@ -5,8 +5,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/checkpoint_coordinator.h"
 #include "runtime/job_run.h"
 #include "runtime/worker_pool.h"
+#include "weir/testing/faults.hpp"
 
 namespace weir::runtime {
 namespace {
@@ -70,13 +72,117 @@ void Task::run() {
 }
 
 Task::Slice Task::run_slice() {
+  if (opened_) run_mail();  // before a cancel: a stop-with-savepoint commits, then cancels
   if (cancel_.load(std::memory_order_acquire)) {
     close_chain();
     return Slice::kDone;
   }
   if (!opened_) open_chain();
+  if (waiting_final_) {
+    if (!released_) return Slice::kWait;
+    close_chain();
+    return Slice::kDone;
+  }
   fire_due_timers();
   return source ? run_source_slice() : run_input_slice();
+}
+
+void Task::post(std::function<void()> mail) {
+  {
+    std::lock_guard lock(mail_mu_);
+    mail_.push_back(std::move(mail));
+    has_mail_.store(true, std::memory_order_release);
+  }
+  notify();
+}
+
+void Task::run_mail() {
+  if (!has_mail_.load(std::memory_order_acquire)) return;
+  std::vector<std::function<void()>> mail;
+  {
+    std::lock_guard lock(mail_mu_);
+    mail.swap(mail_);
+    has_mail_.store(false, std::memory_order_relaxed);
+  }
+  for (auto& m : mail) m();
+}
+
+void Task::trigger_barrier(int64_t id, int64_t timestamp, uint8_t flags, bool stop) {
+  post([this, id, timestamp, flags, stop] {
+    if (waiting_final_ || suspended_) return;  // finished: the final snapshot stands in
+    snapshot_and_forward(id, timestamp, flags);
+    if (stop) suspended_ = true;
+  });
+}
+
+void Task::post_checkpoint_complete(int64_t id, bool release) {
+  post([this, id, release] {
+    for (auto& op : operators) op->notify_checkpoint_complete(id);
+    if (release) released_ = true;
+  });
+}
+
+void Task::post_checkpoint_aborted(int64_t id) {
+  post([this, id] {
+    if (aligning_ == id) end_alignment();
+    for (auto& op : operators) op->notify_checkpoint_aborted(id);
+  });
+}
+
+std::vector<OperatorSnapshot> Task::snapshot_chain(int64_t id, int64_t timestamp, uint8_t flags) {
+  fault_point("checkpoint.sync");
+  std::vector<OperatorSnapshot> snaps(operators.size());
+  for (std::size_t i = 0; i < operators.size(); ++i) {
+    SnapshotContext ctx(id, timestamp, (flags & Event::kSavepoint) != 0, &snaps[i]);
+    operators[i]->snapshot_state(ctx);
+  }
+  return snaps;
+}
+
+void Task::snapshot_and_forward(int64_t id, int64_t timestamp, uint8_t flags) {
+  auto snaps = snapshot_chain(id, timestamp, flags);
+  flush_outputs();
+  for (auto& p : partitions) p->broadcast_barrier(id, timestamp, flags);
+  if (coordinator) coordinator->acknowledge(this, id, std::move(snaps));
+}
+
+void Task::handle_barrier(int gi, const Event& e) {
+  const int64_t id = e.value;
+  if (aligning_ >= 0 && id > aligning_) {
+    // A newer checkpoint overtook the one being aligned: that one cannot complete here.
+    const int64_t old = aligning_;
+    end_alignment();
+    if (coordinator) coordinator->decline(old, "checkpoint " + std::to_string(id) + " overtook it at task '" + info_.task_name + "'");
+  }
+  if (aligning_ < 0) {
+    if (id <= last_barrier_) return;  // a checkpoint this task already took part in
+    aligning_ = id;
+    aligning_ts_ = e.timestamp;
+    aligning_flags_ = e.flags;
+    barrier_seen_.assign(channels.size(), 0);
+  } else if (id < aligning_) {
+    return;
+  }
+  last_barrier_ = std::max(last_barrier_, id);
+  barrier_seen_[static_cast<std::size_t>(gi)] = 1;
+  // Exactly-once: records behind the barrier wait until every input has delivered it.
+  if (exactly_once) gate.block(gi);
+  check_alignment();
+}
+
+void Task::check_alignment() {
+  if (aligning_ < 0) return;
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    if (!channels[i].ended && !barrier_seen_[i]) return;
+  }
+  const int64_t id = aligning_;
+  end_alignment();
+  snapshot_and_forward(id, aligning_ts_, aligning_flags_);
+}
+
+void Task::end_alignment() {
+  aligning_ = -1;
+  gate.unblock_all();
 }
 
 int64_t Task::now() const { return job_->clock().now_ms(); }
@@ -122,7 +228,12 @@ void Task::open_chain() {
   }
   // The wake-up is set before `open()`, which may start a source's I/O thread that calls it.
   if (source) source->set_wakeup([this] { notify(); });
-  // Open from the tail to the head, so an operator's consumers are ready when it opens.
+  // State first (all operators), then open from the tail to the head, so an operator's
+  // consumers are ready when it opens.
+  for (std::size_t i = 0; i < operators.size(); ++i) {
+    operators[i]->initialize_state(i < restores.size() ? restores[i] : StateRestore{});
+  }
+  restores.clear();
   for (auto it = operators.rbegin(); it != operators.rend(); ++it) (*it)->open();
 }
 
@@ -145,6 +256,10 @@ Task::Slice Task::run_source_slice() {
       close_chain();
       return Slice::kDone;
     }
+    if (suspended_) {
+      flush_outputs();
+      return Slice::kWait;
+    }
     if (!outputs_available()) {
       flush_outputs();
       backpressured.fetch_add(1, std::memory_order_relaxed);
@@ -156,8 +271,7 @@ Task::Slice Task::run_source_slice() {
     if (status == SourceOperator::Status::kEndOfInput) {
       // End of input ends event time: every window and timer downstream fires.
       source->process_watermark(kMaxWatermark, 0);
-      finish_chain();
-      return Slice::kDone;
+      return finish_chain();
     }
     if (status == SourceOperator::Status::kNothingAvailable) {
       flush_outputs();
@@ -199,11 +313,14 @@ Task::Slice Task::run_input_slice() {
       case Event::Kind::kWatermarkStatus:
         handle_watermark_status(gi, event.value != 0);
         break;
+      case Event::Kind::kBarrier:
+        handle_barrier(gi, event);
+        break;
       case Event::Kind::kEndOfInput:
         handle_end_of_channel(gi);
+        check_alignment();  // an ended channel no longer holds a barrier back
         if (std::all_of(open_channels_.begin(), open_channels_.end(), [](int n) { return n == 0; })) {
-          finish_chain();
-          return Slice::kDone;
+          return finish_chain();
         }
         break;
     }
@@ -270,7 +387,7 @@ void Task::handle_end_of_channel(int gi) {
   }
 }
 
-void Task::finish_chain() {
+Task::Slice Task::finish_chain() {
   // Operators are in topological order: each one's producers have finished before it ends its
   // input and finishes, so what a `finish()` flushes reaches operators that still accept it.
   operators.front()->finish();
@@ -280,7 +397,16 @@ void Task::finish_chain() {
   }
   flush_outputs();
   for (auto& p : partitions) p->broadcast_end_of_input();
+  if (final_checkpoint && coordinator) {
+    // The final state goes into the next checkpoint; sinks commit what they hold when it
+    // completes, and only then does the task end.
+    auto snaps = snapshot_chain(0, now(), 0);
+    waiting_final_ = true;
+    coordinator->task_finished(this, std::move(snaps));
+    return Slice::kWait;
+  }
   close_chain();
+  return Slice::kDone;
 }
 
 void Task::close_chain() noexcept {

@@ -28,6 +28,7 @@ namespace weir::runtime {
 
 class JobRun;
 class WorkerPool;
+class CheckpointCoordinator;
 
 /// The channels of one producer subtask on one edge.
 class ResultPartition final : public ResultPartitionWriter {
@@ -59,6 +60,9 @@ class ResultPartition final : public ResultPartitionWriter {
   void broadcast_end_of_input() {
     for (auto* c : channels_) c->push(Event::end_of_input());
   }
+  void broadcast_barrier(int64_t id, int64_t timestamp, uint8_t flags) {
+    for (auto* c : channels_) c->push(Event::barrier(id, timestamp, flags));
+  }
   /// True when every channel has room; otherwise registers for a wake-up.
   bool available() {
     for (auto* c : channels_) {
@@ -86,6 +90,15 @@ class Task final : public ProcessingTimeService {
   /// Makes the task stop at its next step: close operators, end. Thread-safe.
   void request_cancel();
 
+  // Checkpoints; each posts a message the task handles on its own thread. Thread-safe.
+  /// A source task snapshots its chain and sends barrier `id` downstream; with `stop` it then
+  /// emits nothing more (stop-with-savepoint).
+  void trigger_barrier(int64_t id, int64_t timestamp, uint8_t flags, bool stop);
+  /// Checkpoint `id` completed; `release`: it holds this task's final snapshot, so a finished
+  /// task may end now.
+  void post_checkpoint_complete(int64_t id, bool release);
+  void post_checkpoint_aborted(int64_t id);
+
   const TaskInfo& info() const { return info_; }
 
   // ProcessingTimeService, for the operators of this task (task thread only).
@@ -108,6 +121,11 @@ class Task final : public ProcessingTimeService {
   std::vector<InputChannelState> channels;  ///< by gate index
   InputGate gate{this};
   SourceOperator* source = nullptr;
+  /// The state each operator starts from (chain order), and where snapshots go (null: none).
+  std::vector<StateRestore> restores;
+  CheckpointCoordinator* coordinator = nullptr;
+  bool exactly_once = true;     ///< align barriers (else at-least-once)
+  bool final_checkpoint = false; ///< checkpointing is on: a finished task waits for a checkpoint holding its final state
 
   std::atomic<uint64_t> records_in{0};
   std::atomic<uint64_t> records_out{0};
@@ -135,8 +153,17 @@ class Task final : public ProcessingTimeService {
   void update_input(int input);
   void fire_due_timers();
   void request_wakeup();
-  void finish_chain();
+  /// Ends the chain's input; returns kDone, or kWait while a finished task waits for the
+  /// checkpoint that holds its final state.
+  Slice finish_chain();
   void close_chain() noexcept;
+  void post(std::function<void()> mail);
+  void run_mail();
+  std::vector<OperatorSnapshot> snapshot_chain(int64_t id, int64_t timestamp, uint8_t flags);
+  void snapshot_and_forward(int64_t id, int64_t timestamp, uint8_t flags);
+  void handle_barrier(int gate_index, const Event& barrier);
+  void check_alignment();
+  void end_alignment();
   std::string describe_failure(std::exception_ptr error) const;
 
   TaskInfo info_;
@@ -158,6 +185,19 @@ class Task final : public ProcessingTimeService {
   std::vector<Timer> timers_;  ///< min-heap by (time, seq); task thread only
   uint64_t timer_seq_ = 0;
   int64_t wakeup_at_ = std::numeric_limits<int64_t>::max();  ///< the wake-up already asked for
+
+  std::mutex mail_mu_;
+  std::vector<std::function<void()>> mail_;  // guarded by mail_mu_
+  std::atomic<bool> has_mail_{false};
+  // Barrier alignment (task thread only).
+  int64_t aligning_ = -1;         ///< checkpoint being aligned, -1: none
+  int64_t aligning_ts_ = 0;
+  uint8_t aligning_flags_ = 0;
+  int64_t last_barrier_ = 0;      ///< newest checkpoint id seen
+  std::vector<char> barrier_seen_;  ///< per gate channel
+  bool waiting_final_ = false;    ///< finished; waiting for the checkpoint with the final state
+  bool released_ = false;         ///< that checkpoint completed
+  bool suspended_ = false;        ///< a source stopped by stop-with-savepoint
 };
 
 }  // namespace weir::runtime

@@ -122,8 +122,44 @@ class StreamExecutionEnvironment {
   /// checkpoints a restarted job reads its sources from the beginning again.
   StreamExecutionEnvironment& set_restart_strategy(RestartStrategy strategy) {
     state_->config.restart_strategy = std::move(strategy);
+    state_->config.restart_strategy_set = true;
     return *this;
   }
+
+  // ---- state and checkpoints ---------------------------------------------------------------
+
+  /// Takes a checkpoint every `interval_ms` (Flink's enableCheckpointing). With checkpoints and
+  /// no restart strategy set, a failed job restarts (fixed delay, 1 s, unlimited attempts) from
+  /// its latest completed checkpoint.
+  StreamExecutionEnvironment& enable_checkpointing(int64_t interval_ms,
+                                                   CheckpointingMode mode = CheckpointingMode::exactly_once) {
+    if (interval_ms < 10) throw GraphError("enable_checkpointing: the interval must be at least 10 ms");
+    state_->config.checkpoint.set_checkpoint_interval(interval_ms);
+    state_->config.checkpoint.set_checkpointing_mode(mode);
+    return *this;
+  }
+  StreamExecutionEnvironment& enable_checkpointing(std::chrono::milliseconds interval,
+                                                   CheckpointingMode mode = CheckpointingMode::exactly_once) {
+    return enable_checkpointing(interval.count(), mode);
+  }
+  CheckpointConfig& get_checkpoint_config() { return state_->config.checkpoint; }
+  /// Where checkpoints are written: "file:///dir" or a path (local or shared file system).
+  StreamExecutionEnvironment& set_checkpoint_storage(std::string uri) {
+    if (uri.empty()) throw GraphError("set_checkpoint_storage: the location must not be empty");
+    state_->config.checkpoint.set_checkpoint_storage(std::move(uri));
+    return *this;
+  }
+  /// Where keyed state lives: `StateBackend::heap()` (default) or `StateBackend::rocksdb(dir)`.
+  StreamExecutionEnvironment& set_state_backend(StateBackend backend) {
+    state_->config.state_backend = std::move(backend);
+    return *this;
+  }
+  /// Starts the next job from a savepoint (or retained checkpoint) folder.
+  StreamExecutionEnvironment& set_savepoint_restore_settings(SavepointRestoreSettings settings) {
+    state_->config.savepoint_restore = std::move(settings);
+    return *this;
+  }
+
 
   /// The processing-time clock of the jobs (a `ManualClock` makes tests deterministic).
   StreamExecutionEnvironment& set_clock(std::shared_ptr<Clock> clock) {

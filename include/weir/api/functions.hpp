@@ -7,6 +7,7 @@
 #include <typeindex>
 #include <utility>
 
+#include "weir/api/checkpointed.hpp"
 #include "weir/runtime/operator.hpp"
 #include "weir/state/keyed_backend.hpp"
 #include "weir/state/keyed_state.hpp"

@@ -9,6 +9,8 @@
 
 #include "weir/api/graph.hpp"
 #include "weir/api/restart.hpp"
+#include "weir/runtime/checkpoint.hpp"
+#include "weir/state/backend.hpp"
 #include "weir/time/clock.hpp"
 
 namespace weir {
@@ -25,6 +27,19 @@ struct ExecutionConfig {
   int64_t auto_watermark_interval = 200;  ///< ms between periodic watermarks; 0 turns them off
   std::shared_ptr<Clock> clock = std::make_shared<SystemClock>();  ///< processing time
   RestartStrategy restart_strategy = RestartStrategy::no_restart();  ///< what a failure does
+  bool restart_strategy_set = false;  ///< else: no restart, or fixed delay with checkpointing (as Flink)
+  CheckpointConfig checkpoint;        ///< checkpoints (off unless an interval is set)
+  SavepointRestoreSettings savepoint_restore;  ///< the state a job starts from
+  StateBackend state_backend = StateBackend::heap();
+};
+
+/// Counters of a job's checkpoints.
+struct CheckpointStats {
+  int64_t completed = 0;
+  int64_t failed = 0;
+  int64_t last_duration_ms = 0;  ///< trigger to complete, of the newest completed checkpoint
+  int64_t last_size_bytes = 0;   ///< bytes written by it (new files only, for incremental ones)
+  std::string latest_path;       ///< folder of the newest completed checkpoint
 };
 
 /// The lifecycle of a job, as Flink's JobStatus.
@@ -90,6 +105,16 @@ class JobClient {
   /// The most bytes that were queued in the job's channels at once (bounded by the channel
   /// capacities, whatever the input size).
   std::size_t peak_queued_bytes() const;
+
+  /// Takes a savepoint into folder `dir` (created; it must not hold one already). The future
+  /// holds the folder, or throws StateError when the savepoint failed.
+  std::future<std::string> trigger_savepoint(const std::string& dir);
+  /// Takes a savepoint, then stops the job (sources emit nothing after it; the job ends
+  /// FINISHED without flushing windows). The future holds the folder.
+  std::future<std::string> stop_with_savepoint(const std::string& dir);
+  /// Takes a checkpoint now (besides the periodic ones). The future holds its folder.
+  std::future<std::string> trigger_checkpoint();
+  CheckpointStats get_checkpoint_stats() const;
 
  private:
   std::shared_ptr<runtime::JobRun> run_;

@@ -95,6 +95,39 @@ class KeyedOperatorCore {
   InternalTimers<N>& timers() { return *timers_; }
   std::size_t live_keys() const { return backend_ ? backend_->live_keys() : 0; }
 
+  /// Keeps the state to restore; `restore()` applies it once the backend exists.
+  void set_restore(const runtime::StateRestore& r) { restore_ = r; }
+  /// Applies the kept state: keyed state and timers, and the operator's own records through
+  /// `on_operator(name, payload)` with the record's key current. Call after `init()`.
+  void restore(const std::function<void(std::string_view, std::string_view)>& on_operator = {}) {
+    if (!restore_.is_restored()) return;
+    for (const auto& [kg, bytes] : restore_.key_groups()) {
+      runtime::for_each_keyed_record(bytes, [&](const runtime::KeyedRecordView& rec) {
+        backend_->set_current_key_bytes(rec.key);
+        switch (rec.kind) {
+          case runtime::KeyedRecord::kState:
+            backend_->restore_state_record(rec.name, rec.payload);
+            break;
+          case runtime::KeyedRecord::kEventTimer:
+          case runtime::KeyedRecord::kProcessingTimer:
+            timers_->restore(rec.kind, rec.payload);
+            break;
+          case runtime::KeyedRecord::kOperator:
+            if (!on_operator) throw StateError("restoring keyed state: unexpected operator record '" + std::string(rec.name) + "'");
+            on_operator(rec.name, rec.payload);
+            break;
+        }
+      });
+    }
+    restore_ = runtime::StateRestore{};  // release the bytes
+  }
+  /// Writes keyed state and timers.
+  void snapshot(runtime::SnapshotContext& ctx) {
+    if (!backend_) return;
+    backend_->snapshot_tables(ctx);
+    timers_->snapshot(ctx);
+  }
+
  private:
   /// Background TTL cleanup: sweep expired state every interval of processing time.
   void schedule_sweep() {
@@ -104,6 +137,7 @@ class KeyedOperatorCore {
     });
   }
   runtime::ProcessingTimeService* pts_ = nullptr;
+  runtime::StateRestore restore_;
   std::unique_ptr<HeapKeyedBackend<K>> backend_;
   std::unique_ptr<InternalTimers<N>> timers_;
 };
@@ -165,11 +199,16 @@ class KeyedProcessBase : public OpBase {
       core_.timers().advance_processing_time(this->processing_time_service().now(),
                                              [this](const auto& t) { fire(t, TimeDomain::processing_time); });
     });
+    core_.restore();
     RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
     this->call_user([&] { f_.open(rc); });
   }
   void close() override { f_.close(); }
   std::size_t keyed_state_keys() const override { return core_.live_keys(); }
+  void initialize_state(const runtime::StateRestore& r) override { core_.set_restore(r); }
+  void snapshot_state(runtime::SnapshotContext& ctx) override { core_.snapshot(ctx); }
+  void notify_checkpoint_complete(int64_t id) override { notify_complete(f_, id); }
+  void notify_checkpoint_aborted(int64_t id) override { notify_aborted(f_, id); }
 
  protected:
   explicit KeyedProcessBase(PF f) : f_(std::move(f)) {}

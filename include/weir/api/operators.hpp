@@ -19,22 +19,38 @@
 namespace weir::detail {
 
 /// Base of operators running a user callable `F`: copies it, calls its optional
-/// `open(RuntimeContext&)` / `close()` hooks.
-template <class F>
-class UserFunctionHolder {
+/// `open(RuntimeContext&)` / `close()` hooks and its checkpoint hooks (CheckpointedFunction,
+/// CheckpointListener).
+template <class Base, class F>
+class FunctionOperator : public Base {
+ public:
+  void initialize_state(const runtime::StateRestore& r) override {
+    this->call_user([&] { fstate_.initialize(f_, r); });
+  }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    this->call_user([&] { fstate_.snapshot(f_, ctx); });
+  }
+  void notify_checkpoint_complete(int64_t id) override {
+    this->call_user([&] { notify_complete(f_, id); });
+  }
+  void notify_checkpoint_aborted(int64_t id) override {
+    this->call_user([&] { notify_aborted(f_, id); });
+  }
+
  protected:
-  explicit UserFunctionHolder(F f) : f_(std::move(f)) {}
+  explicit FunctionOperator(F f) : f_(std::move(f)) {}
   void open_user(runtime::StreamOperator& op) {
     RuntimeContext rc(op.task_info(), op.name());
     open_function(f_, rc);
   }
   F f_;
+  FunctionState<F> fstate_;
 };
 
 template <class IN, class OUT, class F>
-class MapOperator final : public runtime::OneInputOperator<IN>, UserFunctionHolder<F> {
+class MapOperator final : public FunctionOperator<runtime::OneInputOperator<IN>, F> {
  public:
-  explicit MapOperator(F f) : UserFunctionHolder<F>(std::move(f)) {}
+  explicit MapOperator(F f) : FunctionOperator<runtime::OneInputOperator<IN>, F>(std::move(f)) {}
   void open() override {
     out_ = this->template typed_output<OUT>();
     this->call_user([&] { this->open_user(*this); });
@@ -49,9 +65,9 @@ class MapOperator final : public runtime::OneInputOperator<IN>, UserFunctionHold
 };
 
 template <class T, class F>
-class FilterOperator final : public runtime::OneInputOperator<T>, UserFunctionHolder<F> {
+class FilterOperator final : public FunctionOperator<runtime::OneInputOperator<T>, F> {
  public:
-  explicit FilterOperator(F f) : UserFunctionHolder<F>(std::move(f)) {}
+  explicit FilterOperator(F f) : FunctionOperator<runtime::OneInputOperator<T>, F>(std::move(f)) {}
   void open() override {
     out_ = this->template typed_output<T>();
     this->call_user([&] { this->open_user(*this); });
@@ -71,9 +87,9 @@ class FilterOperator final : public runtime::OneInputOperator<T>, UserFunctionHo
 };
 
 template <class IN, class OUT, class F>
-class FlatMapOperator final : public runtime::OneInputOperator<IN>, UserFunctionHolder<F> {
+class FlatMapOperator final : public FunctionOperator<runtime::OneInputOperator<IN>, F> {
  public:
-  explicit FlatMapOperator(F f) : UserFunctionHolder<F>(std::move(f)) {}
+  explicit FlatMapOperator(F f) : FunctionOperator<runtime::OneInputOperator<IN>, F>(std::move(f)) {}
   void open() override {
     collector_.set(this->template typed_output<OUT>(), kNoTimestamp);
     this->call_user([&] { this->open_user(*this); });
@@ -129,9 +145,9 @@ class ProcessOperator final : public runtime::OneInputOperator<IN> {
 /// Keyed reduce, as Flink's KeyedStream#reduce: keeps the running value per key and emits it
 /// after every element.
 template <class T, class K, class KeyFn, class F>
-class KeyedReduceOperator final : public runtime::OneInputOperator<T>, UserFunctionHolder<F> {
+class KeyedReduceOperator final : public FunctionOperator<runtime::OneInputOperator<T>, F> {
  public:
-  KeyedReduceOperator(KeyFn key, F f) : UserFunctionHolder<F>(std::move(f)), key_(std::move(key)) {}
+  KeyedReduceOperator(KeyFn key, F f) : FunctionOperator<runtime::OneInputOperator<T>, F>(std::move(f)), key_(std::move(key)) {}
   void open() override {
     out_ = this->template typed_output<T>();
     this->call_user([&] { this->open_user(*this); });
@@ -139,6 +155,37 @@ class KeyedReduceOperator final : public runtime::OneInputOperator<T>, UserFunct
   void process(const T& v, int64_t ts) override { step(v, ts); }
   void process(T&& v, int64_t ts) override { step(std::move(v), ts); }
   void close() override { detail::close_function(this->f_); }
+  std::size_t keyed_state_keys() const override { return state_.size(); }
+
+  void initialize_state(const runtime::StateRestore& r) override {
+    FunctionOperator<runtime::OneInputOperator<T>, F>::initialize_state(r);
+    if constexpr (SerdeType<T>) {
+      for (const auto& [kg, bytes] : r.key_groups()) {
+        runtime::for_each_keyed_record(bytes, [&](const runtime::KeyedRecordView& rec) {
+          try {
+            state_.insert_or_assign(deserialize<K>(rec.key), deserialize<T>(rec.payload));
+          } catch (const SerdeError& e) {
+            throw StateError("operator '" + this->name() + "': reduce state does not decode: " + e.what());
+          }
+        });
+      }
+    }
+  }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    FunctionOperator<runtime::OneInputOperator<T>, F>::snapshot_state(ctx);
+    if (state_.empty()) return;
+    if constexpr (SerdeType<T>) {
+      std::string key, value;
+      for (const auto& [k, v] : state_) {
+        key = serialize(k);
+        value = serialize(v);
+        runtime::write_keyed_record(ctx.key_group(runtime::key_group_of(k, this->task_info().max_parallelism)),
+                                    runtime::KeyedRecord::kOperator, "reduce", key, value);
+      }
+    } else {
+      no_serde("the running value of reduce '" + this->name() + "'");
+    }
+  }
 
  private:
   template <class V>
@@ -212,9 +259,9 @@ class CoFlatMapOperator final : public runtime::TwoInputOperator<IN1, IN2> {
 
 /// Calls `F(const T&)` for every record.
 template <class T, class F>
-class SinkOperator final : public runtime::OneInputOperator<T>, UserFunctionHolder<F> {
+class SinkOperator final : public FunctionOperator<runtime::OneInputOperator<T>, F> {
  public:
-  explicit SinkOperator(F f) : UserFunctionHolder<F>(std::move(f)) {}
+  explicit SinkOperator(F f) : FunctionOperator<runtime::OneInputOperator<T>, F>(std::move(f)) {}
   void open() override {
     this->call_user([&] { this->open_user(*this); });
   }
@@ -260,6 +307,12 @@ class CollectionSource final : public runtime::SourceOperator {
  public:
   explicit CollectionSource(std::shared_ptr<const std::vector<T>> items) : items_(std::move(items)) {}
   void open() override { out_ = typed_output<T>(); }
+  void initialize_state(const runtime::StateRestore& r) override {
+    for (const auto& e : r.list("position")) pos_ = std::max<std::size_t>(pos_, deserialize<uint64_t>(e));
+  }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    ctx.add_list("position", runtime::Redistribution::union_, {serialize(uint64_t{pos_})});
+  }
   Status emit_next(std::size_t max_records, std::size_t& emitted) override {
     const std::size_t end = std::min(items_->size(), pos_ + max_records);
     for (; pos_ < end; ++pos_, ++emitted) out_->emit((*items_)[pos_], kNoTimestamp);
@@ -282,28 +335,65 @@ inline std::pair<int64_t, int64_t> split_range(int64_t n, int i, int p) {
 /// from_generator(n, f) and from_sequence(a, b): emits f(i) for the subtask's share of the
 /// indices [0, n), in order.
 template <class T, class F>
-class GeneratorSource final : public runtime::SourceOperator, UserFunctionHolder<F> {
+class GeneratorSource final : public FunctionOperator<runtime::SourceOperator, F> {
  public:
-  GeneratorSource(int64_t count, F f) : UserFunctionHolder<F>(std::move(f)), count_(count) {}
+  GeneratorSource(int64_t count, F f) : FunctionOperator<runtime::SourceOperator, F>(std::move(f)), count_(count) {}
+  void initialize_state(const runtime::StateRestore& r) override {
+    FunctionOperator<runtime::SourceOperator, F>::initialize_state(r);
+    initialized_ = true;
+    if (!r.has_list("ranges")) {
+      ranges_.clear();
+      auto [lo, hi] = split_range(count_, this->task_info().subtask, this->task_info().parallelism);
+      if (lo < hi) ranges_.push_back({lo, hi});
+      return;
+    }
+    // Every old subtask's remaining ranges (a union): this subtask takes every p-th one.
+    const auto all = r.list("ranges");
+    ranges_.clear();
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (static_cast<int>(i % static_cast<std::size_t>(this->task_info().parallelism)) != this->task_info().subtask) continue;
+      auto range = deserialize<std::pair<int64_t, int64_t>>(all[i]);
+      if (range.first < range.second) ranges_.push_back(range);
+    }
+  }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    FunctionOperator<runtime::SourceOperator, F>::snapshot_state(ctx);
+    std::vector<std::string> out;
+    for (std::size_t i = next_range_; i < ranges_.size(); ++i) {
+      if (ranges_[i].first < ranges_[i].second) out.push_back(serialize(ranges_[i]));
+    }
+    ctx.add_list("ranges", runtime::Redistribution::union_, std::move(out));
+  }
   void open() override {
-    out_ = typed_output<T>();
-    std::tie(next_, end_) = split_range(count_, task_info().subtask, task_info().parallelism);
+    out_ = this->template typed_output<T>();
+    if (ranges_.empty() && next_range_ == 0 && !initialized_) {
+      auto [lo, hi] = split_range(count_, this->task_info().subtask, this->task_info().parallelism);
+      if (lo < hi) ranges_.push_back({lo, hi});
+    }
     this->call_user([&] { this->open_user(*this); });
   }
-  Status emit_next(std::size_t max_records, std::size_t& emitted) override {
-    const int64_t stop = next_ + std::min<int64_t>(end_ - next_, static_cast<int64_t>(max_records));
-    emitted += static_cast<std::size_t>(stop - next_);
-    for (; next_ < stop; ++next_) {
-      out_->emit(this->call_user([&]() -> T { return this->f_(next_); }), kNoTimestamp);
+  runtime::SourceOperator::Status emit_next(std::size_t max_records, std::size_t& emitted) override {
+    while (next_range_ < ranges_.size()) {
+      auto& [next, end] = ranges_[next_range_];
+      const int64_t stop = next + std::min<int64_t>(end - next, static_cast<int64_t>(max_records));
+      emitted += static_cast<std::size_t>(stop - next);
+      for (; next < stop; ++next) {
+        out_->emit(this->call_user([&]() -> T { return this->f_(next); }), kNoTimestamp);
+      }
+      if (next < end) return runtime::SourceOperator::Status::kMoreAvailable;
+      ++next_range_;
+      return next_range_ < ranges_.size() ? runtime::SourceOperator::Status::kMoreAvailable
+                                           : runtime::SourceOperator::Status::kEndOfInput;
     }
-    return next_ < end_ ? Status::kMoreAvailable : Status::kEndOfInput;
+    return runtime::SourceOperator::Status::kEndOfInput;
   }
   void close() override { detail::close_function(this->f_); }
 
  private:
   int64_t count_;
-  int64_t next_ = 0;
-  int64_t end_ = 0;
+  std::vector<std::pair<int64_t, int64_t>> ranges_;  ///< [next, end) still to emit, in order
+  std::size_t next_range_ = 0;
+  bool initialized_ = false;
   runtime::Output<T>* out_ = nullptr;
 };
 

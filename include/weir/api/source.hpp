@@ -8,6 +8,10 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "weir/api/functions.hpp"
@@ -36,6 +40,11 @@ class SplitReader {
   virtual ~SplitReader() = default;
   /// Emits at most `max_records` records into `out`.
   virtual Status read(std::size_t max_records, SourceOutput<T>& out) = 0;
+  /// The reader's position for a checkpoint, or nullopt when it cannot go back to one (the
+  /// split then starts over after a restore).
+  virtual std::optional<std::string> snapshot_position() const { return std::nullopt; }
+  /// Moves a fresh reader to a position `snapshot_position` returned.
+  virtual void restore_position(std::string_view position) {}
 };
 
 /// A source: how many splits, and a reader per split. Copied into every subtask.
@@ -71,6 +80,8 @@ class NumberSequenceSource final : public Source<int64_t> {
         }
         return left > 0 ? Status::kMoreAvailable : Status::kEndOfSplit;
       }
+      std::optional<std::string> snapshot_position() const override { return serialize(std::pair<int64_t, uint64_t>(next, left)); }
+      void restore_position(std::string_view p) override { std::tie(next, left) = deserialize<std::pair<int64_t, uint64_t>>(p); }
     };
     return std::make_unique<Reader>(static_cast<int64_t>(lo), static_cast<uint64_t>(hi - lo));
   }
@@ -103,6 +114,8 @@ class DataGeneratorSource final : public Source<T> {
         for (std::size_t i = 0; i < max && next < end; ++i) out.collect(f(next++), kNoTimestamp);
         return next < end ? SplitReader<T>::Status::kMoreAvailable : SplitReader<T>::Status::kEndOfSplit;
       }
+      std::optional<std::string> snapshot_position() const override { return serialize(next); }
+      void restore_position(std::string_view p) override { next = deserialize<int64_t>(p); }
     };
     return std::make_unique<Reader>(f_, lo, hi);
   }
@@ -125,18 +138,45 @@ class SplitSourceOperator final : public runtime::SourceOperator {
   SplitSourceOperator(std::shared_ptr<const Source<T>> source, WatermarkStrategy<T> strategy)
       : source_(std::move(source)), strategy_(std::move(strategy)) {}
 
+  void initialize_state(const runtime::StateRestore& r) override { restored_ = r.list("splits"); }
+
   void open() override {
     out_ = typed_output<T>();
     const int p = task_info().parallelism;
-    const int n = source_->num_splits(p);
-    for (int s = task_info().subtask; s < n; s += p) {
+    auto add = [&](int s, int n, const SplitState* st) {
       auto split = std::make_unique<Split>();
       split->op = this;
+      split->index = s;
+      split->count = n;
       split->reader = call_user([&] { return source_->create_reader(s, n); });
+      if (st) {
+        split->done = std::get<2>(*st);
+        if (const auto& pos = std::get<3>(*st)) call_user([&] { split->reader->restore_position(*pos); });
+      }
       split->generator = strategy_.create_generator([this] { return processing_time_service().now(); });
       splits_.push_back(std::move(split));
+    };
+    if (!restored_.empty()) {
+      // The splits of the checkpoint (every old subtask's, a union), dealt out again by index.
+      for (const auto& e : restored_) {
+        const auto st = deserialize<SplitState>(e);
+        if (std::get<0>(st) % p == task_info().subtask) add(std::get<0>(st), std::get<1>(st), &st);
+      }
+      restored_.clear();
+    } else {
+      const int n = source_->num_splits(p);
+      for (int s = task_info().subtask; s < n; s += p) add(s, n, nullptr);
     }
     if (task_info().auto_watermark_interval > 0) schedule_periodic();
+  }
+
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    std::vector<std::string> out;
+    for (const auto& s : splits_) {
+      SplitState st{s->index, s->count, s->done, s->done ? std::nullopt : s->reader->snapshot_position()};
+      out.push_back(serialize(st));
+    }
+    ctx.add_list("splits", runtime::Redistribution::union_, std::move(out));
   }
 
   Status emit_next(std::size_t max_records, std::size_t& emitted) override {
@@ -170,8 +210,12 @@ class SplitSourceOperator final : public runtime::SourceOperator {
   }
 
  private:
+  /// A split in a checkpoint: index, number of splits, done, reader position.
+  using SplitState = std::tuple<int32_t, int32_t, bool, std::optional<std::string>>;
   struct Split final : SourceOutput<T>, WatermarkOutput {
     SplitSourceOperator* op = nullptr;
+    int index = 0;
+    int count = 0;
     std::unique_ptr<SplitReader<T>> reader;
     std::unique_ptr<WatermarkGenerator<T>> generator;
     int64_t watermark = std::numeric_limits<int64_t>::min();
@@ -239,6 +283,7 @@ class SplitSourceOperator final : public runtime::SourceOperator {
 
   std::shared_ptr<const Source<T>> source_;
   WatermarkStrategy<T> strategy_;
+  std::vector<std::string> restored_;
   std::vector<std::unique_ptr<Split>> splits_;
   runtime::Output<T>* out_ = nullptr;
   int64_t emitted_watermark_ = std::numeric_limits<int64_t>::min();

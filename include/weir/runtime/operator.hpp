@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "weir/api/errors.hpp"
+#include "weir/runtime/checkpoint.hpp"
 #include "weir/runtime/record.hpp"
 
 namespace weir::runtime {
@@ -81,6 +82,10 @@ class StreamOperator {
 
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
+  /// The identity its state is stored under: the user's `uid()`, or one derived from the
+  /// graph. A savepoint's state is matched to operators by it.
+  const std::string& uid() const { return uid_; }
+  void set_uid(std::string uid) { uid_ = std::move(uid); }
   const TaskInfo& task_info() const { return info_; }
 
   /// Number of inputs (0 for a source) and the typed input with that index.
@@ -97,6 +102,15 @@ class StreamOperator {
   void add_side_output(std::string tag, std::type_index type, OutputBase* out) {
     side_outputs_.push_back(SideOutput{std::move(tag), type, out});
   }
+
+  /// Called once before `open()` with the state to start from (empty on a fresh start).
+  virtual void initialize_state(const StateRestore& restore) {}
+  /// The synchronous part of a checkpoint, between two records: write the state to `ctx`.
+  virtual void snapshot_state(SnapshotContext& ctx) {}
+  /// Checkpoint `id` is complete (durable): commit what it covers.
+  virtual void notify_checkpoint_complete(int64_t id) {}
+  /// Checkpoint `id` will not complete.
+  virtual void notify_checkpoint_aborted(int64_t id) {}
 
   virtual void open() {}
 
@@ -214,6 +228,7 @@ class StreamOperator {
     OutputBase* out;
   };
   std::string name_;
+  std::string uid_;
   std::vector<SideOutput> side_outputs_;
 };
 
@@ -227,6 +242,9 @@ class SourceOperator : public StreamOperator {
   };
   /// Emits at most `max_records` records and adds the number emitted to `emitted`.
   virtual Status emit_next(std::size_t max_records, std::size_t& emitted) = 0;
+  /// False for sources that cannot go back to a checkpointed position (a socket): after a
+  /// restore they go on from wherever the outside world is.
+  virtual bool replayable() const { return true; }
   /// Set by the runtime: schedules the task again. Thread-safe; may be called from any thread.
   void set_wakeup(std::function<void()> wakeup) { wakeup_ = std::move(wakeup); }
 

@@ -69,15 +69,23 @@ class Batch final : public BatchBase {
 
 /// What a channel carries: a batch, or a control event, in the order they were sent.
 struct Event {
-  enum class Kind : uint8_t { kBatch, kWatermark, kWatermarkStatus, kEndOfInput };
+  enum class Kind : uint8_t { kBatch, kWatermark, kWatermarkStatus, kEndOfInput, kBarrier };
   Kind kind = Kind::kBatch;
-  int64_t value = 0;  ///< the watermark's timestamp; for a status, 1 = idle and 0 = active
+  /// The watermark's timestamp; for a status, 1 = idle and 0 = active; for a barrier, the
+  /// checkpoint id.
+  int64_t value = 0;
   std::unique_ptr<BatchBase> batch;
+  int64_t timestamp = 0;  ///< a barrier's checkpoint timestamp
+  uint8_t flags = 0;      ///< a barrier's kind: kSavepoint
 
   std::size_t bytes() const { return batch ? batch->bytes() : sizeof(Event); }
   static Event watermark(int64_t ts) { return Event{Kind::kWatermark, ts, nullptr}; }
   static Event watermark_status(bool idle) { return Event{Kind::kWatermarkStatus, idle ? 1 : 0, nullptr}; }
   static Event end_of_input() { return Event{Kind::kEndOfInput, 0, nullptr}; }
+  static constexpr uint8_t kSavepoint = 1;
+  static Event barrier(int64_t id, int64_t timestamp, uint8_t flags) {
+    return Event{Kind::kBarrier, id, nullptr, timestamp, flags};
+  }
 };
 
 }  // namespace runtime

@@ -8,6 +8,7 @@
 /// Threading: the operator's task thread only.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -20,6 +21,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "weir/api/errors.hpp"
+#include "weir/runtime/checkpoint.hpp"
 #include "weir/runtime/partition.hpp"
 #include "weir/serde/serde.hpp"
 
@@ -46,7 +48,18 @@ class StateTableBase {
  public:
   virtual ~StateTableBase() = default;
   virtual std::size_t size() const = 0;
+  /// Calls `emit(slot, payload)` for every entry (checkpoints). Throws StateError when the
+  /// value type cannot be serialised.
+  virtual void snapshot(const std::function<void(uint32_t slot, std::string_view payload)>& emit) = 0;
+  /// Restores one entry of the current key from a payload `snapshot` wrote.
+  virtual void restore_current(std::string_view payload) = 0;
 };
+
+/// Says which state cannot be checkpointed and why.
+[[noreturn]] inline void no_serde(const std::string& what) {
+  throw StateError(what + " cannot be checkpointed: its type has no weir::Serde; declare the type with "
+                          "WEIR_SERDE(Type, fields...) or specialise weir::Serde<Type>");
+}
 
 /// Slots and current key, independent of the key type.
 class KeyedBackendBase {
@@ -57,6 +70,7 @@ class KeyedBackendBase {
   uint32_t current_slot() const { return current_; }
   int key_group_of_slot(uint32_t slot) const { return key_groups_[slot]; }
   /// A table, created by `make` on first use. Throws when the name is used with another type.
+  /// Entries restored for this name before it was registered are handed to it now.
   StateTableBase* table(const std::string& name, std::type_index type,
                         const std::function<std::unique_ptr<StateTableBase>()>& make) {
     for (auto& t : tables_) {
@@ -66,7 +80,54 @@ class KeyedBackendBase {
       }
     }
     tables_.push_back(Entry{name, type, make()});
-    return tables_.back().table.get();
+    StateTableBase* t = tables_.back().table.get();
+    auto it = pending_.find(name);
+    if (it != pending_.end()) {
+      auto entries = std::move(it->second);
+      pending_.erase(it);
+      const uint32_t saved = current_;
+      for (auto& [slot, payload] : entries) {
+        current_ = slot;
+        t->restore_current(payload);
+        unref(slot);
+      }
+      current_ = saved;
+    }
+    return t;
+  }
+
+  /// The serialised key of a slot, and making a serialised key current.
+  virtual std::string key_bytes(uint32_t slot) const = 0;
+  virtual void set_current_key_bytes(std::string_view key) = 0;
+
+  /// Writes every state entry into the key-group streams of `ctx` (checkpoints), including
+  /// restored entries of states not registered (again) since.
+  void snapshot_tables(runtime::SnapshotContext& ctx) {
+    std::string key;
+    for (auto& t : tables_) {
+      t.table->snapshot([&](uint32_t slot, std::string_view payload) {
+        key = key_bytes(slot);
+        runtime::write_keyed_record(ctx.key_group(key_groups_[slot]), runtime::KeyedRecord::kState, t.name, key, payload);
+      });
+    }
+    for (auto& [name, entries] : pending_) {
+      for (auto& [slot, payload] : entries) {
+        key = key_bytes(slot);
+        runtime::write_keyed_record(ctx.key_group(key_groups_[slot]), runtime::KeyedRecord::kState, name, key, payload);
+      }
+    }
+  }
+  /// Restores one state record (the key must be current): into its table if registered, else
+  /// kept until it is.
+  void restore_state_record(std::string_view name, std::string_view payload) {
+    for (auto& t : tables_) {
+      if (t.name == name) {
+        t.table->restore_current(payload);
+        return;
+      }
+    }
+    ref(current_);
+    pending_[std::string(name)].emplace_back(current_, std::string(payload));
   }
   /// A state entry or timer now holds / no longer holds `slot`.
   void ref(uint32_t slot) { ++refs_[slot]; }
@@ -138,6 +199,7 @@ class KeyedBackendBase {
   std::vector<int> key_groups_;
   std::vector<uint32_t> free_;
   std::vector<Entry> tables_;
+  std::map<std::string, std::vector<std::pair<uint32_t, std::string>>> pending_;  // restored, not yet registered
   std::size_t live_ = 0;
   std::function<int64_t()> now_;
   std::vector<std::function<void(int64_t)>> sweepers_;
@@ -162,6 +224,24 @@ class HeapKeyedBackend final : public KeyedBackendBase {
   }
   void set_current_slot(uint32_t slot) { switch_to(slot); }
   const K& current_key() const { return *keys_[current_]; }
+  std::string key_bytes(uint32_t slot) const override {
+    if constexpr (SerdeType<K>) {
+      return serialize(*keys_[slot]);
+    } else {
+      no_serde("a key");
+    }
+  }
+  void set_current_key_bytes(std::string_view key) override {
+    if constexpr (SerdeType<K>) {
+      try {
+        set_current_key(deserialize<K>(key));
+      } catch (const SerdeError& e) {
+        throw StateError(std::string("restoring keyed state: a key does not decode: ") + e.what());
+      }
+    } else {
+      no_serde("a key");
+    }
+  }
   const K& key_of_slot(uint32_t slot) const { return *keys_[slot]; }
 
  private:
@@ -207,6 +287,30 @@ class ValueTable final : public StateTableBase {
     const uint32_t s = backend_->current_slot();
     if (map_.erase(Key{s, ns})) backend_->unref(s);
   }
+  /// Payload: the namespace, then the value.
+  void snapshot(const std::function<void(uint32_t, std::string_view)>& emit) override {
+    if constexpr (SerdeType<V> && SerdeType<N>) {
+      std::string buf;
+      for (const auto& [k, v] : map_) {
+        buf.clear();
+        serialize_into(buf, k.ns);
+        serialize_into(buf, v);
+        emit(k.slot, buf);
+      }
+    } else {
+      if (!map_.empty()) no_serde("keyed state");
+    }
+  }
+  void restore_current(std::string_view payload) override {
+    if constexpr (SerdeType<V> && SerdeType<N>) {
+      ByteReader r(payload);
+      N ns = Serde<N>::read(r);
+      V v = Serde<V>::read(r);
+      put(std::move(v), ns);
+    } else {
+      no_serde("keyed state");
+    }
+  }
 
  private:
   struct Key {
@@ -223,5 +327,11 @@ class ValueTable final : public StateTableBase {
 };
 
 }  // namespace detail
+
+template <>
+struct Serde<detail::VoidNamespace> {
+  static void write(ByteWriter&, const detail::VoidNamespace&) {}
+  static detail::VoidNamespace read(ByteReader&) { return {}; }
+};
 
 }  // namespace weir

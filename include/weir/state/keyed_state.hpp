@@ -180,6 +180,61 @@ class TtlRules {
   std::optional<StateTtlConfig> ttl_;
 };
 
+/// Encodes the entry types of keyed tables for checkpoints: a stamped value is the value then
+/// its stamp; lists and maps are a count then their elements.
+template <class E>
+struct EntryCodec {
+  static constexpr bool kSupported = SerdeType<E>;
+  static void write(ByteWriter& w, const E& e) { Serde<E>::write(w, e); }
+  static E read(ByteReader& r) { return Serde<E>::read(r); }
+};
+template <class V>
+struct EntryCodec<Stamped<V>> {
+  static constexpr bool kSupported = EntryCodec<V>::kSupported;
+  static void write(ByteWriter& w, const Stamped<V>& e) {
+    EntryCodec<V>::write(w, e.value);
+    w.write_fixed(e.stamp);
+  }
+  static Stamped<V> read(ByteReader& r) {
+    Stamped<V> e{EntryCodec<V>::read(r), 0};
+    e.stamp = r.read_fixed<int64_t>();
+    return e;
+  }
+};
+template <class V>
+struct EntryCodec<std::vector<Stamped<V>>> {
+  static constexpr bool kSupported = EntryCodec<V>::kSupported;
+  static void write(ByteWriter& w, const std::vector<Stamped<V>>& e) {
+    w.write_varint(e.size());
+    for (const auto& x : e) EntryCodec<Stamped<V>>::write(w, x);
+  }
+  static std::vector<Stamped<V>> read(ByteReader& r) {
+    std::vector<Stamped<V>> e(r.read_varint());
+    for (auto& x : e) x = EntryCodec<Stamped<V>>::read(r);
+    return e;
+  }
+};
+template <class K, class V, class H>
+struct EntryCodec<absl::flat_hash_map<K, Stamped<V>, H>> {
+  using M = absl::flat_hash_map<K, Stamped<V>, H>;
+  static constexpr bool kSupported = SerdeType<K> && EntryCodec<V>::kSupported;
+  static void write(ByteWriter& w, const M& m) {
+    w.write_varint(m.size());
+    for (const auto& [k, v] : m) {
+      Serde<K>::write(w, k);
+      EntryCodec<Stamped<V>>::write(w, v);
+    }
+  }
+  static M read(ByteReader& r) {
+    M m;
+    for (uint64_t n = r.read_varint(); n > 0; --n) {
+      K k = Serde<K>::read(r);
+      m.insert_or_assign(std::move(k), EntryCodec<Stamped<V>>::read(r));
+    }
+    return m;
+  }
+};
+
 /// One entry per key slot (value, list, map, reducing and aggregating state all use it), with
 /// TTL on the entry or on its elements.
 template <class E>
@@ -211,6 +266,28 @@ class KeyedTable final : public StateTableBase {
   }
   const TtlRules& rules() const { return rules_; }
   int64_t now() const { return backend_->now(); }
+
+  void snapshot(const std::function<void(uint32_t, std::string_view)>& emit) override {
+    if constexpr (EntryCodec<E>::kSupported) {
+      std::string buf;
+      for (const auto& [slot, e] : map_) {
+        buf.clear();
+        ByteWriter w(buf);
+        EntryCodec<E>::write(w, e);
+        emit(slot, buf);
+      }
+    } else {
+      if (!map_.empty()) no_serde("keyed state");
+    }
+  }
+  void restore_current(std::string_view payload) override {
+    if constexpr (EntryCodec<E>::kSupported) {
+      ByteReader r(payload);
+      get_or_create() = EntryCodec<E>::read(r);
+    } else {
+      no_serde("keyed state");
+    }
+  }
 
  private:
   KeyedBackendBase* backend_;

@@ -94,6 +94,43 @@ class InternalTimers {
   std::size_t processing_time_count() const { return processing_.size(); }
   const std::set<Timer>& event_time_timers() const { return event_; }
 
+  /// Writes every timer into its key group's stream (payload: time, then namespace).
+  void snapshot(runtime::SnapshotContext& ctx) {
+    if (event_.empty() && processing_.empty()) return;
+    if constexpr (SerdeType<N>) {
+      std::string payload;
+      auto write = [&](const std::set<Timer>& set, runtime::KeyedRecord kind) {
+        for (const auto& t : set) {
+          payload.clear();
+          ByteWriter w(payload);
+          w.write_fixed(t.time);
+          Serde<N>::write(w, t.ns);
+          runtime::write_keyed_record(ctx.key_group(backend_->key_group_of_slot(t.slot)), kind, "",
+                                      backend_->key_bytes(t.slot), payload);
+        }
+      };
+      write(event_, runtime::KeyedRecord::kEventTimer);
+      write(processing_, runtime::KeyedRecord::kProcessingTimer);
+    } else {
+      no_serde("a timer's namespace");
+    }
+  }
+  /// Restores one timer record for the current key.
+  void restore(runtime::KeyedRecord kind, std::string_view payload) {
+    if constexpr (SerdeType<N>) {
+      ByteReader r(payload);
+      const auto time = r.read_fixed<int64_t>();
+      N ns = Serde<N>::read(r);
+      if (kind == runtime::KeyedRecord::kEventTimer) {
+        register_event_time(time, ns);
+      } else {
+        register_processing_time(time, ns);
+      }
+    } else {
+      no_serde("a timer's namespace");
+    }
+  }
+
  private:
   bool add(std::set<Timer>& set, Timer t) {
     if (!set.insert(t).second) return false;  // deduplicated

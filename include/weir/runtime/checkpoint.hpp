@@ -1,0 +1,240 @@
+#pragma once
+/// Checkpoint settings and the state an operator writes at a checkpoint and reads on restore.
+///
+/// At a checkpoint each operator subtask writes, synchronously on its task thread:
+/// - keyed state, per key group, as a stream of records (the same canonical records on every
+///   backend, so a savepoint restores into any backend and any parallelism: key groups move
+///   whole);
+/// - operator state: named lists of elements, redistributed on restore either evenly
+///   (each subtask gets a share) or as a union (each subtask gets every element);
+/// - optionally a backend snapshot (RocksDB files) to upload asynchronously.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "weir/api/errors.hpp"
+#include "weir/serde/serde.hpp"
+#include "weir/state/kv_store.hpp"
+
+namespace weir {
+
+enum class CheckpointingMode { exactly_once, at_least_once };
+
+/// What a checkpoint directory keeps when a job ends (Flink's externalized checkpoint cleanup).
+enum class CheckpointRetention { delete_on_cancellation, retain_on_cancellation };
+
+/// Checkpoint settings, as Flink's CheckpointConfig.
+class CheckpointConfig {
+ public:
+  bool is_checkpointing_enabled() const { return interval_ms_ > 0; }
+  int64_t get_checkpoint_interval() const { return interval_ms_; }
+  void set_checkpoint_interval(int64_t ms) { interval_ms_ = ms; }
+  CheckpointingMode get_checkpointing_mode() const { return mode_; }
+  void set_checkpointing_mode(CheckpointingMode m) { mode_ = m; }
+  int64_t get_checkpoint_timeout() const { return timeout_ms_; }
+  void set_checkpoint_timeout(int64_t ms) {
+    if (ms <= 0) throw GraphError("checkpoint timeout must be positive");
+    timeout_ms_ = ms;
+  }
+  int64_t get_min_pause_between_checkpoints() const { return min_pause_ms_; }
+  void set_min_pause_between_checkpoints(int64_t ms) {
+    if (ms < 0) throw GraphError("min pause between checkpoints must not be negative");
+    min_pause_ms_ = ms;
+  }
+  int get_max_concurrent_checkpoints() const { return max_concurrent_; }
+  void set_max_concurrent_checkpoints(int n) {
+    if (n < 1) throw GraphError("max concurrent checkpoints must be at least 1");
+    max_concurrent_ = n;
+  }
+  int get_tolerable_checkpoint_failure_number() const { return tolerable_failures_; }
+  void set_tolerable_checkpoint_failure_number(int n) {
+    if (n < 0) throw GraphError("tolerable checkpoint failures must not be negative");
+    tolerable_failures_ = n;
+  }
+  int get_max_retained_checkpoints() const { return retained_; }
+  void set_max_retained_checkpoints(int n) {
+    if (n < 1) throw GraphError("retained checkpoints must be at least 1");
+    retained_ = n;
+  }
+  bool is_unaligned_checkpoints_enabled() const { return unaligned_; }
+  void enable_unaligned_checkpoints(bool on = true) { unaligned_ = on; }
+  void set_externalized_checkpoint_retention(CheckpointRetention r) { retention_ = r; }
+  CheckpointRetention get_externalized_checkpoint_retention() const { return retention_; }
+  /// "file:///dir" or a plain path. Empty: checkpoints are kept in memory only (the job
+  /// recovers from them, but they do not survive the process).
+  const std::string& get_checkpoint_storage() const { return storage_; }
+  void set_checkpoint_storage(std::string uri) { storage_ = std::move(uri); }
+
+ private:
+  int64_t interval_ms_ = 0;
+  CheckpointingMode mode_ = CheckpointingMode::exactly_once;
+  int64_t timeout_ms_ = 10 * 60 * 1000;
+  int64_t min_pause_ms_ = 0;
+  int max_concurrent_ = 1;
+  int tolerable_failures_ = 0;
+  int retained_ = 1;
+  bool unaligned_ = false;
+  CheckpointRetention retention_ = CheckpointRetention::retain_on_cancellation;
+  std::string storage_;
+};
+
+/// Where a job's state starts from: a savepoint or retained checkpoint directory.
+class SavepointRestoreSettings {
+ public:
+  static SavepointRestoreSettings none() { return {}; }
+  /// `allow_non_restored_state`: state of operators that are no longer in the job is skipped
+  /// instead of failing the restore.
+  static SavepointRestoreSettings for_path(std::string path, bool allow_non_restored_state = false) {
+    SavepointRestoreSettings s;
+    s.path_ = std::move(path);
+    s.allow_non_restored_ = allow_non_restored_state;
+    return s;
+  }
+  bool restore_savepoint() const { return !path_.empty(); }
+  const std::string& get_restore_path() const { return path_; }
+  bool allows_non_restored_state() const { return allow_non_restored_; }
+
+ private:
+  std::string path_;
+  bool allow_non_restored_ = false;
+};
+
+namespace runtime {
+
+/// How operator list state is split when the parallelism changes (Flink's operator state).
+enum class Redistribution : uint8_t { even_split = 0, union_ = 1 };
+
+/// One named list of operator state.
+struct OperatorList {
+  std::string name;
+  Redistribution mode = Redistribution::even_split;
+  std::vector<std::string> elements;
+};
+
+/// What one operator subtask wrote at one checkpoint.
+struct OperatorSnapshot {
+  std::map<int, std::string> key_groups;  ///< key group → its canonical records
+  std::vector<OperatorList> lists;
+  /// A backend snapshot to upload after the synchronous part (RocksDB incremental files).
+  std::shared_ptr<detail::KvSnapshot> kv;
+  bool empty() const { return key_groups.empty() && lists.empty() && !kv; }
+};
+
+/// The synchronous part of a checkpoint, as an operator sees it.
+class SnapshotContext {
+ public:
+  SnapshotContext(int64_t checkpoint_id, int64_t timestamp, bool savepoint, OperatorSnapshot* out)
+      : id_(checkpoint_id), timestamp_(timestamp), savepoint_(savepoint), out_(out) {}
+  int64_t get_checkpoint_id() const { return id_; }
+  int64_t get_checkpoint_timestamp() const { return timestamp_; }
+  /// Savepoints are written in the canonical format even by backends with their own files.
+  bool is_savepoint() const { return savepoint_; }
+  /// The record stream of key group `kg`, to append to.
+  std::string& key_group(int kg) { return out_->key_groups[kg]; }
+  void add_list(std::string name, Redistribution mode, std::vector<std::string> elements) {
+    for (auto& l : out_->lists) {
+      if (l.name == name) {
+        l.elements.insert(l.elements.end(), std::make_move_iterator(elements.begin()), std::make_move_iterator(elements.end()));
+        return;
+      }
+    }
+    out_->lists.push_back(OperatorList{std::move(name), mode, std::move(elements)});
+  }
+  OperatorSnapshot& snapshot() { return *out_; }
+
+ private:
+  int64_t id_;
+  int64_t timestamp_;
+  bool savepoint_;
+  OperatorSnapshot* out_;
+};
+
+/// The state an operator subtask starts from. Empty when the job starts fresh.
+class StateRestore {
+ public:
+  bool is_restored() const { return restored_; }
+  /// Key groups this subtask owns, [first, last].
+  int first_key_group() const { return first_kg_; }
+  int last_key_group() const { return last_kg_; }
+  /// The records of every owned key group, from however many old subtasks held them.
+  const std::vector<std::pair<int, std::string_view>>& key_groups() const { return groups_; }
+  /// The elements of operator list `name` this subtask gets (its share, or all for a union).
+  std::vector<std::string> list(const std::string& name) const {
+    auto it = lists_.find(name);
+    return it == lists_.end() ? std::vector<std::string>{} : it->second;
+  }
+  bool has_list(const std::string& name) const { return lists_.count(name) != 0; }
+  /// Backend files (RocksDB incremental checkpoints) of the old subtasks whose key groups
+  /// overlap this subtask's, with their key-group ranges.
+  struct KvSource {
+    int first_key_group = 0;
+    int last_key_group = 0;
+    std::vector<detail::KvFile> files;
+  };
+  const std::vector<KvSource>& kv_sources() const { return kv_sources_; }
+  const std::string& kv_shared_dir() const { return kv_dir_; }
+
+  // Filled by the runtime.
+  bool restored_ = false;
+  int first_kg_ = 0;
+  int last_kg_ = 0;
+  std::vector<std::pair<int, std::string_view>> groups_;
+  std::map<std::string, std::vector<std::string>> lists_;
+  std::vector<KvSource> kv_sources_;
+  std::string kv_dir_;
+  std::vector<std::shared_ptr<const std::string>> keep_alive_;  ///< owns the bytes the views point into
+};
+
+/// Record kinds inside a key group's stream.
+enum class KeyedRecord : uint8_t { kState = 1, kEventTimer = 2, kProcessingTimer = 3, kOperator = 4 };
+
+/// Appends one record to a key group's stream: kind, name (state or operator part), the
+/// serialised key, and the payload (the entry; for timers the time and namespace).
+inline void write_keyed_record(std::string& out, KeyedRecord kind, std::string_view name, std::string_view key,
+                               std::string_view payload) {
+  ByteWriter w(out);
+  w.write_u8(static_cast<uint8_t>(kind));
+  w.write_varint(name.size());
+  w.write_bytes(name.data(), name.size());
+  w.write_varint(key.size());
+  w.write_bytes(key.data(), key.size());
+  w.write_varint(payload.size());
+  w.write_bytes(payload.data(), payload.size());
+}
+
+struct KeyedRecordView {
+  KeyedRecord kind;
+  std::string_view name;
+  std::string_view key;
+  std::string_view payload;
+};
+
+/// Calls `fn(record)` for each record of a key group's stream. Throws StateError on a
+/// malformed stream.
+template <class F>
+void for_each_keyed_record(std::string_view bytes, F&& fn) {
+  ByteReader r(bytes);
+  try {
+    while (!r.at_end()) {
+      KeyedRecordView v;
+      const uint8_t k = r.read_u8();
+      if (k < 1 || k > 4) throw StateError("keyed state stream: unknown record kind " + std::to_string(k));
+      v.kind = static_cast<KeyedRecord>(k);
+      v.name = r.read_view(r.read_varint());
+      v.key = r.read_view(r.read_varint());
+      v.payload = r.read_view(r.read_varint());
+      fn(v);
+    }
+  } catch (const SerdeError& e) {
+    throw StateError(std::string("keyed state stream is malformed: ") + e.what());
+  }
+}
+
+}  // namespace runtime
+}  // namespace weir

@@ -1,0 +1,43 @@
+#pragma once
+/// Named fault points, to test recovery: library code calls `weir::fault_point("name")` at
+/// places where a real failure can happen; a test arms a point so that its n-th hit throws
+/// `InjectedFault` (a task failure, or a failed checkpoint write). Disarmed points cost one
+/// relaxed atomic load.
+///
+/// Points: "task.process" (an operator call while processing), "checkpoint.sync" (the
+/// synchronous snapshot), "checkpoint.async_write" (writing a checkpoint's files),
+/// "checkpoint.metadata" (before the metadata is renamed into place), "sink.pre_commit" and
+/// "sink.commit" (between pre-commit and commit of a two-phase-commit sink).
+#include <atomic>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace weir {
+
+class InjectedFault : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+extern std::atomic<int> g_armed_fault_points;
+void hit_fault_point(const char* name);
+}  // namespace detail
+
+/// Throws InjectedFault when `name` is armed and this is the hit it was armed for.
+inline void fault_point(const char* name) {
+  if (detail::g_armed_fault_points.load(std::memory_order_relaxed) != 0) detail::hit_fault_point(name);
+}
+
+namespace testing {
+/// Makes the `nth` next hit (1 = the next one) of point `name` throw, `times` times in a row.
+void arm_fault(const std::string& name, int64_t nth = 1, int64_t times = 1);
+/// Disarms every point and resets the counters.
+void disarm_faults();
+/// How often point `name` was hit since it was armed (or since the last disarm).
+int64_t fault_hits(const std::string& name);
+/// How often an armed point threw.
+int64_t faults_fired(const std::string& name);
+}  // namespace testing
+}  // namespace weir

@@ -1,0 +1,216 @@
+#include "checkpoint/storage.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <tuple>
+
+#include <xxhash.h>
+
+#include "weir/testing/faults.hpp"
+
+namespace weir::checkpoint {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr std::string_view kMetaMagic = "WEIRCKPT";
+constexpr std::string_view kStateMagic = "WEIRSTAT";
+
+[[noreturn]] void fail_errno(const std::string& what, const std::string& path) {
+  throw StateError(what + " '" + path + "': " + std::strerror(errno));
+}
+
+void fsync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) fail_errno("cannot open for fsync", path);
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) fail_errno("cannot fsync", path);
+}
+
+void write_header(std::string& out, std::string_view magic) {
+  out.append(magic);
+  ByteWriter w(out);
+  w.write_fixed(kFormatVersion);
+}
+
+std::string_view check_header(std::string_view bytes, std::string_view magic, const std::string& path) {
+  if (bytes.size() < magic.size() + 4 || bytes.substr(0, magic.size()) != magic) {
+    throw StateError("'" + path + "' is not a Weir checkpoint file (bad magic)");
+  }
+  ByteReader r(bytes.substr(magic.size(), 4));
+  const auto version = r.read_fixed<uint32_t>();
+  if (version != kFormatVersion) {
+    throw StateError("'" + path + "' has format version " + std::to_string(version) + "; this Weir reads version " +
+                     std::to_string(kFormatVersion));
+  }
+  return bytes.substr(magic.size() + 4);
+}
+}  // namespace
+
+uint64_t checksum(std::string_view bytes) { return XXH64(bytes.data(), bytes.size(), 0); }
+
+void make_dirs(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) throw StateError("cannot create directory '" + path + "': " + ec.message());
+}
+
+void remove_all(const std::string& path) noexcept {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+void write_file_atomic(const std::string& path, std::string_view data) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const std::string tmp = path + ".tmp-" + std::to_string(rng());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail_errno("cannot create", tmp);
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      errno = e;
+      fail_errno("cannot write", tmp);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int e = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    errno = e;
+    fail_errno("cannot fsync", tmp);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    errno = e;
+    fail_errno("cannot rename into place", path);
+  }
+  fsync_path(fs::path(path).parent_path().string(), true);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw StateError("cannot open '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw StateError("cannot read '" + path + "'");
+  return std::move(ss).str();
+}
+
+std::string encode_state_file(const runtime::OperatorSnapshot& snap) {
+  std::string out;
+  write_header(out, kStateMagic);
+  ByteWriter w(out);
+  w.write_varint(snap.key_groups.size());
+  for (const auto& [kg, bytes] : snap.key_groups) {
+    w.write_varint(static_cast<uint64_t>(kg));
+    w.write_varint(bytes.size());
+    w.write_bytes(bytes.data(), bytes.size());
+  }
+  w.write_varint(snap.lists.size());
+  for (const auto& l : snap.lists) {
+    Serde<std::string>::write(w, l.name);
+    w.write_u8(static_cast<uint8_t>(l.mode));
+    Serde<std::vector<std::string>>::write(w, l.elements);
+  }
+  return out;
+}
+
+void decode_state_file(std::string_view bytes, std::map<int, std::string>& key_groups,
+                       std::vector<runtime::OperatorList>& lists) {
+  const std::string_view body = check_header(bytes, kStateMagic, "state file");
+  try {
+    ByteReader r(body);
+    for (uint64_t n = r.read_varint(); n > 0; --n) {
+      const auto kg = static_cast<int>(r.read_varint());
+      const auto len = r.read_varint();
+      key_groups[kg].append(r.read_view(len));
+    }
+    for (uint64_t n = r.read_varint(); n > 0; --n) {
+      runtime::OperatorList l;
+      l.name = Serde<std::string>::read(r);
+      const uint8_t mode = r.read_u8();
+      if (mode > 1) throw StateError("state file: unknown redistribution mode " + std::to_string(mode));
+      l.mode = static_cast<runtime::Redistribution>(mode);
+      l.elements = Serde<std::vector<std::string>>::read(r);
+      lists.push_back(std::move(l));
+    }
+    if (!r.at_end()) throw StateError("state file: trailing bytes");
+  } catch (const SerdeError& e) {
+    throw StateError(std::string("state file is malformed: ") + e.what());
+  }
+}
+
+void write_metadata(const std::string& dir, const Metadata& meta) {
+  std::string body = serialize(meta);
+  std::string out;
+  write_header(out, kMetaMagic);
+  ByteWriter w(out);
+  w.write_fixed(checksum(body));
+  out.append(body);
+  fault_point("checkpoint.metadata");
+  write_file_atomic(dir + "/" + kMetadataFile, out);
+}
+
+Metadata read_metadata(const std::string& dir) {
+  const std::string path = dir + "/" + kMetadataFile;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw StateError("'" + dir + "' is not a complete checkpoint or savepoint: no " + kMetadataFile);
+  const std::string bytes = read_file(path);
+  std::string_view rest = check_header(bytes, kMetaMagic, path);
+  if (rest.size() < 8) throw StateError("'" + path + "' is truncated");
+  ByteReader r(rest.substr(0, 8));
+  const auto sum = r.read_fixed<uint64_t>();
+  const std::string_view body = rest.substr(8);
+  if (checksum(body) != sum) throw StateError("'" + path + "' is corrupt: checksum mismatch");
+  try {
+    return deserialize<Metadata>(body);
+  } catch (const SerdeError& e) {
+    throw StateError("'" + path + "' does not decode: " + e.what());
+  }
+}
+
+std::string read_verified(const std::string& dir, const FileRef& ref) {
+  const std::string path = dir + "/" + ref.name;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw StateError("checkpoint file '" + path + "' is missing");
+  std::string bytes = read_file(path);
+  if (bytes.size() != ref.size) {
+    throw StateError("checkpoint file '" + path + "' is corrupt: " + std::to_string(bytes.size()) + " bytes, expected " +
+                     std::to_string(ref.size));
+  }
+  if (checksum(bytes) != ref.checksum) throw StateError("checkpoint file '" + path + "' is corrupt: checksum mismatch");
+  return bytes;
+}
+
+std::pair<int, int> key_group_range(int max_p, int p, int index) {
+  // Key group g goes to subtask g * p / max_p; subtask i gets [ceil(i * max_p / p), ceil((i+1) * max_p / p) - 1].
+  const int64_t first = (static_cast<int64_t>(index) * max_p + p - 1) / p;
+  const int64_t last = (static_cast<int64_t>(index + 1) * max_p + p - 1) / p - 1;
+  return {static_cast<int>(first), static_cast<int>(last)};
+}
+
+std::string path_of_uri(const std::string& uri) {
+  constexpr std::string_view kFile = "file://";
+  if (uri.rfind(kFile, 0) == 0) return uri.substr(kFile.size());
+  if (uri.find("://") != std::string::npos) {
+    throw GraphError("checkpoint storage '" + uri + "': only file:// URIs and plain paths are supported");
+  }
+  return uri;
+}
+
+}  // namespace weir::checkpoint

@@ -1,0 +1,102 @@
+#pragma once
+/// The on-disk format of checkpoints and savepoints.
+///
+/// A checkpoint is a folder `chk-<id>` (a savepoint: the folder the user names) holding one
+/// state file per operator subtask and a `_metadata` file written last and atomically (write
+/// to a temporary name, fsync, rename, fsync the folder). A folder without a valid
+/// `_metadata` is not a checkpoint. Every file's size and XXH64 checksum are in the metadata;
+/// both files start with a magic string and the format version. RocksDB files of incremental
+/// checkpoints live in the job's `shared/` folder, referenced by the metadata.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weir/runtime/checkpoint.hpp"
+#include "weir/serde/serde.hpp"
+#include "weir/state/kv_store.hpp"
+
+namespace weir::checkpoint {
+
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr const char* kMetadataFile = "_metadata";
+
+struct FileRef {
+  std::string name;  ///< relative to the checkpoint folder
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+};
+
+struct SubtaskMeta {
+  int32_t subtask = 0;
+  int32_t first_key_group = 0;
+  int32_t last_key_group = 0;
+  FileRef file;                          ///< keyed records and operator lists
+  std::vector<detail::KvFile> kv_files;  ///< RocksDB files in `shared/` (incremental checkpoints)
+  uint64_t keyed_bytes = 0;
+  uint64_t keyed_records = 0;
+  std::vector<std::string> state_names;  ///< keyed state names and operator list names
+};
+
+struct OperatorMeta {
+  std::string uid;
+  std::string name;
+  int32_t parallelism = 1;
+  int32_t max_parallelism = 128;
+  std::vector<SubtaskMeta> subtasks;
+};
+
+struct Metadata {
+  uint32_t version = kFormatVersion;
+  int64_t checkpoint_id = 0;
+  int64_t timestamp = 0;
+  bool savepoint = false;
+  std::string job_name;
+  std::string backend;  ///< "heap" or "rocksdb" (savepoints are canonical: any backend reads them)
+  std::string shared_dir;  ///< absolute path of the RocksDB files, if any
+  std::vector<OperatorMeta> operators;
+};
+
+uint64_t checksum(std::string_view bytes);
+
+/// Writes `data` to `path` atomically and durably (temporary file, fsync, rename, fsync of the
+/// folder). Throws StateError.
+void write_file_atomic(const std::string& path, std::string_view data);
+/// Reads a whole file. Throws StateError when it cannot.
+std::string read_file(const std::string& path);
+void make_dirs(const std::string& path);
+void remove_all(const std::string& path) noexcept;
+
+/// The bytes of one subtask's state file.
+std::string encode_state_file(const runtime::OperatorSnapshot& snapshot);
+/// Decodes a state file into key groups and operator lists. Throws StateError when malformed.
+void decode_state_file(std::string_view bytes, std::map<int, std::string>& key_groups,
+                       std::vector<runtime::OperatorList>& lists);
+
+/// Writes `_metadata` into `dir` (last, atomically).
+void write_metadata(const std::string& dir, const Metadata& meta);
+/// Reads and checks `_metadata` of `dir`. Throws StateError when it is missing, corrupt, or of
+/// an unknown format version.
+Metadata read_metadata(const std::string& dir);
+/// Reads a file the metadata references and checks its size and checksum.
+std::string read_verified(const std::string& dir, const FileRef& ref);
+
+/// Key groups [first, last] of subtask `index` of `parallelism` (the inverse of the hash
+/// partitioner's key group → subtask mapping).
+std::pair<int, int> key_group_range(int max_parallelism, int parallelism, int index);
+
+/// A path from a storage URI: "file:///dir" or a plain path.
+std::string path_of_uri(const std::string& uri);
+
+}  // namespace weir::checkpoint
+
+namespace weir::detail {
+WEIR_SERDE(KvFile, name, size, checksum)
+}  // namespace weir::detail
+namespace weir::checkpoint {
+WEIR_SERDE(FileRef, name, size, checksum)
+WEIR_SERDE(SubtaskMeta, subtask, first_key_group, last_key_group, file, kv_files, keyed_bytes, keyed_records, state_names)
+WEIR_SERDE(OperatorMeta, uid, name, parallelism, max_parallelism, subtasks)
+WEIR_SERDE(Metadata, version, checkpoint_id, timestamp, savepoint, job_name, backend, shared_dir, operators)
+}  // namespace weir::checkpoint

@@ -1,0 +1,152 @@
+#pragma once
+/// Triggers checkpoints and savepoints of one job, collects the tasks' snapshots, writes them
+/// (asynchronously, on its own thread), completes them, and picks the state a restart starts
+/// from.
+///
+/// A checkpoint: the coordinator sends a trigger to every running source task; each source
+/// snapshots its chain and sends a barrier; every other task snapshots when barriers from all
+/// its inputs have arrived (aligned for exactly-once), and forwards the barrier. A task that has
+/// finished contributes the snapshot it took when it finished. When every task has
+/// acknowledged, the writer thread writes the state files, then `_metadata` last; the
+/// checkpoint is then complete and every task hears `notify_checkpoint_complete`.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "checkpoint/storage.h"
+#include "weir/runtime/checkpoint.hpp"
+#include "weir/time/clock.hpp"
+
+namespace weir::runtime {
+
+class Task;
+
+/// Per operator uid, the state of each new subtask.
+using RestorePlan = std::map<std::string, std::vector<StateRestore>>;
+
+/// What the restore needs to know of an operator of the new job.
+struct OperatorShape {
+  std::string uid;
+  std::string name;
+  int parallelism = 1;
+};
+
+/// Reads a checkpoint or savepoint folder and deals its state out to the operators of the new
+/// job (key groups by range, operator lists split or united). Throws StateError on corrupt
+/// data and on state of an operator the job does not have (unless `allow_non_restored`).
+RestorePlan load_restore_plan(const std::string& dir, const std::vector<OperatorShape>& operators, int max_parallelism,
+                              bool allow_non_restored);
+
+class CheckpointCoordinator {
+ public:
+  struct Callbacks {
+    std::function<void(const std::string&)> fail_job;  ///< too many checkpoint failures, a failed final checkpoint
+    std::function<void()> stopped;                     ///< a stop-with-savepoint completed
+  };
+  CheckpointCoordinator(CheckpointConfig config, std::string job_id, std::string job_name, std::string backend,
+                        std::shared_ptr<Clock> clock, Callbacks callbacks);
+  ~CheckpointCoordinator();
+
+  /// The tasks of the current attempt (after a restart: the new ones) and their operators.
+  struct TaskEntry {
+    Task* task;
+    int vertex;
+    bool source;
+    std::vector<std::string> uids;   ///< chain order
+    std::vector<std::string> names;
+    int parallelism;
+    int subtask;
+  };
+  void set_tasks(std::vector<TaskEntry> tasks, int max_parallelism);
+  /// Starts periodic checkpoints (when an interval is set).
+  void start();
+  /// Stops the periodic thread and the writer; aborts what is pending. Idempotent.
+  void shutdown();
+
+  /// Triggers a checkpoint now (`savepoint_dir` empty) or a savepoint into `savepoint_dir`.
+  /// The future holds the folder written, or the reason it failed.
+  std::future<std::string> trigger(const std::string& savepoint_dir = {}, bool stop = false);
+
+  // From tasks (their threads).
+  void acknowledge(Task* task, int64_t id, std::vector<OperatorSnapshot> snapshots);
+  void decline(int64_t id, const std::string& reason);
+  /// A task finished: its final snapshot stands in for it in this and later checkpoints.
+  void task_finished(Task* task, std::vector<OperatorSnapshot> snapshots);
+
+  /// The job failed: pending checkpoints are aborted (tasks are gone).
+  void abort_pending(const std::string& reason);
+  /// Folders of the retained completed checkpoints, newest first.
+  std::vector<std::string> completed_dirs() const;
+  bool any_completed() const;
+
+  int64_t completed_count() const;
+  int64_t failed_count() const;
+  /// Durations of the last completed checkpoint, ms: synchronous part (trigger → last ack) and total.
+  int64_t last_duration_ms() const;
+  int64_t last_size_bytes() const;
+  std::string checkpoint_dir() const { return job_dir_; }
+
+ private:
+  struct Pending {
+    int64_t id = 0;
+    int64_t timestamp = 0;
+    bool savepoint = false;
+    bool stop = false;
+    std::string dir;
+    std::map<Task*, std::vector<OperatorSnapshot>> acks;
+    std::set<Task*> finals;  ///< tasks that stood in with their final snapshot
+    std::promise<std::string> promise;
+    std::chrono::steady_clock::time_point started;
+    bool writing = false;
+  };
+  void periodic_loop();
+  void trigger_locked(std::unique_lock<std::mutex>& lock, std::shared_ptr<Pending> p);
+  void maybe_complete_locked(const std::shared_ptr<Pending>& p);
+  void writer_loop();
+  void write(const std::shared_ptr<Pending>& p);
+  /// Fails a pending checkpoint; returns what to run once the lock is released (failing the job).
+  std::function<void()> fail_pending_locked(const std::shared_ptr<Pending>& p, const std::string& reason);
+  void prune_locked();
+
+  CheckpointConfig config_;
+  std::string job_id_;
+  std::string job_name_;
+  std::string backend_;
+  std::string job_dir_;     ///< <storage>/<job id>
+  bool temp_dir_ = false;   ///< no storage configured: a temporary folder, removed at the end
+  std::shared_ptr<Clock> clock_;
+  Callbacks callbacks_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<TaskEntry> tasks_;
+  int max_parallelism_ = 128;
+  std::map<Task*, std::vector<OperatorSnapshot>> finished_;  // final snapshots of this attempt
+  std::map<int64_t, std::shared_ptr<Pending>> pending_;
+  std::deque<std::shared_ptr<Pending>> to_write_;
+  std::vector<std::pair<int64_t, std::string>> completed_;  // (id, folder), oldest first
+  std::map<std::string, detail::KvFile> uploaded_;           // shared RocksDB files by name
+  int64_t next_id_ = 1;
+  int64_t consecutive_failures_ = 0;
+  int64_t completed_count_ = 0;
+  int64_t failed_count_ = 0;
+  int64_t last_duration_ms_ = 0;
+  int64_t last_size_ = 0;
+  int64_t last_completed_at_ = std::numeric_limits<int64_t>::min() / 2;
+  bool stopping_ = false;
+  uint64_t clock_listener_ = 0;
+  std::thread periodic_;
+  std::thread writer_;
+};
+
+}  // namespace weir::runtime
