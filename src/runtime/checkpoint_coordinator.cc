@@ -40,6 +40,7 @@ void CheckpointCoordinator::set_tasks(std::vector<TaskEntry> tasks, int max_para
   tasks_ = std::move(tasks);
   max_parallelism_ = max_parallelism;
   finished_.clear();
+  released_.clear();
 }
 
 void CheckpointCoordinator::start() {
@@ -129,6 +130,7 @@ void CheckpointCoordinator::decline(int64_t id, const std::string& reason) {
 
 void CheckpointCoordinator::task_finished(Task* task, std::vector<OperatorSnapshot> snapshots) {
   std::unique_lock lock(mu_);
+  if (std::none_of(tasks_.begin(), tasks_.end(), [&](const TaskEntry& e) { return e.task == task; })) return;  // an old attempt's
   finished_[task] = snapshots;
   for (auto& [id, p] : pending_) {
     if (p->writing || p->acks.count(task)) continue;
@@ -259,7 +261,7 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
   std::vector<std::pair<Task*, bool>> notify;  // task, released from its final wait
   bool stopped = false;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     for (const auto& f : new_uploads) uploaded_.emplace(f.name, f);
     if (!pending_.count(p->id)) {
       // Aborted while being written (the job failed): not a checkpoint of any attempt.
@@ -282,8 +284,17 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
     if (!p->savepoint || p->stop) {
       for (const auto& te : tasks_) notify.emplace_back(te.task, p->finals.count(te.task) != 0);
     }
-    // Tasks whose final snapshot a completed checkpoint holds may end now.
     stopped = p->stop;
+    // Tasks whose final snapshot a completed checkpoint holds may end now. Tasks that finished
+    // after acknowledging this checkpoint still wait: once all have finished, one more
+    // checkpoint (of final snapshots only) releases them.
+    for (Task* t : p->finals) released_.insert(t);
+    if (!p->savepoint && !stopping_ && !tasks_.empty() && finished_.size() == tasks_.size() &&
+        released_.size() < finished_.size()) {
+      bool any_open = false;
+      for (auto& [id, q] : pending_) any_open = any_open || !q->savepoint;
+      if (!any_open) trigger_locked(lock, std::make_shared<Pending>());
+    }
   }
   spdlog::debug("job '{}': {} {} complete in {} ms, {} bytes: {}", job_name_, p->savepoint ? "savepoint" : "checkpoint",
                 p->id, last_duration_ms_, size, dir);
@@ -391,6 +402,7 @@ void CheckpointCoordinator::abort_pending(const std::string& reason) {
   to_write_.clear();
   tasks_.clear();
   finished_.clear();
+  released_.clear();
 }
 
 std::vector<std::string> CheckpointCoordinator::completed_dirs() const {

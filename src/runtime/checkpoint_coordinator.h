@@ -132,6 +132,7 @@ class CheckpointCoordinator {
   std::vector<TaskEntry> tasks_;
   int max_parallelism_ = 128;
   std::map<Task*, std::vector<OperatorSnapshot>> finished_;  // final snapshots of this attempt
+  std::set<Task*> released_;  // finished tasks whose final snapshot a completed checkpoint holds
   std::map<int64_t, std::shared_ptr<Pending>> pending_;
   std::deque<std::shared_ptr<Pending>> to_write_;
   std::vector<std::pair<int64_t, std::string>> completed_;  // (id, folder), oldest first

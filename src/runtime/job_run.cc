@@ -1,5 +1,6 @@
 #include "runtime/job_run.h"
 
+#include <cstdlib>
 #include <random>
 
 #include <fmt/format.h>
@@ -23,6 +24,15 @@ const char* to_string(JobStatus s) {
 
 namespace runtime {
 namespace {
+/// WEIR_LOG=debug|info|warn|error|off sets the log level (read once).
+void apply_log_level_from_env() {
+  static const bool once = [] {
+    if (const char* v = std::getenv("WEIR_LOG")) spdlog::set_level(spdlog::level::from_str(v));
+    return true;
+  }();
+  (void)once;
+}
+
 std::string new_job_id() {
   std::random_device rd;
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
@@ -36,6 +46,7 @@ JobRun::JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionCon
       config_(config),
       id_(new_job_id()),
       restart_strategy_(config.restart_strategy) {
+  apply_log_level_from_env();
   future_ = promise_.get_future().share();
   if (config_.checkpoint.is_checkpointing_enabled() && !config_.restart_strategy_set) {
     // As Flink: with checkpoints, restart (1 s apart, without limit) from the latest one.
@@ -81,7 +92,8 @@ void JobRun::build() {
   for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
     const auto& vx = graph_.vertices[v];
     for (int s = 0; s < vx.parallelism; ++s) {
-      TaskInfo info{vx.name, s, vx.parallelism, max_p, attempt_, config_.auto_watermark_interval};
+      TaskInfo info{vx.name, s, vx.parallelism, max_p, attempt_, config_.auto_watermark_interval,
+                    config_.checkpoint.is_checkpointing_enabled()};
       auto task = std::make_unique<Task>(this, pool_.get(), info);
       for (int n : vx.nodes) {
         const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];

@@ -118,7 +118,11 @@ void Task::trigger_barrier(int64_t id, int64_t timestamp, uint8_t flags, bool st
 void Task::post_checkpoint_complete(int64_t id, bool release) {
   post([this, id, release] {
     for (auto& op : operators) op->notify_checkpoint_complete(id);
-    if (release) released_ = true;
+    if (release) {
+      // The checkpoint holds this task's final snapshot: commit what that snapshot covers.
+      for (auto& op : operators) op->notify_checkpoint_complete(kFinalCheckpointId);
+      released_ = true;
+    }
   });
 }
 
@@ -400,7 +404,7 @@ Task::Slice Task::finish_chain() {
   if (final_checkpoint && coordinator) {
     // The final state goes into the next checkpoint; sinks commit what they hold when it
     // completes, and only then does the task end.
-    auto snaps = snapshot_chain(0, now(), 0);
+    auto snaps = snapshot_chain(kFinalCheckpointId, now(), 0);
     waiting_final_ = true;
     coordinator->task_finished(this, std::move(snaps));
     return Slice::kWait;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -106,6 +107,11 @@ class SavepointRestoreSettings {
 };
 
 namespace runtime {
+
+/// The checkpoint id of the snapshot a task takes when it has finished. That snapshot stands
+/// in for the task in every later checkpoint; when one of them completes, the task's
+/// operators hear `notify_checkpoint_complete(kFinalCheckpointId)`: commit everything.
+inline constexpr int64_t kFinalCheckpointId = std::numeric_limits<int64_t>::max();
 
 /// How operator list state is split when the parallelism changes (Flink's operator state).
 enum class Redistribution : uint8_t { even_split = 0, union_ = 1 };

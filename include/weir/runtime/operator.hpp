@@ -30,6 +30,7 @@ struct TaskInfo {
   int max_parallelism = 128; ///< number of key groups
   int attempt = 0;           ///< restart attempt, 0 for the first run
   int64_t auto_watermark_interval = 200;  ///< ms between periodic watermarks; 0 disables them
+  bool checkpointing = false;  ///< periodic checkpoints are on (sinks then commit on them)
 };
 
 /// Receives the records an operator emits: the next operator in the chain, a writer to a

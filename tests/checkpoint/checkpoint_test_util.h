@@ -1,0 +1,127 @@
+#pragma once
+// Shared pieces of the checkpoint tests: a temporary folder, a slow keyed-count job whose
+// output proves exactly-once, and its sequential reference.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "weir/weir.hpp"
+
+namespace weir::cptest {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "weir-cp-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct Ev {
+  int64_t key = 0;
+  int64_t seq = 0;
+};
+WEIR_SERDE(Ev, key, seq)
+
+inline constexpr int64_t kKeys = 37;
+inline Ev make_event(int64_t i) { return Ev{(i * 7919) % kKeys, i}; }
+
+/// Counts per key in keyed ValueState and emits (key, count) for every record: with
+/// exactly-once, each (key, c) for c in 1..n(key) is emitted exactly once.
+struct CountPerKey : KeyedProcessFunction<int64_t, Ev, std::pair<int64_t, int64_t>> {
+  ValueState<int64_t> count;
+  void open(RuntimeContext& rc) override { count = rc.get_state(ValueStateDescriptor<int64_t>("count")); }
+  void process_element(const Ev& e, Context& ctx, Collector<std::pair<int64_t, int64_t>>& out) override {
+    const int64_t c = count.value().value_or(0) + 1;
+    count.update(c);
+    out.collect({e.key, c});
+  }
+};
+
+/// Records per key in [from, to).
+inline std::map<int64_t, int64_t> expected_counts(int64_t from, int64_t to) {
+  std::map<int64_t, int64_t> n;
+  for (int64_t i = from; i < to; ++i) ++n[make_event(i).key];
+  return n;
+}
+
+/// Checks that `out` holds every (key, c), c in 1..n(key), exactly once.
+inline void expect_exactly_once(std::vector<std::pair<int64_t, int64_t>> out, const std::map<int64_t, int64_t>& n) {
+  std::map<int64_t, std::vector<int64_t>> by_key;
+  for (auto& [k, c] : out) by_key[k].push_back(c);
+  int64_t total = 0;
+  for (auto& [k, cnt] : n) total += cnt;
+  EXPECT_EQ(static_cast<int64_t>(out.size()), total) << "records emitted (duplicates or losses)";
+  for (auto& [k, cnt] : n) {
+    auto& v = by_key[k];
+    std::sort(v.begin(), v.end());
+    std::vector<int64_t> want(static_cast<std::size_t>(cnt));
+    for (int64_t i = 0; i < cnt; ++i) want[static_cast<std::size_t>(i)] = i + 1;
+    ASSERT_EQ(v, want) << "key " << k;
+  }
+}
+
+/// A generator that takes about `micros_per_1000` µs per 1000 records, so checkpoints land
+/// in the middle of the stream.
+inline auto slow_events(int64_t count, int micros_per_1000 = 300) {
+  return DataGeneratorSource<Ev>(
+      [micros_per_1000](int64_t i) {
+        if (i % 1000 == 999) std::this_thread::sleep_for(std::chrono::microseconds(micros_per_1000));
+        return make_event(i);
+      },
+      count);
+}
+
+/// Events 0..count-1 in one split per subtask; a split emits only records with seq below
+/// `*limit` (it polls while held back, so its task still takes checkpoints).
+class GatedEvents final : public Source<Ev> {
+ public:
+  GatedEvents(int64_t count, std::shared_ptr<std::atomic<int64_t>> limit) : count_(count), limit_(std::move(limit)) {}
+  int num_splits(int parallelism) const override { return parallelism; }
+  std::unique_ptr<SplitReader<Ev>> create_reader(int split, int n) const override {
+    struct Reader final : SplitReader<Ev> {
+      int64_t next, end;
+      std::shared_ptr<std::atomic<int64_t>> limit;
+      Status read(std::size_t max, SourceOutput<Ev>& out) override {
+        std::size_t i = 0;
+        for (; i < max && next < end && next < limit->load(); ++i) out.collect(make_event(next++), kNoTimestamp);
+        if (next >= end) return Status::kEndOfSplit;
+        if (i == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        return Status::kMoreAvailable;
+      }
+      std::optional<std::string> snapshot_position() const override { return serialize(next); }
+      void restore_position(std::string_view p) override { next = deserialize<int64_t>(p); }
+    };
+    auto r = std::make_unique<Reader>();
+    r->next = count_ * split / n;
+    r->end = count_ * (split + 1) / n;
+    r->limit = limit_;
+    return r;
+  }
+
+ private:
+  int64_t count_;
+  std::shared_ptr<std::atomic<int64_t>> limit_;
+};
+
+}  // namespace weir::cptest
