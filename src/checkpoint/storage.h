@@ -36,6 +36,7 @@ struct SubtaskMeta {
   std::vector<detail::KvFile> kv_files;  ///< RocksDB files in `shared/` (incremental checkpoints)
   uint64_t keyed_bytes = 0;
   uint64_t keyed_records = 0;
+  uint64_t keys = 0;  ///< distinct keys with keyed state or timers
   std::vector<std::string> state_names;  ///< keyed state names and operator list names
 };
 
@@ -96,7 +97,8 @@ WEIR_SERDE(KvFile, name, size, checksum)
 }  // namespace weir::detail
 namespace weir::checkpoint {
 WEIR_SERDE(FileRef, name, size, checksum)
-WEIR_SERDE(SubtaskMeta, subtask, first_key_group, last_key_group, file, kv_files, keyed_bytes, keyed_records, state_names)
+WEIR_SERDE(SubtaskMeta, subtask, first_key_group, last_key_group, file, kv_files, keyed_bytes, keyed_records, keys,
+           state_names)
 WEIR_SERDE(OperatorMeta, uid, name, parallelism, max_parallelism, subtasks)
 WEIR_SERDE(Metadata, version, checkpoint_id, timestamp, savepoint, job_name, backend, shared_dir, operators)
 }  // namespace weir::checkpoint

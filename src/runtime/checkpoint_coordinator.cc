@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <random>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -41,6 +42,8 @@ void CheckpointCoordinator::set_tasks(std::vector<TaskEntry> tasks, int max_para
   max_parallelism_ = max_parallelism;
   finished_.clear();
   released_.clear();
+  ended_without_state_.clear();
+  ended_without_state_.clear();
 }
 
 void CheckpointCoordinator::start() {
@@ -81,15 +84,29 @@ std::future<std::string> CheckpointCoordinator::trigger(const std::string& savep
   return future;
 }
 
-void CheckpointCoordinator::trigger_locked(std::unique_lock<std::mutex>& lock, std::shared_ptr<Pending> p) {
-  for (const auto& te : tasks_) {
-    auto it = finished_.find(te.task);
-    if (it == finished_.end()) continue;
-    if (!config_.is_checkpointing_enabled()) {
-      p->promise.set_exception(std::make_exception_ptr(
-          StateError("part of the job has finished; a savepoint of a partly finished job needs checkpointing enabled")));
-      return;
+namespace {
+const char* kPartlyFinished =
+    "part of the job has finished; a savepoint of a partly finished job needs checkpointing enabled "
+    "(env.enable_checkpointing), so that finished tasks keep their final state";
+}  // namespace
+
+void CheckpointCoordinator::task_ended_without_state(Task* task) {
+  std::vector<std::shared_ptr<Pending>> failed;
+  {
+    std::lock_guard lock(mu_);
+    ended_without_state_.insert(task);
+    for (auto& [id, p] : pending_) {
+      if (!p->writing && !p->acks.count(task)) failed.push_back(p);
     }
+    for (auto& p : failed) pending_.erase(p->id);
+  }
+  for (auto& p : failed) p->promise.set_exception(std::make_exception_ptr(StateError(kPartlyFinished)));
+}
+
+void CheckpointCoordinator::trigger_locked(std::unique_lock<std::mutex>& lock, std::shared_ptr<Pending> p) {
+  if (!ended_without_state_.empty()) {
+    p->promise.set_exception(std::make_exception_ptr(StateError(kPartlyFinished)));
+    return;
   }
   p->id = next_id_++;
   p->timestamp = clock_->now_ms();
@@ -216,13 +233,16 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
         if (i < snaps.size() && !snaps[i].empty()) {
           const auto& snap = snaps[i];
           std::set<std::string> names;
+          std::unordered_set<uint64_t> keys;  // by hash: 8 bytes per key
           for (const auto& [kg, bytes] : snap.key_groups) {
             sm.keyed_bytes += bytes.size();
             for_each_keyed_record(bytes, [&](const KeyedRecordView& r) {
               ++sm.keyed_records;
+              keys.insert(checkpoint::checksum(r.key) ^ static_cast<uint64_t>(kg));
               if (r.kind == KeyedRecord::kState) names.emplace(r.name);
             });
           }
+          sm.keys = keys.size();
           for (const auto& l : snap.lists) names.insert(l.name);
           sm.state_names.assign(names.begin(), names.end());
           if (!snap.key_groups.empty() || !snap.lists.empty()) {
@@ -298,7 +318,7 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
   }
   spdlog::debug("job '{}': {} {} complete in {} ms, {} bytes: {}", job_name_, p->savepoint ? "savepoint" : "checkpoint",
                 p->id, last_duration_ms_, size, dir);
-  for (auto& [task, released] : notify) task->post_checkpoint_complete(p->id, released);
+  for (auto& [task, released] : notify) task->post_checkpoint_complete(p->id, released, p->stop);
   p->promise.set_value(dir);
   if (stopped && callbacks_.stopped) callbacks_.stopped();
 }
@@ -403,6 +423,7 @@ void CheckpointCoordinator::abort_pending(const std::string& reason) {
   tasks_.clear();
   finished_.clear();
   released_.clear();
+  ended_without_state_.clear();
 }
 
 std::vector<std::string> CheckpointCoordinator::completed_dirs() const {
@@ -468,7 +489,7 @@ RestorePlan load_restore_plan(const std::string& dir, const std::vector<Operator
       if (!has_state || allow_non_restored) continue;
       throw StateError("'" + dir + "' holds state of operator '" + op.name + "' (uid '" + op.uid +
                        "'), which this job does not have; give the operator its old uid(), or restore with "
-                       "SavepointRestoreSettings::for_path(path, true) to skip that state");
+                       "SavepointRestoreSettings::for_path(path, /*allow_non_restored_state=*/true) to skip that state");
     }
     if (has_state && op.max_parallelism != max_parallelism) {
       throw StateError("operator '" + op.name + "' was checkpointed with max parallelism " + std::to_string(op.max_parallelism) +

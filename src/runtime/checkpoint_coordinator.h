@@ -83,6 +83,10 @@ class CheckpointCoordinator {
   /// A task finished: its final snapshot stands in for it in this and later checkpoints.
   void task_finished(Task* task, std::vector<OperatorSnapshot> snapshots);
 
+  /// A task finished while checkpointing is off (no final snapshot): savepoints can no
+  /// longer cover the whole job.
+  void task_ended_without_state(Task* task);
+
   /// The job failed: pending checkpoints are aborted (tasks are gone).
   void abort_pending(const std::string& reason);
   /// Folders of the retained completed checkpoints, newest first.
@@ -132,7 +136,8 @@ class CheckpointCoordinator {
   std::vector<TaskEntry> tasks_;
   int max_parallelism_ = 128;
   std::map<Task*, std::vector<OperatorSnapshot>> finished_;  // final snapshots of this attempt
-  std::set<Task*> released_;  // finished tasks whose final snapshot a completed checkpoint holds
+  std::set<Task*> released_;
+  std::set<Task*> ended_without_state_;  // finished tasks whose final snapshot a completed checkpoint holds
   std::map<int64_t, std::shared_ptr<Pending>> pending_;
   std::deque<std::shared_ptr<Pending>> to_write_;
   std::vector<std::pair<int64_t, std::string>> completed_;  // (id, folder), oldest first

@@ -115,9 +115,12 @@ void Task::trigger_barrier(int64_t id, int64_t timestamp, uint8_t flags, bool st
   });
 }
 
-void Task::post_checkpoint_complete(int64_t id, bool release) {
-  post([this, id, release] {
+void Task::post_checkpoint_complete(int64_t id, bool release, bool stop) {
+  post([this, id, release, stop] {
     for (auto& op : operators) op->notify_checkpoint_complete(id);
+    if (stop) {
+      for (auto& op : operators) op->notify_stopped();
+    }
     if (release) {
       // The checkpoint holds this task's final snapshot: commit what that snapshot covers.
       for (auto& op : operators) op->notify_checkpoint_complete(kFinalCheckpointId);
@@ -409,6 +412,7 @@ Task::Slice Task::finish_chain() {
     coordinator->task_finished(this, std::move(snaps));
     return Slice::kWait;
   }
+  if (coordinator) coordinator->task_ended_without_state(this);
   close_chain();
   return Slice::kDone;
 }

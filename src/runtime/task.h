@@ -96,7 +96,8 @@ class Task final : public ProcessingTimeService {
   void trigger_barrier(int64_t id, int64_t timestamp, uint8_t flags, bool stop);
   /// Checkpoint `id` completed; `release`: it holds this task's final snapshot, so a finished
   /// task may end now.
-  void post_checkpoint_complete(int64_t id, bool release);
+  /// `stop`: it was the savepoint of a stop-with-savepoint.
+  void post_checkpoint_complete(int64_t id, bool release, bool stop = false);
   void post_checkpoint_aborted(int64_t id);
 
   const TaskInfo& info() const { return info_; }

@@ -5,6 +5,8 @@
 /// the other input reads that state (`process_element`, read-only), keyed
 /// (`KeyedBroadcastProcessFunction`, with keyed state and timers) or not
 /// (`BroadcastProcessFunction`).
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,8 +35,42 @@ class BroadcastStates {
       }
     }
     auto m = std::make_shared<M>();
-    states_.push_back({d.get_name(), typeid(M), m});
+    std::function<std::vector<std::string>()> encode;
+    if constexpr (SerdeType<K> && SerdeType<V>) {
+      encode = [m] {
+        std::vector<std::string> out;
+        for (const auto& [k, v] : *m) out.push_back(serialize(std::pair<K, V>(k, v)));
+        return out;
+      };
+      auto it = restored_.find(d.get_name());
+      if (it != restored_.end()) {
+        for (const auto& e : it->second) {
+          auto kv = deserialize<std::pair<K, V>>(e);
+          m->insert_or_assign(std::move(kv.first), std::move(kv.second));
+        }
+        restored_.erase(it);
+      }
+    } else {
+      encode = [m, name = d.get_name()]() -> std::vector<std::string> {
+        if (!m->empty()) no_serde("broadcast state '" + name + "'");
+        return {};
+      };
+    }
+    states_.push_back({d.get_name(), typeid(M), m, std::move(encode)});
     return *m;
+  }
+
+  /// Every subtask holds the same broadcast state, so subtask 0 writes it; on restore every
+  /// subtask reads it (a union list per state).
+  void snapshot(runtime::SnapshotContext& ctx, int subtask) const {
+    if (subtask != 0) return;
+    for (const auto& s : states_) ctx.add_list("broadcast." + s.name, runtime::Redistribution::union_, s.encode());
+    for (const auto& [name, elems] : restored_) ctx.add_list("broadcast." + name, runtime::Redistribution::union_, elems);
+  }
+  void set_restore(const runtime::StateRestore& r) {
+    for (const auto& [name, elems] : r.lists_) {
+      if (name.rfind("broadcast.", 0) == 0) restored_[name.substr(10)] = elems;
+    }
   }
 
  private:
@@ -42,8 +78,10 @@ class BroadcastStates {
     std::string name;
     std::type_index type;
     std::shared_ptr<void> map;
+    std::function<std::vector<std::string>()> encode;
   };
   std::vector<Entry> states_;
+  std::map<std::string, std::vector<std::string>> restored_;  ///< not yet asked for
 };
 }  // namespace detail
 
@@ -172,12 +210,21 @@ class BroadcastProcessOperator final : public runtime::TwoInputOperator<IN1, IN2
         core_.timers().advance_processing_time(this->processing_time_service().now(),
                                                [this](const auto& t) { fire(t, TimeDomain::processing_time); });
       });
+      core_.restore();
     }
     RuntimeContext rc(this->task_info(), this->name(), kKeyed ? &core_.backend() : nullptr);
     this->call_user([&] { f_.open(rc); });
   }
   void close() override { f_.close(); }
   std::size_t keyed_state_keys() const override { return kKeyed ? core_.live_keys() : 0; }
+  void initialize_state(const runtime::StateRestore& r) override {
+    states_.set_restore(r);
+    if constexpr (kKeyed) core_.set_restore(r);
+  }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    states_.snapshot(ctx, this->task_info().subtask);
+    if constexpr (kKeyed) core_.snapshot(ctx);
+  }
 
   void process1(const IN1& v, int64_t ts) override {
     if constexpr (kKeyed) core_.backend().set_current_key(this->call_user([&]() -> K { return key_(v); }));

@@ -127,6 +127,22 @@ class KeyedOperatorCore {
     backend_->snapshot_tables(ctx);
     timers_->snapshot(ctx);
   }
+  /// Writes an operator's own per-key-slot state as `name` records: `encode(entry, writer)`
+  /// for each slot whose entry `live(entry)` says holds state.
+  template <class PerSlot, class Live, class Encode>
+  void snapshot_slots(runtime::SnapshotContext& ctx, const std::vector<PerSlot>& per_slot, std::string_view name,
+                      Live&& live, Encode&& encode) {
+    std::string payload;
+    for (std::size_t s = 0; s < per_slot.size(); ++s) {
+      if (!live(per_slot[s])) continue;
+      payload.clear();
+      ByteWriter w(payload);
+      encode(per_slot[s], w);
+      const auto slot = static_cast<uint32_t>(s);
+      runtime::write_keyed_record(ctx.key_group(backend_->key_group_of_slot(slot)), runtime::KeyedRecord::kOperator, name,
+                                  backend_->key_bytes(slot), payload);
+    }
+  }
 
  private:
   /// Background TTL cleanup: sweep expired state every interval of processing time.
@@ -205,8 +221,14 @@ class KeyedProcessBase : public OpBase {
   }
   void close() override { f_.close(); }
   std::size_t keyed_state_keys() const override { return core_.live_keys(); }
-  void initialize_state(const runtime::StateRestore& r) override { core_.set_restore(r); }
-  void snapshot_state(runtime::SnapshotContext& ctx) override { core_.snapshot(ctx); }
+  void initialize_state(const runtime::StateRestore& r) override {
+    core_.set_restore(r);
+    this->call_user([&] { fstate_.initialize(f_, r); });
+  }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    core_.snapshot(ctx);
+    this->call_user([&] { fstate_.snapshot(f_, ctx); });
+  }
   void notify_checkpoint_complete(int64_t id) override { notify_complete(f_, id); }
   void notify_checkpoint_aborted(int64_t id) override { notify_aborted(f_, id); }
 
@@ -237,6 +259,7 @@ class KeyedProcessBase : public OpBase {
 
   using Ctx = KeyedContextImpl<K, typename PF::OnTimerContext>;
   PF f_;
+  FunctionState<PF> fstate_;
   KeyedOperatorCore<K> core_;
   TimestampedCollector<OUT> collector_;
   std::unique_ptr<KeyedTimerService<K>> timer_service_;

@@ -120,6 +120,10 @@ class ProcessOperator final : public runtime::OneInputOperator<IN> {
     this->call_user([&] { f_.process_element(v, ctx_, collector_); });
   }
   void close() override { f_.close(); }
+  void initialize_state(const runtime::StateRestore& r) override { this->call_user([&] { fstate_.initialize(f_, r); }); }
+  void snapshot_state(runtime::SnapshotContext& ctx) override { this->call_user([&] { fstate_.snapshot(f_, ctx); }); }
+  void notify_checkpoint_complete(int64_t id) override { this->call_user([&] { notify_complete(f_, id); }); }
+  void notify_checkpoint_aborted(int64_t id) override { this->call_user([&] { notify_aborted(f_, id); }); }
 
  private:
   class Ctx final : public ProcessFunction<IN, OUT>::Context {
@@ -139,6 +143,7 @@ class ProcessOperator final : public runtime::OneInputOperator<IN> {
     NonKeyedTimerService timers_;
   };
   PF f_;
+  FunctionState<PF> fstate_;
   Ctx ctx_;
   TimestampedCollector<OUT> collector_;
 };
@@ -322,6 +327,10 @@ class CollectSinkOperator final : public runtime::OneInputOperator<T> {
   void notify_checkpoint_complete(int64_t id) override {
     std::lock_guard lock(buffer_->mu);
     commit_upto(id);
+  }
+  void notify_stopped() override {
+    std::lock_guard lock(buffer_->mu);
+    buffer_->finished = true;  // stopped with a savepoint: what it committed is the result
   }
   void finish() override {
     if (this->task_info().checkpointing) return;  // the final checkpoint commits

@@ -112,6 +112,8 @@ class StreamOperator {
   virtual void notify_checkpoint_complete(int64_t id) {}
   /// Checkpoint `id` will not complete.
   virtual void notify_checkpoint_aborted(int64_t id) {}
+  /// The job stops after the savepoint just completed (stop-with-savepoint); `close` follows.
+  virtual void notify_stopped() {}
 
   virtual void open() {}
 

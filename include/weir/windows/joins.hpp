@@ -62,9 +62,45 @@ class IntervalJoinOperator final : public runtime::TwoInputOperator<L, R> {
   IntervalJoinOperator(KL kl, KR kr, PJF f, IntervalJoinConfig cfg)
       : kl_(std::move(kl)), kr_(std::move(kr)), f_(std::move(f)), cfg_(std::move(cfg)), ctx_(this) {}
 
+  void initialize_state(const runtime::StateRestore& r) override { core_.set_restore(r); }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    core_.snapshot(ctx);
+    using LM = std::map<int64_t, std::vector<L>>;
+    using RM = std::map<int64_t, std::vector<R>>;
+    if constexpr (SerdeType<LM> && SerdeType<RM>) {
+      core_.snapshot_slots(ctx, per_slot_, "buffers", [](const Buffers& b) { return !b.left.empty() || !b.right.empty(); },
+                           [](const Buffers& b, ByteWriter& w) {
+                             Serde<LM>::write(w, b.left);
+                             Serde<RM>::write(w, b.right);
+                           });
+    } else {
+      for (const auto& b : per_slot_) {
+        if (!b.left.empty() || !b.right.empty()) no_serde("the buffers of interval join '" + this->name() + "'");
+      }
+    }
+  }
+
   void open() override {
     core_.init(*this);
     collector_.set(this->template typed_output<OUT>(), kNoTimestamp);
+    core_.restore([this](std::string_view, std::string_view payload) {
+      using LM = std::map<int64_t, std::vector<L>>;
+      using RM = std::map<int64_t, std::vector<R>>;
+      if constexpr (SerdeType<LM> && SerdeType<RM>) {
+        ByteReader r(payload);
+        LM left = Serde<LM>::read(r);
+        RM right = Serde<RM>::read(r);
+        auto& b = buffers();
+        for (auto& [ts, vs] : left) {
+          if (b.left.emplace(ts, std::move(vs)).second) core_.backend().ref(core_.backend().current_slot());
+        }
+        for (auto& [ts, vs] : right) {
+          if (b.right.emplace(ts, std::move(vs)).second) core_.backend().ref(core_.backend().current_slot());
+        }
+      } else {
+        no_serde("the buffers of interval join '" + this->name() + "'");
+      }
+    });
     RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
     this->call_user([&] { f_.open(rc); });
   }

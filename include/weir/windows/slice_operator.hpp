@@ -32,11 +32,36 @@ class SliceWindowOperator final : public runtime::OneInputOperator<IN> {
   SliceWindowOperator(Config cfg, Agg agg, PWF pwf)
       : cfg_(std::move(cfg)), agg_(std::move(agg)), pwf_(std::move(pwf)), slice_(std::gcd(cfg_.size, cfg_.slide)) {}
 
+  void initialize_state(const runtime::StateRestore& r) override { core_.set_restore(r); }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    core_.snapshot(ctx);
+    using Slices = std::map<int64_t, Acc>;
+    if constexpr (SerdeType<Slices>) {
+      core_.snapshot_slots(ctx, per_slot_, "slices", [](const Slices& m) { return !m.empty(); },
+                           [](const Slices& m, ByteWriter& w) { Serde<Slices>::write(w, m); });
+    } else {
+      for (const auto& m : per_slot_) {
+        if (!m.empty()) no_serde("the accumulators of window operator '" + this->name() + "'");
+      }
+    }
+  }
+
   void open() override {
     core_.init(*this);
     out_ = this->template typed_output<OUT>();
     collector_.set(out_, kNoTimestamp);
     pctx_ = std::make_unique<PwfCtx>(this);
+    core_.restore([this](std::string_view name, std::string_view payload) {
+      using Slices = std::map<int64_t, Acc>;
+      if constexpr (SerdeType<Slices>) {
+        auto restored = deserialize<Slices>(payload);
+        auto& slices = this->slices();
+        if (slices.empty() && !restored.empty()) core_.backend().ref(core_.backend().current_slot());
+        for (auto& [start, acc] : restored) slices.insert_or_assign(start, std::move(acc));
+      } else {
+        no_serde("the accumulators of window operator '" + this->name() + "'");
+      }
+    });
     if constexpr (kHasPwf) {
       RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
       this->call_user([&] { pwf_.open(rc); });

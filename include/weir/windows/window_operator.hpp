@@ -94,6 +94,18 @@ class PwfContextImpl final : public PwfContextOf<PWF, W>::type {
   const runtime::StreamOperator* op_;
 };
 
+/// A trigger counter of one window (its namespace in the counter table).
+template <class W>
+struct WindowCounter {
+  W window;
+  uint64_t id;  ///< stable hash of the counter's name
+  bool operator==(const WindowCounter&) const = default;
+  template <class H>
+  friend H AbslHashValue(H h, const WindowCounter& c) {
+    return H::combine(std::move(h), c.window, c.id);
+  }
+};
+
 template <class K, class IN, class OUT, class A, class Agg, class PWF, bool kList>
 class WindowOperator final : public runtime::OneInputOperator<IN> {
  public:
@@ -126,6 +138,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
       core_.timers().advance_processing_time(this->processing_time_service().now(),
                                              [this](const auto& t) { on_timer(t, false); });
     });
+    core_.restore([this](std::string_view name, std::string_view payload) { restore_windows(name, payload); });
     if constexpr (kHasPwf) {
       RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
       this->call_user([&] { pwf_.open(rc); });
@@ -172,6 +185,28 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     return n;
   }
 
+  void initialize_state(const runtime::StateRestore& r) override { core_.set_restore(r); }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    core_.snapshot(ctx);
+    if constexpr (SerdeType<W> && SerdeType<Contents>) {
+      core_.snapshot_slots(ctx, per_slot_, "windows", [](const Entries& es) { return !es.empty(); },
+                           [](const Entries& es, ByteWriter& w) {
+                             w.write_varint(es.size());
+                             for (const auto& e : es) {
+                               Serde<W>::write(w, e.window);
+                               Serde<Contents>::write(w, e.contents);
+                             }
+                           });
+    } else {
+      for (const auto& es : per_slot_) {
+        if (!es.empty()) no_serde("the contents of window operator '" + this->name() + "'");
+      }
+    }
+  }
+  void notify_checkpoint_complete(int64_t id) override {
+    if constexpr (kHasPwf) notify_complete(pwf_, id);
+  }
+
   /// Elements dropped (or sent to the late side output) because they came too late.
   uint64_t late_records_dropped() const { return late_dropped_; }
 
@@ -187,6 +222,22 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     Contents contents;
   };
   using Timer = typename InternalTimers<W>::Timer;
+
+  void restore_windows(std::string_view name, std::string_view payload) {
+    if (name != "windows") throw StateError("window operator '" + this->name() + "': unknown state record '" + std::string(name) + "'");
+    if constexpr (SerdeType<W> && SerdeType<Contents>) {
+      ByteReader r(payload);
+      auto& es = entries();
+      for (uint64_t n = r.read_varint(); n > 0; --n) {
+        W w = Serde<W>::read(r);
+        Contents c = Serde<Contents>::read(r);
+        es.push_back(Entry{std::move(w), std::move(c)});
+        core_.backend().ref(core_.backend().current_slot());
+      }
+    } else {
+      no_serde("the contents of window operator '" + this->name() + "'");
+    }
+  }
 
   // ---- state per key slot ---------------------------------------------------------------------
   // Per key slot, its open windows inline (usually one or two): one memory access per record.
@@ -451,7 +502,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     }
     void clear_counter(const std::string& name) override { op_->counters()->erase(CounterNs{*window, op_->counter_id(name)}); }
     void merge_counter(const std::string& name, const std::vector<W>& merged) override {
-      const int id = op_->counter_id(name);
+      const uint64_t id = op_->counter_id(name);
       int64_t sum = 0;
       bool any = false;
       for (const W& m : merged) {
@@ -472,15 +523,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     WindowOperator* op_;
   };
 
-  struct CounterNs {
-    W window;
-    int id;
-    bool operator==(const CounterNs&) const = default;
-    template <class H>
-    friend H AbslHashValue(H h, const CounterNs& c) {
-      return H::combine(std::move(h), c.window, c.id);
-    }
-  };
+  using CounterNs = WindowCounter<W>;
   ValueTable<int64_t, CounterNs>* counters() {
     if (!counters_) {
       auto* backend = &core_.backend();
@@ -490,12 +533,14 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     }
     return counters_;
   }
-  int counter_id(const std::string& name) {
-    for (std::size_t i = 0; i < counter_names_.size(); ++i) {
-      if (counter_names_[i] == name) return static_cast<int>(i);
+  /// A counter's id: a stable hash of its name, the same in every run (checkpoints hold it).
+  uint64_t counter_id(const std::string& name) {
+    for (const auto& [n, id] : counter_ids_) {
+      if (n == name) return id;
     }
-    counter_names_.push_back(name);
-    return static_cast<int>(counter_names_.size() - 1);
+    const uint64_t id = runtime::stable_hash(name.data(), name.size());
+    counter_ids_.emplace_back(name, id);
+    return id;
   }
 
   Config cfg_;
@@ -513,8 +558,23 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   std::vector<W> windows_;
   std::vector<IN> values_;
   ValueTable<int64_t, CounterNs>* counters_ = nullptr;
-  std::vector<std::string> counter_names_;
+  std::vector<std::pair<std::string, uint64_t>> counter_ids_;
   uint64_t late_dropped_ = 0;
 };
 
 }  // namespace weir::detail
+
+namespace weir {
+template <SerdeType W>
+struct Serde<detail::WindowCounter<W>> {
+  static void write(ByteWriter& w, const detail::WindowCounter<W>& c) {
+    Serde<W>::write(w, c.window);
+    w.write_fixed(c.id);
+  }
+  static detail::WindowCounter<W> read(ByteReader& r) {
+    W win = Serde<W>::read(r);
+    return detail::WindowCounter<W>{std::move(win), r.read_fixed<uint64_t>()};
+  }
+};
+}  // namespace weir
+

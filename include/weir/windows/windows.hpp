@@ -663,4 +663,24 @@ class ProcessAllWindowFunction {
   virtual void process(Context& ctx, const std::vector<IN>& elements, Collector<OUT>& out) = 0;
 };
 
+// ---- checkpoint encodings ----------------------------------------------------------------------
+
+template <>
+struct Serde<GlobalWindow> {
+  static void write(ByteWriter&, const GlobalWindow&) {}
+  static GlobalWindow read(ByteReader&) { return GlobalWindow{}; }
+};
+template <SerdeType T>
+struct Serde<TimestampedValue<T>> {
+  static void write(ByteWriter& w, const TimestampedValue<T>& v) {
+    Serde<T>::write(w, v.value);
+    w.write_fixed(v.timestamp);
+  }
+  static TimestampedValue<T> read(ByteReader& r) {
+    T v = Serde<T>::read(r);
+    const auto ts = r.read_fixed<int64_t>();
+    return TimestampedValue<T>{std::move(v), ts};
+  }
+};
+
 }  // namespace weir

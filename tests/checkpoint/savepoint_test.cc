@@ -1,0 +1,217 @@
+// Savepoints: stop a job with a savepoint, resume it at another parallelism; windows,
+// timers and source positions survive restarts.
+#include <atomic>
+#include <filesystem>
+
+#include "checkpoint_test_util.h"
+
+namespace weir::cptest {
+namespace {
+
+using Pairs = std::vector<std::pair<int64_t, int64_t>>;
+
+/// The keyed-count pipeline with stable uids; returns the collect handle.
+CollectHandle<std::pair<int64_t, int64_t>> count_pipeline(StreamExecutionEnvironment& env, int64_t n,
+                                                          std::shared_ptr<std::atomic<int64_t>> limit) {
+  return env.from_source(GatedEvents(n, std::move(limit)), WatermarkStrategy<Ev>::no_watermarks(), "events")
+      .uid("events")
+      .key_by([](const Ev& e) { return e.key; })
+      .process(CountPerKey{})
+      .uid("counts")
+      .collect_async();
+}
+
+/// Runs until `held_at` records are through, stops with a savepoint at parallelism 3.
+std::pair<Pairs, std::string> first_half(const TempDir& dir, int64_t n, int64_t held_at) {
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(3);
+  env.enable_checkpointing(3600 * 1000);  // finished source subtasks keep their final state
+  auto limit = std::make_shared<std::atomic<int64_t>>(held_at);
+  auto out = count_pipeline(env, n, limit);
+  auto client = env.execute_async("first half");
+  // Let the held-back records through before stopping.
+  while (true) {
+    uint64_t in = 0;
+    for (const auto& m : client.metrics()) {
+      if (m.task_name.find("Keyed Process") != std::string::npos) in += m.records_in;
+    }
+    if (in >= 2 * static_cast<uint64_t>(held_at) / 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const std::string path = client.stop_with_savepoint(dir.sub("sp")).get();
+  client.wait();
+  EXPECT_EQ(client.get_job_status(), JobStatus::finished);
+  return {out.get(), path};
+}
+
+class Rescale : public ::testing::TestWithParam<int> {};
+
+TEST_P(Rescale, StopWithSavepointThenResumeAtAnotherParallelism) {
+  TempDir dir;
+  constexpr int64_t kN = 30000;
+  auto [before, path] = first_half(dir, kN, kN / 2);
+  EXPECT_TRUE(std::filesystem::exists(path + "/_metadata"));
+  EXPECT_FALSE(before.empty());
+
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(GetParam());
+  env.set_savepoint_restore_settings(SavepointRestoreSettings::for_path(path));
+  auto out = count_pipeline(env, kN, std::make_shared<std::atomic<int64_t>>(INT64_MAX));
+  env.execute("second half");
+  Pairs all = before;
+  for (auto& kv : out.get()) all.push_back(kv);
+  expect_exactly_once(all, expected_counts(0, kN));
+}
+
+INSTANTIATE_TEST_SUITE_P(Parallelism, Rescale, ::testing::Values(2, 3, 5));
+
+TEST(Savepoints, TriggerWhileRunningKeepsTheJobGoing) {
+  TempDir dir;
+  constexpr int64_t kN = 20000;
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(2);
+  env.enable_checkpointing(3600 * 1000);
+  auto limit = std::make_shared<std::atomic<int64_t>>(kN / 2);
+  auto out = count_pipeline(env, kN, limit);
+  auto client = env.execute_async("savepoint while running");
+  const std::string path = client.trigger_savepoint(dir.sub("sp1")).get();
+  EXPECT_TRUE(std::filesystem::exists(path + "/_metadata"));
+  // A second savepoint into the same folder is refused.
+  EXPECT_THROW(client.trigger_savepoint(path).get(), StateError);
+  limit->store(INT64_MAX);
+  client.wait();
+  expect_exactly_once(out.get(), expected_counts(0, kN));
+}
+
+TEST(Savepoints, StateOfAMissingOperatorNeedsAllowNonRestored) {
+  TempDir dir;
+  constexpr int64_t kN = 10000;
+  auto [before, path] = first_half(dir, kN, kN / 2);
+  auto make = [&](bool allow) {
+    auto env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(2);
+    env.set_savepoint_restore_settings(SavepointRestoreSettings::for_path(path, allow));
+    // The counting operator got a new uid: its old state matches nothing.
+    auto out = env.from_source(GatedEvents(kN, std::make_shared<std::atomic<int64_t>>(INT64_MAX)),
+                               WatermarkStrategy<Ev>::no_watermarks(), "events")
+                   .uid("events")
+                   .key_by([](const Ev& e) { return e.key; })
+                   .process(CountPerKey{})
+                   .uid("counts-v2")
+                   .collect_async();
+    env.execute("renamed");
+    return out.get();
+  };
+  try {
+    make(false);
+    FAIL() << "restoring state of a missing operator must fail";
+  } catch (const JobFailure& e) {
+    EXPECT_NE(std::string(e.what()).find("uid 'counts'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("allow"), std::string::npos) << e.what();
+  }
+  // Allowed: counts start over, the source goes on from its savepoint position.
+  auto out = make(true);
+  std::map<int64_t, int64_t> after;
+  for (auto& [k, c] : out) after[k] = std::max(after[k], c);
+  int64_t emitted = 0;
+  for (auto& [k, c] : after) emitted += c;
+  EXPECT_EQ(static_cast<int64_t>(out.size()), emitted);
+  EXPECT_EQ(static_cast<int64_t>(before.size() + out.size()), kN);
+}
+
+TEST(Savepoints, PartlyFinishedJobWithoutCheckpointingRefusesSavepoints) {
+  TempDir dir;
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(2);
+  auto limit = std::make_shared<std::atomic<int64_t>>(5000);  // the first split ends, the second waits
+  auto out = count_pipeline(env, 10000, limit);
+  auto client = env.execute_async("partly finished");
+  std::string message;
+  for (int i = 0; i < 2000 && message.empty(); ++i) {
+    try {
+      client.trigger_savepoint(dir.sub("sp" + std::to_string(i))).get();
+    } catch (const StateError& e) {
+      message = e.what();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_NE(message.find("enable_checkpointing"), std::string::npos) << message;
+  limit->store(INT64_MAX);
+  client.wait();
+}
+
+TEST(Savepoints, MissingFolderFailsAtStart) {
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_savepoint_restore_settings(SavepointRestoreSettings::for_path("/nonexistent/weir/savepoint"));
+  env.from_elements(int64_t{1}, int64_t{2}, int64_t{3}).collect_async();
+  try {
+    env.execute("missing savepoint");
+    FAIL();
+  } catch (const JobFailure& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/weir/savepoint"), std::string::npos) << e.what();
+  }
+}
+
+// ---- windows and timers across a restart ----------------------------------------------------
+
+std::atomic<bool> g_window_failed{false};
+
+struct CountAgg {
+  int64_t create_accumulator() const { return 0; }
+  int64_t add(const Ev&, int64_t acc) const { return acc + 1; }
+  int64_t get_result(int64_t acc) const { return acc; }
+  int64_t merge(int64_t a, int64_t b) const { return a + b; }
+};
+using KeyedCount = std::pair<int64_t, std::pair<int64_t, int64_t>>;  // key, (window index, count)
+struct LabelWindow : ProcessWindowFunction<int64_t, KeyedCount, int64_t, TimeWindow> {
+  void process(const int64_t& key, Context& ctx, const std::vector<int64_t>& counts, Collector<KeyedCount>& out) override {
+    out.collect({key, {ctx.window().start() / 500, counts.front()}});
+  }
+};
+
+class WindowRecovery : public ::testing::TestWithParam<int> {};
+
+TEST_P(WindowRecovery, TumblingWindowsAreExactlyOnceAcrossAFailure) {
+  g_window_failed = false;
+  TempDir dir;
+  constexpr int64_t kN = 40000;
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(GetParam());
+  env.enable_checkpointing(15);
+  env.set_checkpoint_storage(dir.path());
+  env.set_restart_strategy(RestartStrategy::fixed_delay(2, std::chrono::milliseconds(5)));
+  auto limit = std::make_shared<std::atomic<int64_t>>(kN / 2);
+  auto strategy = WatermarkStrategy<Ev>::for_bounded_out_of_orderness(std::chrono::milliseconds(50))
+                      .with_timestamp_assigner([](const Ev& e, int64_t) { return e.seq; });
+  auto out = env.from_source(GatedEvents(kN, limit), strategy, "events")
+                 .map([](const Ev& e) {
+                   if (e.seq == kN * 3 / 4 && !g_window_failed.exchange(true)) throw std::runtime_error("injected");
+                   return e;
+                 })
+                 .key_by([](const Ev& e) { return e.key; })
+                 .window(TumblingEventTimeWindows::of(std::chrono::milliseconds(500)))
+                 .aggregate(CountAgg{}, LabelWindow{})
+                 .collect_async();
+  auto client = env.execute_async("window recovery");
+  while (client.get_checkpoint_stats().completed < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  limit->store(INT64_MAX);
+  client.wait();
+  EXPECT_TRUE(g_window_failed.load());
+  EXPECT_EQ(client.get_restart_count(), 1);
+  // Reference: records per (key, window).
+  std::map<std::pair<int64_t, int64_t>, int64_t> want;
+  for (int64_t i = 0; i < kN; ++i) ++want[{make_event(i).key, i / 500}];
+  std::map<std::pair<int64_t, int64_t>, int64_t> got;
+  int64_t results = 0;
+  for (auto& c : out.get()) {
+    ++results;
+    got[{c.first, c.second.first}] += c.second.second;
+  }
+  EXPECT_EQ(results, static_cast<int64_t>(want.size()));
+  EXPECT_EQ(got, want);
+}
+
+INSTANTIATE_TEST_SUITE_P(Parallelism, WindowRecovery, ::testing::Values(1, 2, 4));
+
+}  // namespace
+}  // namespace weir::cptest
