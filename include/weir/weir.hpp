@@ -14,6 +14,9 @@
 ///   counts.print();
 ///   env.execute("word count");
 #include "weir/api/broadcast.hpp"
+#include "weir/api/checkpointed.hpp"
+#include "weir/api/two_phase_commit.hpp"
+#include "weir/connectors/file_sink.hpp"
 #include "weir/api/datastream.hpp"
 #include "weir/api/environment.hpp"
 #include "weir/api/errors.hpp"
@@ -21,6 +24,7 @@
 #include "weir/api/job.hpp"
 #include "weir/api/source.hpp"
 #include "weir/time/clock.hpp"
+#include "weir/testing/faults.hpp"
 #include "weir/time/watermark.hpp"
 #include "weir/windows/joins.hpp"
 #include "weir/windows/windowed_stream.hpp"

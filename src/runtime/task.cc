@@ -273,6 +273,7 @@ Task::Slice Task::run_source_slice() {
       return Slice::kWait;
     }
     std::size_t emitted = 0;
+    fault_point("task.process");
     const auto status = source->emit_next(step, emitted);
     records_out.fetch_add(emitted, std::memory_order_relaxed);
     if (status == SourceOperator::Status::kEndOfInput) {
@@ -310,6 +311,7 @@ Task::Slice Task::run_input_slice() {
     auto& ch = channels[static_cast<std::size_t>(gi)];
     switch (event.kind) {
       case Event::Kind::kBatch:
+        fault_point("task.process");
         records_in.fetch_add(event.batch->size(), std::memory_order_relaxed);
         ch.consumer->consume(*event.batch);
         event.batch.reset();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "weir/api/functions.hpp"
+#include "weir/api/two_phase_commit.hpp"
 #include "weir/api/graph.hpp"
 #include "weir/api/job.hpp"
 #include "weir/api/keyed_process.hpp"
@@ -374,6 +375,17 @@ class DataStream {
   DataStreamSink add_sink(F f) const {
     static_assert(std::is_invocable_v<F&, const T&>, "add_sink: the function must be callable as void(const T&)");
     return add_sink_node("Sink", [f] { return std::make_unique<detail::SinkOperator<T, F>>(f); });
+  }
+  /// Writes into an exactly-once sink (a `TwoPhaseCommitSink`, e.g. `FileSink<T>`).
+  template <class S>
+  DataStreamSink sink_to(S sink) const {
+    using TXN = typename S::transaction_type;
+    static_assert(std::is_base_of_v<TwoPhaseCommitSink<T, TXN>, S>,
+                  "sink_to: the sink must derive from weir::TwoPhaseCommitSink<T, TXN> (e.g. weir::FileSink<T>)");
+    static_assert(SerdeType<TXN>, "sink_to: the sink's transaction type needs a weir::Serde (it is checkpointed)");
+    return add_sink_node("Two-Phase Commit Sink", [sink] {
+      return std::make_unique<detail::TwoPhaseCommitSinkOperator<T, TXN, S>>(sink);
+    });
   }
   /// Writes one line per record to `path` (a directory of files 1..n when the sink's
   /// parallelism is above 1).

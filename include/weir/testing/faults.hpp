@@ -4,7 +4,7 @@
 /// `InjectedFault` (a task failure, or a failed checkpoint write). Disarmed points cost one
 /// relaxed atomic load.
 ///
-/// Points: "task.process" (an operator call while processing), "checkpoint.sync" (the
+/// Points: "task.process" (a task about to process a batch, or a source about to emit), "checkpoint.sync" (the
 /// synchronous snapshot), "checkpoint.async_write" (writing a checkpoint's files),
 /// "checkpoint.metadata" (before the metadata is renamed into place), "sink.pre_commit" and
 /// "sink.commit" (between pre-commit and commit of a two-phase-commit sink).

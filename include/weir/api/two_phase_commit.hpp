@@ -1,0 +1,142 @@
+#pragma once
+/// Exactly-once sinks, as Flink's TwoPhaseCommitSinkFunction: records go into a transaction;
+/// at a checkpoint's barrier the transaction is pre-committed (made durable but invisible) and
+/// a new one begins; when the checkpoint completes the pre-committed transactions are
+/// committed (made visible). After a failure, transactions the restored checkpoint holds are
+/// committed again (commit must be idempotent) and the one that was open is aborted.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "weir/api/functions.hpp"
+#include "weir/testing/faults.hpp"
+
+namespace weir {
+
+/// What `invoke` may ask about the record.
+class SinkContext {
+ public:
+  virtual ~SinkContext() = default;
+  virtual std::optional<int64_t> timestamp() const = 0;
+  virtual int64_t current_processing_time() const = 0;
+  virtual int64_t current_watermark() const = 0;
+};
+
+/// Subclass with a transaction type `TXN` that has a weir::Serde (it is stored in checkpoints).
+/// The sink object is copied into every subtask.
+template <class IN, class TXN>
+class TwoPhaseCommitSink {
+ public:
+  using input_type = IN;
+  using transaction_type = TXN;
+  virtual ~TwoPhaseCommitSink() = default;
+  /// Called once per subtask before the first transaction begins (after recovery).
+  virtual void open(RuntimeContext&) {}
+  virtual TXN begin_transaction() = 0;
+  virtual void invoke(TXN& txn, const IN& value, SinkContext& ctx) = 0;
+  /// Makes the transaction durable; after this it must be possible to commit it, also from
+  /// another process after a restore.
+  virtual void pre_commit(TXN& txn) = 0;
+  /// Makes it visible. Idempotent: it may run again on a transaction already committed.
+  virtual void commit(TXN& txn) = 0;
+  virtual void abort(TXN& txn) = 0;
+  virtual void recover_and_commit(TXN& txn) { commit(txn); }
+  virtual void recover_and_abort(TXN& txn) { abort(txn); }
+  virtual void close() {}
+};
+
+namespace detail {
+
+/// Runs a TwoPhaseCommitSink. Without checkpoints it commits once, when the input ends.
+template <class IN, class TXN, class S>
+class TwoPhaseCommitSinkOperator final : public runtime::OneInputOperator<IN> {
+ public:
+  explicit TwoPhaseCommitSinkOperator(S sink) : sink_(std::move(sink)), ctx_(this) {}
+
+  void initialize_state(const runtime::StateRestore& r) override {
+    if (!r.is_restored()) return;
+    // Transactions pre-committed for a checkpoint this restore includes: commit them.
+    for (const auto& e : r.list("2pc.pending")) {
+      auto [id, txn] = decode<std::pair<int64_t, TXN>>(e);
+      this->call_user([&] { sink_.recover_and_commit(txn); });
+    }
+    // The transaction that was open at the checkpoint holds records that come again: abort.
+    for (const auto& e : r.list("2pc.open")) {
+      TXN txn = decode<TXN>(e);
+      this->call_user([&] { sink_.recover_and_abort(txn); });
+    }
+  }
+  void open() override {
+    RuntimeContext rc(this->task_info(), this->name());
+    this->call_user([&] { sink_.open(rc); });
+    current_ = this->call_user([&] { return sink_.begin_transaction(); });
+  }
+  void process(const IN& v, int64_t ts) override {
+    ctx_.ts = ts;
+    this->call_user([&] { sink_.invoke(*current_, v, ctx_); });
+  }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    this->call_user([&] { sink_.pre_commit(*current_); });
+    fault_point("sink.pre_commit");
+    pending_.emplace_back(ctx.get_checkpoint_id(), std::move(*current_));
+    current_ = this->call_user([&] { return sink_.begin_transaction(); });
+    std::vector<std::string> pending;
+    for (const auto& p : pending_) pending.push_back(serialize(p));
+    ctx.add_list("2pc.pending", runtime::Redistribution::even_split, std::move(pending));
+    ctx.add_list("2pc.open", runtime::Redistribution::even_split, {serialize(*current_)});
+  }
+  void notify_checkpoint_complete(int64_t id) override {
+    while (!pending_.empty() && pending_.front().first <= id) {
+      fault_point("sink.commit");
+      this->call_user([&] { sink_.commit(pending_.front().second); });
+      pending_.erase(pending_.begin());
+    }
+  }
+  void finish() override {
+    if (this->task_info().checkpointing) return;  // the final checkpoint commits
+    this->call_user([&] {
+      sink_.pre_commit(*current_);
+      sink_.commit(*current_);
+    });
+    current_.reset();
+  }
+  void close() override {
+    // A failure or cancellation: the open transaction's records come again after a restore.
+    if (current_) {
+      try {
+        sink_.abort(*current_);
+      } catch (...) {
+      }
+      current_.reset();
+    }
+    sink_.close();
+  }
+
+ private:
+  template <class V>
+  V decode(const std::string& bytes) const {
+    try {
+      return deserialize<V>(bytes);
+    } catch (const SerdeError& e) {
+      throw StateError("sink '" + this->name() + "': a transaction in the checkpoint does not decode: " + e.what());
+    }
+  }
+  struct Ctx final : SinkContext {
+    explicit Ctx(TwoPhaseCommitSinkOperator* o) : op(o) {}
+    std::optional<int64_t> timestamp() const override { return ts == kNoTimestamp ? std::nullopt : std::optional<int64_t>(ts); }
+    int64_t current_processing_time() const override { return op->processing_time_service().now(); }
+    int64_t current_watermark() const override { return op->current_watermark(); }
+    TwoPhaseCommitSinkOperator* op;
+    int64_t ts = kNoTimestamp;
+  };
+  S sink_;
+  Ctx ctx_;
+  std::optional<TXN> current_;
+  std::vector<std::pair<int64_t, TXN>> pending_;  ///< by checkpoint id, oldest first
+};
+
+}  // namespace detail
+}  // namespace weir

@@ -1,0 +1,271 @@
+#pragma once
+/// Exactly-once files, as Flink's FileSink in row format:
+///
+///   stream.sink_to(weir::FileSink<T>::for_row_format(dir)
+///                      .with_rolling_policy(weir::DefaultRollingPolicy::builder()
+///                                               .with_max_part_size(128 << 20)
+///                                               .with_rollover_interval(std::chrono::minutes(15))
+///                                               .build())
+///                      .build());
+///
+/// Each subtask writes part files `part-<subtask>-<run>-<n>` into `dir`, one encoded record per
+/// line by default. A part file is written as `.part-...inprogress`, becomes
+/// `.part-...pending` when it rolls or at a checkpoint (pre-commit, fsync'ed), and gets its
+/// visible name when the checkpoint completes (commit). Files whose names start with `.` are
+/// not part of the output. Without checkpoints the files are committed when the input ends.
+/// Part files roll at every checkpoint, and when they reach the size or age of the policy.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "weir/api/two_phase_commit.hpp"
+#include "weir/serde/text.hpp"
+
+namespace weir {
+
+class DefaultRollingPolicyBuilder;
+
+/// When a part file closes and a new one starts (besides at every checkpoint).
+class DefaultRollingPolicy {
+ public:
+  using Builder = DefaultRollingPolicyBuilder;
+  static DefaultRollingPolicyBuilder builder();
+  uint64_t max_part_size() const { return max_part_size_; }
+  int64_t rollover_interval_ms() const { return rollover_ms_; }
+  int64_t inactivity_interval_ms() const { return inactivity_ms_; }
+
+ private:
+  friend class DefaultRollingPolicyBuilder;
+  uint64_t max_part_size_ = 128ull << 20;
+  int64_t rollover_ms_ = 60 * 1000;
+  int64_t inactivity_ms_ = 60 * 1000;
+};
+
+class DefaultRollingPolicyBuilder {
+ public:
+  DefaultRollingPolicyBuilder& with_max_part_size(uint64_t bytes) {
+    if (bytes == 0) throw GraphError("DefaultRollingPolicy: the max part size must be positive");
+    p_.max_part_size_ = bytes;
+    return *this;
+  }
+  /// Roll a part file once it has been open this long (processing time).
+  DefaultRollingPolicyBuilder& with_rollover_interval(std::chrono::milliseconds d) {
+    if (d.count() <= 0) throw GraphError("DefaultRollingPolicy: the rollover interval must be positive");
+    p_.rollover_ms_ = d.count();
+    return *this;
+  }
+  /// Roll a part file that received nothing for this long (checked when records arrive and at
+  /// checkpoints).
+  DefaultRollingPolicyBuilder& with_inactivity_interval(std::chrono::milliseconds d) {
+    if (d.count() <= 0) throw GraphError("DefaultRollingPolicy: the inactivity interval must be positive");
+    p_.inactivity_ms_ = d.count();
+    return *this;
+  }
+  DefaultRollingPolicy build() const { return p_; }
+
+ private:
+  DefaultRollingPolicy p_;
+};
+
+inline DefaultRollingPolicyBuilder DefaultRollingPolicy::builder() { return DefaultRollingPolicyBuilder(); }
+
+/// The files of one transaction: pending (rolled, durable) ones, and the one being written.
+struct FileSinkTransaction {
+  std::vector<std::string> pending;  ///< names in the folder, ".part-...pending"
+  std::string in_progress;           ///< ".part-...inprogress" or empty
+  bool operator==(const FileSinkTransaction&) const = default;
+};
+WEIR_SERDE(FileSinkTransaction, pending, in_progress)
+
+template <class T>
+class FileSink final : public TwoPhaseCommitSink<T, FileSinkTransaction> {
+ public:
+  /// Appends the bytes of one record (with its line end) to `out`.
+  using Encoder = std::function<void(const T&, std::string& out)>;
+
+  class Builder {
+   public:
+    Builder(std::string dir, Encoder enc) : dir_(std::move(dir)), enc_(std::move(enc)) {
+      if (dir_.empty()) throw GraphError("FileSink::for_row_format: the folder must not be empty");
+    }
+    Builder& with_rolling_policy(DefaultRollingPolicy p) {
+      policy_ = p;
+      return *this;
+    }
+    /// Part files are named `<prefix>-<subtask>-<run>-<n><suffix>` (default "part", "").
+    Builder& with_output_file_config(std::string prefix, std::string suffix = "") {
+      if (prefix.empty() || prefix[0] == '.') throw GraphError("FileSink: the part prefix must not be empty or start with '.'");
+      prefix_ = std::move(prefix);
+      suffix_ = std::move(suffix);
+      return *this;
+    }
+    FileSink build() const { return FileSink(dir_, enc_, policy_, prefix_, suffix_); }
+
+   private:
+    std::string dir_;
+    Encoder enc_;
+    DefaultRollingPolicy policy_;
+    std::string prefix_ = "part";
+    std::string suffix_;
+  };
+
+  /// Row format: by default one line per record, its text form (`weir::to_text`) then '\n'.
+  static Builder for_row_format(std::string dir) {
+    return Builder(std::move(dir), [](const T& v, std::string& out) {
+      append_text(out, v);
+      out.push_back('\n');
+    });
+  }
+  static Builder for_row_format(std::string dir, Encoder encoder) { return Builder(std::move(dir), std::move(encoder)); }
+
+  FileSink(const FileSink& o)
+      : dir_(o.dir_), enc_(o.enc_), policy_(o.policy_), prefix_(o.prefix_), suffix_(o.suffix_) {}
+  ~FileSink() override { close_file(); }
+
+  void open(RuntimeContext& rc) override {
+    subtask_ = rc.get_index_of_this_subtask();
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) throw StateError("FileSink: cannot create '" + dir_ + "': " + ec.message());
+    std::random_device rd;
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+    run_ = buf;
+  }
+  FileSinkTransaction begin_transaction() override { return {}; }
+  void invoke(FileSinkTransaction& txn, const T& value, SinkContext& ctx) override {
+    const int64_t now = ctx.current_processing_time();
+    if (!txn.in_progress.empty() && should_roll(now)) roll(txn);
+    if (txn.in_progress.empty()) start_part(txn, now);
+    buf_.clear();
+    enc_(value, buf_);
+    write_all(buf_);
+    bytes_ += buf_.size();
+    last_write_ = now;
+  }
+  void pre_commit(FileSinkTransaction& txn) override {
+    if (!txn.in_progress.empty()) roll(txn);
+  }
+  void commit(FileSinkTransaction& txn) override {
+    for (const auto& p : txn.pending) {
+      const std::string from = dir_ + "/" + p;
+      const std::string to = dir_ + "/" + visible_name(p);
+      if (::rename(from.c_str(), to.c_str()) != 0) {
+        std::error_code ec;
+        if (errno == ENOENT && std::filesystem::exists(to, ec)) continue;  // committed before
+        throw StateError("FileSink: cannot commit '" + from + "': " + std::strerror(errno));
+      }
+    }
+    sync_dir();
+  }
+  void abort(FileSinkTransaction& txn) override {
+    if (!txn.in_progress.empty() && txn.in_progress == open_name_) close_file();
+    auto drop = [&](const std::string& name) {
+      if (name.empty()) return;
+      std::error_code ec;
+      std::filesystem::remove(dir_ + "/" + name, ec);
+    };
+    drop(txn.in_progress);
+    for (const auto& p : txn.pending) drop(p);
+    txn = {};
+  }
+  void close() override { close_file(); }
+
+ private:
+  FileSink(std::string dir, Encoder enc, DefaultRollingPolicy policy, std::string prefix, std::string suffix)
+      : dir_(std::move(dir)), enc_(std::move(enc)), policy_(policy), prefix_(std::move(prefix)), suffix_(std::move(suffix)) {}
+
+  bool should_roll(int64_t now) const {
+    return bytes_ >= policy_.max_part_size() || now - opened_at_ >= policy_.rollover_interval_ms() ||
+           now - last_write_ >= policy_.inactivity_interval_ms();
+  }
+  void start_part(FileSinkTransaction& txn, int64_t now) {
+    const std::string base = prefix_ + "-" + std::to_string(subtask_) + "-" + run_ + "-" + std::to_string(counter_++) + suffix_;
+    open_name_ = "." + base + ".inprogress";
+    const std::string path = dir_ + "/" + open_name_;
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw StateError("FileSink: cannot create '" + path + "': " + std::strerror(errno));
+    txn.in_progress = open_name_;
+    bytes_ = 0;
+    opened_at_ = now;
+    last_write_ = now;
+  }
+  /// Closes the part being written (fsync) and makes it pending.
+  void roll(FileSinkTransaction& txn) {
+    if (txn.in_progress == open_name_ && fd_ >= 0) {
+      flush();
+      if (::fsync(fd_) != 0) throw StateError("FileSink: cannot fsync '" + dir_ + "/" + open_name_ + "': " + std::strerror(errno));
+      close_file();
+    }
+    const std::string pending = txn.in_progress.substr(0, txn.in_progress.size() - std::strlen(".inprogress")) + ".pending";
+    const std::string from = dir_ + "/" + txn.in_progress;
+    const std::string to = dir_ + "/" + pending;
+    if (::rename(from.c_str(), to.c_str()) != 0) throw StateError("FileSink: cannot rename '" + from + "': " + std::strerror(errno));
+    txn.pending.push_back(pending);
+    txn.in_progress.clear();
+    sync_dir();
+  }
+  /// ".part-0-run-3.pending" → "part-0-run-3"
+  static std::string visible_name(const std::string& pending) {
+    return pending.substr(1, pending.size() - 1 - std::strlen(".pending"));
+  }
+  void write_all(const std::string& data) {
+    out_.append(data);
+    if (out_.size() >= (1 << 16)) flush();
+  }
+  void flush() {
+    std::size_t done = 0;
+    while (done < out_.size()) {
+      const ssize_t n = ::write(fd_, out_.data() + done, out_.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw StateError("FileSink: cannot write '" + dir_ + "/" + open_name_ + "': " + std::strerror(errno));
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    out_.clear();
+  }
+  void close_file() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+    out_.clear();
+    open_name_.clear();
+  }
+  void sync_dir() {
+    const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+  }
+
+  std::string dir_;
+  Encoder enc_;
+  DefaultRollingPolicy policy_;
+  std::string prefix_;
+  std::string suffix_;
+  int subtask_ = 0;
+  std::string run_;
+  uint64_t counter_ = 0;
+  int fd_ = -1;
+  std::string open_name_;
+  std::string out_;
+  std::string buf_;
+  uint64_t bytes_ = 0;
+  int64_t opened_at_ = 0;
+  int64_t last_write_ = 0;
+};
+
+}  // namespace weir
