@@ -4,13 +4,21 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iterator>
 #include <map>
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "weir/weir.hpp"
+
+#include "checkpoint/storage.h"
 
 namespace {
 
@@ -111,6 +119,298 @@ int run_demo(int64_t records, int parallelism, int64_t users) {
   return total == records ? 0 : 1;
 }
 
+// ---- weir savepoint inspect ----------------------------------------------------------------
+
+/// "700 B", "1.2 KiB", "3.4 MiB".
+std::string human_bytes(uint64_t n) {
+  if (n < 1024) return fmt::format("{} B", n);
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(n) / 1024.0;
+  std::size_t u = 0;
+  while (v >= 1024.0 && u + 1 < std::size(kUnits)) {
+    v /= 1024.0;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+/// Milliseconds since the epoch as "2026-11-25 01:50:05 UTC".
+std::string utc_time(int64_t ms) {
+  if (ms <= 0) return "unknown";
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (gmtime_r(&secs, &tm) == nullptr) return "unknown";
+  char buf[64];
+  if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) return "unknown";
+  return buf;
+}
+
+/// A JSON string literal.
+std::string json_str(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += fmt::format("\\u{:04x}", c);
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+/// A name for a one-line text report: control characters escaped, quotes kept readable.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/// The outcome of checking one file the metadata references.
+struct FileCheck {
+  bool checked = false;
+  std::string error;  ///< empty: size and checksum match
+};
+
+struct SubtaskReport {
+  FileCheck file;                  ///< the state file (unchecked when there is none)
+  std::vector<FileCheck> kv_files;
+};
+
+/// Checks every file `meta` references; returns the number of bad files.
+int verify_files(const std::string& dir, const weir::checkpoint::Metadata& meta,
+                 std::vector<std::vector<SubtaskReport>>& reports) {
+  namespace cp = weir::checkpoint;
+  int bad = 0;
+  auto check = [&](const std::string& base, const cp::FileRef& ref, FileCheck& out) {
+    out.checked = true;
+    try {
+      if (base.empty()) throw weir::StateError("file '" + ref.name + "' is in the job's shared folder, which the metadata does not name");
+      (void)cp::read_verified(base, ref);
+    } catch (const std::exception& e) {
+      out.error = e.what();
+      ++bad;
+    }
+  };
+  for (std::size_t o = 0; o < meta.operators.size(); ++o) {
+    const auto& op = meta.operators[o];
+    for (std::size_t s = 0; s < op.subtasks.size(); ++s) {
+      const auto& st = op.subtasks[s];
+      auto& r = reports[o][s];
+      if (!st.file.name.empty()) check(dir, st.file, r.file);
+      for (std::size_t k = 0; k < st.kv_files.size(); ++k) {
+        const auto& f = st.kv_files[k];
+        check(meta.shared_dir, cp::FileRef{f.name, f.size, f.checksum}, r.kv_files[k]);
+      }
+    }
+  }
+  return bad;
+}
+
+struct OperatorTotals {
+  std::set<std::string> state_names;
+  uint64_t keys = 0;
+  uint64_t records = 0;
+  uint64_t keyed_bytes = 0;
+  uint64_t files = 0;
+  uint64_t file_bytes = 0;  ///< state files and RocksDB files
+};
+
+OperatorTotals totals_of(const weir::checkpoint::OperatorMeta& op) {
+  OperatorTotals t;
+  for (const auto& st : op.subtasks) {
+    t.state_names.insert(st.state_names.begin(), st.state_names.end());
+    t.keys += st.keys;
+    t.records += st.keyed_records;
+    t.keyed_bytes += st.keyed_bytes;
+    if (!st.file.name.empty()) {
+      ++t.files;
+      t.file_bytes += st.file.size;
+    }
+    for (const auto& f : st.kv_files) {
+      ++t.files;
+      t.file_bytes += f.size;
+    }
+  }
+  return t;
+}
+
+void print_text(const std::string& dir, const weir::checkpoint::Metadata& meta,
+                const std::vector<std::vector<SubtaskReport>>& reports, bool verified, int bad) {
+  std::string out;
+  out += fmt::format("{} {}  (checkpoint {}, taken {}, format {}, backend {})\n", meta.savepoint ? "savepoint" : "checkpoint",
+                     printable(dir), meta.checkpoint_id, utc_time(meta.timestamp), meta.version, printable(meta.backend));
+  out += fmt::format("job: {}\n", printable(meta.job_name));
+  if (!meta.shared_dir.empty()) out += fmt::format("shared files: {}\n", printable(meta.shared_dir));
+  out += fmt::format("operators: {}\n", meta.operators.size());
+  uint64_t all_files = 0, all_bytes = 0;
+  auto status = [](const FileCheck& c) -> std::string {
+    if (!c.checked) return "";
+    return c.error.empty() ? "  ok" : "  BAD";
+  };
+  for (std::size_t o = 0; o < meta.operators.size(); ++o) {
+    const auto& op = meta.operators[o];
+    const OperatorTotals t = totals_of(op);
+    all_files += t.files;
+    all_bytes += t.file_bytes;
+    std::string names;
+    for (const auto& n : t.state_names) {
+      if (!names.empty()) names += ", ";
+      names += printable(n);
+    }
+    out += fmt::format("  uid '{}'  name '{}'  parallelism {}, max parallelism {}\n", printable(op.uid), printable(op.name),
+                       op.parallelism, op.max_parallelism);
+    out += fmt::format("    state: {}\n", names.empty() ? "(none)" : names);
+    out += fmt::format("    keys: {}  records: {}  keyed bytes: {}  files: {} ({})\n", t.keys, t.records,
+                       human_bytes(t.keyed_bytes), t.files, human_bytes(t.file_bytes));
+    for (std::size_t s = 0; s < op.subtasks.size(); ++s) {
+      const auto& st = op.subtasks[s];
+      const auto& r = reports[o][s];
+      std::string file = st.file.name.empty()
+                             ? std::string("file -")
+                             : fmt::format("file {} {}{}", printable(st.file.name), human_bytes(st.file.size), status(r.file));
+      out += fmt::format("    subtask {}  key groups {}-{}  keys {}  records {}  {}\n", st.subtask, st.first_key_group,
+                         st.last_key_group, st.keys, st.keyed_records, file);
+      for (std::size_t k = 0; k < st.kv_files.size(); ++k) {
+        const auto& f = st.kv_files[k];
+        out += fmt::format("      kv file {} {}{}\n", printable(f.name), human_bytes(f.size), status(r.kv_files[k]));
+      }
+    }
+  }
+  out += fmt::format("files: {} ({})", all_files, human_bytes(all_bytes));
+  if (!verified) {
+    out += ", not verified\n";
+  } else if (bad == 0) {
+    out += ", all sizes and checksums match\n";
+  } else {
+    out += fmt::format(", {} missing or corrupt\n", bad);
+  }
+  std::fputs(out.c_str(), stdout);
+}
+
+void print_json(const std::string& dir, const weir::checkpoint::Metadata& meta,
+                const std::vector<std::vector<SubtaskReport>>& reports, bool verified, int bad) {
+  auto file_json = [&](const std::string& name, uint64_t size, uint64_t sum, const FileCheck& c) {
+    std::string j = fmt::format("{{\"name\":{},\"size\":{},\"checksum\":\"{:016x}\"", json_str(name), size, sum);
+    if (c.checked) {
+      j += fmt::format(",\"ok\":{}", c.error.empty() ? "true" : "false");
+      if (!c.error.empty()) j += ",\"error\":" + json_str(c.error);
+    }
+    return j + "}";
+  };
+  std::string out;
+  out += fmt::format("{{\"path\":{},\"kind\":\"{}\",\"checkpoint_id\":{},\"timestamp\":{},\"taken\":{},\"format\":{},"
+                     "\"backend\":{},\"job\":{},\"shared_dir\":{},\"verify\":\"{}\",\"operators\":[",
+                     json_str(dir), meta.savepoint ? "savepoint" : "checkpoint", meta.checkpoint_id, meta.timestamp,
+                     json_str(utc_time(meta.timestamp)), meta.version, json_str(meta.backend), json_str(meta.job_name),
+                     json_str(meta.shared_dir), !verified ? "skipped" : bad == 0 ? "ok" : "failed");
+  for (std::size_t o = 0; o < meta.operators.size(); ++o) {
+    const auto& op = meta.operators[o];
+    const OperatorTotals t = totals_of(op);
+    if (o > 0) out += ',';
+    out += fmt::format("{{\"uid\":{},\"name\":{},\"parallelism\":{},\"max_parallelism\":{},\"state_names\":[",
+                       json_str(op.uid), json_str(op.name), op.parallelism, op.max_parallelism);
+    bool first = true;
+    for (const auto& n : t.state_names) {
+      if (!first) out += ',';
+      out += json_str(n);
+      first = false;
+    }
+    out += fmt::format("],\"keys\":{},\"records\":{},\"keyed_bytes\":{},\"files\":{},\"file_bytes\":{},\"subtasks\":[", t.keys,
+                       t.records, t.keyed_bytes, t.files, t.file_bytes);
+    for (std::size_t s = 0; s < op.subtasks.size(); ++s) {
+      const auto& st = op.subtasks[s];
+      const auto& r = reports[o][s];
+      if (s > 0) out += ',';
+      out += fmt::format("{{\"subtask\":{},\"first_key_group\":{},\"last_key_group\":{},\"keys\":{},\"records\":{},"
+                         "\"keyed_bytes\":{},\"state_names\":[",
+                         st.subtask, st.first_key_group, st.last_key_group, st.keys, st.keyed_records, st.keyed_bytes);
+      for (std::size_t i = 0; i < st.state_names.size(); ++i) {
+        if (i > 0) out += ',';
+        out += json_str(st.state_names[i]);
+      }
+      out += "],\"file\":";
+      out += st.file.name.empty() ? "null" : file_json(st.file.name, st.file.size, st.file.checksum, r.file);
+      out += ",\"kv_files\":[";
+      for (std::size_t k = 0; k < st.kv_files.size(); ++k) {
+        const auto& f = st.kv_files[k];
+        if (k > 0) out += ',';
+        out += file_json(f.name, f.size, f.checksum, r.kv_files[k]);
+      }
+      out += "]}";
+    }
+    out += "]}";
+  }
+  out += "]}\n";
+  std::fputs(out.c_str(), stdout);
+}
+
+/// `weir savepoint inspect DIR`: 0 when readable (and verified), 1 when the metadata cannot
+/// be read, 2 when a referenced file is missing or corrupt.
+int inspect_savepoint(const std::string& dir, bool json, bool verify) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto st = fs::status(dir, ec);
+  if (!fs::exists(st)) {
+    std::fprintf(stderr, "weir: savepoint folder '%s' does not exist\n", dir.c_str());
+    return 1;
+  }
+  if (!fs::is_directory(st)) {
+    std::fprintf(stderr, "weir: '%s' is not a folder (give the savepoint or chk-N folder)\n", dir.c_str());
+    return 1;
+  }
+  weir::checkpoint::Metadata meta;
+  try {
+    meta = weir::checkpoint::read_metadata(dir);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weir: %s\n", e.what());
+    return 1;
+  }
+  std::vector<std::vector<SubtaskReport>> reports(meta.operators.size());
+  for (std::size_t o = 0; o < meta.operators.size(); ++o) {
+    const auto& op = meta.operators[o];
+    reports[o].resize(op.subtasks.size());
+    for (std::size_t s = 0; s < op.subtasks.size(); ++s) reports[o][s].kv_files.resize(op.subtasks[s].kv_files.size());
+  }
+  const int bad = verify ? verify_files(dir, meta, reports) : 0;
+  if (json) {
+    print_json(dir, meta, reports, verify, bad);
+  } else {
+    print_text(dir, meta, reports, verify, bad);
+  }
+  std::fflush(stdout);
+  if (bad == 0) return 0;
+  for (const auto& ops : reports) {
+    for (const auto& r : ops) {
+      if (!r.file.error.empty()) std::fprintf(stderr, "weir: %s\n", r.file.error.c_str());
+      for (const auto& k : r.kv_files) {
+        if (!k.error.empty()) std::fprintf(stderr, "weir: %s\n", k.error.c_str());
+      }
+    }
+  }
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,6 +425,17 @@ int main(int argc, char** argv) {
   demo->add_option("-p,--parallelism", parallelism, "Parallelism")->check(CLI::PositiveNumber);
   demo->add_option("-u,--users", users, "Number of distinct keys")->check(CLI::PositiveNumber);
 
+  auto* savepoint = app.add_subcommand("savepoint", "Work with savepoints and retained checkpoints");
+  savepoint->require_subcommand(1);
+  auto* inspect = savepoint->add_subcommand(
+      "inspect", "Print what a savepoint (or chk-N checkpoint folder) holds: operators, state, keys, files");
+  std::string inspect_dir;
+  bool inspect_json = false;
+  bool no_verify = false;
+  inspect->add_option("dir", inspect_dir, "The savepoint folder or a retained checkpoint's chk-N folder")->required();
+  inspect->add_flag("--json", inspect_json, "Print JSON instead of text");
+  inspect->add_flag("--no-verify", no_verify, "Do not check the sizes and checksums of the referenced files");
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -137,6 +448,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (app.got_subcommand("demo")) return run_demo(records, parallelism, users);
+    if (savepoint->got_subcommand(inspect)) return inspect_savepoint(inspect_dir, inspect_json, !no_verify);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "weir: %s\n", e.what());
     return 1;

@@ -94,6 +94,10 @@ void JobRun::build() {
     for (int s = 0; s < vx.parallelism; ++s) {
       TaskInfo info{vx.name, s, vx.parallelism, max_p, attempt_, config_.auto_watermark_interval,
                     config_.checkpoint.is_checkpointing_enabled()};
+      if (config_.state_backend.kind() == StateBackend::Kind::rocksdb) {
+        info.rocksdb_dir = config_.state_backend.dir() + "/job-" + id_ + "/attempt-" + std::to_string(attempt_);
+        info.rocksdb_memory = config_.state_backend.memory_budget();
+      }
       auto task = std::make_unique<Task>(this, pool_.get(), info);
       for (int n : vx.nodes) {
         const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];
@@ -579,7 +583,10 @@ std::vector<TaskMetrics> JobRun::metrics() const {
                               t->backpressured.load(std::memory_order_relaxed),
                               t->input_watermark.load(std::memory_order_relaxed),
                               t->output_watermark.load(std::memory_order_relaxed),
-                              t->holding_channel.load(std::memory_order_relaxed)});
+                              t->holding_channel.load(std::memory_order_relaxed),
+                              t->state_memory.load(std::memory_order_relaxed),
+                              t->state_memory_peak.load(std::memory_order_relaxed),
+                              t->state_disk.load(std::memory_order_relaxed)});
   }
   return out;
 }

@@ -78,6 +78,7 @@ Task::Slice Task::run_slice() {
     return Slice::kDone;
   }
   if (!opened_) open_chain();
+  if ((++slices_ & 15) == 0) sample_state_size();
   if (waiting_final_) {
     if (!released_) return Slice::kWait;
     close_chain();
@@ -85,6 +86,22 @@ Task::Slice Task::run_slice() {
   }
   fire_due_timers();
   return source ? run_source_slice() : run_input_slice();
+}
+
+void Task::sample_state_size() {
+  uint64_t mem = 0, disk = 0;
+  bool any = false;
+  for (auto& op : operators) {
+    if (auto* store = op->state_store()) {
+      any = true;
+      mem += store->memory_usage();
+      disk += store->disk_usage();
+    }
+  }
+  if (!any) return;
+  state_memory.store(mem, std::memory_order_relaxed);
+  state_disk.store(disk, std::memory_order_relaxed);
+  if (mem > state_memory_peak.load(std::memory_order_relaxed)) state_memory_peak.store(mem, std::memory_order_relaxed);
 }
 
 void Task::post(std::function<void()> mail) {
@@ -285,6 +302,7 @@ Task::Slice Task::run_source_slice() {
       flush_outputs();
       return Slice::kWait;
     }
+    if (emitted == 0) flush_outputs();  // a source polling with nothing to give: let partial batches go
     fire_due_timers();
     if (std::chrono::steady_clock::now() >= deadline) return Slice::kYield;
   }
@@ -397,6 +415,7 @@ void Task::handle_end_of_channel(int gi) {
 }
 
 Task::Slice Task::finish_chain() {
+  sample_state_size();
   // Operators are in topological order: each one's producers have finished before it ends its
   // input and finishes, so what a `finish()` flushes reaches operators that still accept it.
   operators.front()->finish();

@@ -136,6 +136,9 @@ class Task final : public ProcessingTimeService {
   std::atomic<int64_t> input_watermark{std::numeric_limits<int64_t>::min()};
   std::atomic<int64_t> output_watermark{std::numeric_limits<int64_t>::min()};
   std::atomic<int> holding_channel{-1};
+  std::atomic<uint64_t> state_memory{0};
+  std::atomic<uint64_t> state_memory_peak{0};
+  std::atomic<uint64_t> state_disk{0};
 
  private:
   enum class Slice { kYield, kWait, kDone };
@@ -199,6 +202,8 @@ class Task final : public ProcessingTimeService {
   bool waiting_final_ = false;    ///< finished; waiting for the checkpoint with the final state
   bool released_ = false;         ///< that checkpoint completed
   bool suspended_ = false;        ///< a source stopped by stop-with-savepoint
+  uint32_t slices_ = 0;
+  void sample_state_size();
 };
 
 }  // namespace weir::runtime

@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,19 @@ struct Ev {
   int64_t seq = 0;
 };
 WEIR_SERDE(Ev, key, seq)
+
+/// Sets the state backend by name ("heap" or "rocksdb", the latter under `dir`).
+inline void use_backend(StreamExecutionEnvironment& env, const std::string& backend, const std::string& dir) {
+  if (backend == "rocksdb") env.set_state_backend(StateBackend::rocksdb(dir).with_memory_budget(8 << 20));
+}
+
+/// Test parameters: parallelism and backend.
+using PB = std::tuple<int, std::string>;
+inline std::string pb_name(const ::testing::TestParamInfo<PB>& i) {
+  return "p" + std::to_string(std::get<0>(i.param)) + "_" + std::get<1>(i.param);
+}
+#define WEIR_PARALLELISM_AND_BACKENDS \
+  ::testing::Combine(::testing::Values(1, 2, 4), ::testing::Values(std::string("heap"), std::string("rocksdb"))), pb_name
 
 inline constexpr int64_t kKeys = 37;
 inline Ev make_event(int64_t i) { return Ev{(i * 7919) % kKeys, i}; }

@@ -99,16 +99,18 @@ TEST(FileSink, PendingFilesStayHiddenUntilTheCheckpointCompletes) {
 }
 
 /// The failure matrix: a fault at `point` (its `nth` hit), with checkpoints every 10 ms.
-void run_matrix(const std::string& point, int64_t nth, int p, CheckpointingMode mode = CheckpointingMode::exactly_once) {
+void run_matrix(const std::string& point, int64_t nth, const PB& pb, CheckpointingMode mode = CheckpointingMode::exactly_once) {
+  const int p = std::get<0>(pb);
   testing::disarm_faults();
   TempDir dir;
   constexpr int64_t kN = 30000;
   auto env = StreamExecutionEnvironment::get_execution_environment();
   env.set_parallelism(p);
+  use_backend(env, std::get<1>(pb), dir.sub("rocksdb"));
   env.enable_checkpointing(10, mode);
   env.set_checkpoint_storage(dir.sub("checkpoints"));
   env.set_restart_strategy(RestartStrategy::fixed_delay(5, std::chrono::milliseconds(5)));
-  env.from_source(slow_events(kN, 1500), WatermarkStrategy<Ev>::no_watermarks(), "events")
+  env.from_source(slow_events(kN, 4000), WatermarkStrategy<Ev>::no_watermarks(), "events")
       .key_by([](const Ev& e) { return e.key; })
       .process(CountPerKey{})  // keyed state on the way
       .map([](const std::pair<int64_t, int64_t>& kc) { return kc; })
@@ -142,15 +144,15 @@ void run_matrix(const std::string& point, int64_t nth, int p, CheckpointingMode 
   }
 }
 
-class Matrix : public ::testing::TestWithParam<int> {};
+class Matrix : public ::testing::TestWithParam<PB> {};
 TEST_P(Matrix, NoFault) { run_matrix("", 0, GetParam()); }
 TEST_P(Matrix, FailDuringProcessing) { run_matrix("task.process", 60, GetParam()); }
-TEST_P(Matrix, FailDuringSynchronousSnapshot) { run_matrix("checkpoint.sync", 7, GetParam()); }
+TEST_P(Matrix, FailDuringSynchronousSnapshot) { run_matrix("checkpoint.sync", 3, GetParam()); }
 TEST_P(Matrix, FailDuringAsynchronousWrite) { run_matrix("checkpoint.async_write", 2, GetParam()); }
 TEST_P(Matrix, FailBetweenPreCommitAndCommit) { run_matrix("sink.commit", 2, GetParam()); }
 TEST_P(Matrix, FailRightAfterPreCommit) { run_matrix("sink.pre_commit", 2, GetParam()); }
 TEST_P(Matrix, AtLeastOnceLosesNothing) { run_matrix("task.process", 60, GetParam(), CheckpointingMode::at_least_once); }
-INSTANTIATE_TEST_SUITE_P(Parallelism, Matrix, ::testing::Values(1, 2, 4));
+INSTANTIATE_TEST_SUITE_P(Backends, Matrix, WEIR_PARALLELISM_AND_BACKENDS);
 
 }  // namespace
 }  // namespace weir::cptest

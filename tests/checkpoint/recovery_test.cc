@@ -41,16 +41,17 @@ void release_after_checkpoint(JobClient& client, std::atomic<int64_t>& limit, in
   limit.store(INT64_MAX);
 }
 
-class Recovery : public ::testing::TestWithParam<int> {};
+class Recovery : public ::testing::TestWithParam<PB> {};
 
 TEST_P(Recovery, TaskFailureRestartsFromCheckpointExactlyOnce) {
   reset();
-  const int p = GetParam();
+  const int p = std::get<0>(GetParam());
   constexpr int64_t kN = 60000;
   TempDir dir;
   auto limit = std::make_shared<std::atomic<int64_t>>(kN / 2);
   auto env = StreamExecutionEnvironment::get_execution_environment();
   env.set_parallelism(p);
+  use_backend(env, std::get<1>(GetParam()), dir.sub("rocksdb"));
   env.enable_checkpointing(20);
   env.set_checkpoint_storage("file://" + dir.path());
   env.set_restart_strategy(RestartStrategy::fixed_delay(3, std::chrono::milliseconds(10)));
@@ -70,12 +71,13 @@ TEST_P(Recovery, TaskFailureRestartsFromCheckpointExactlyOnce) {
 
 TEST_P(Recovery, AtLeastOnceLosesNothing) {
   reset();
-  const int p = GetParam();
+  const int p = std::get<0>(GetParam());
   constexpr int64_t kN = 40000;
   TempDir dir;
   auto limit = std::make_shared<std::atomic<int64_t>>(kN / 2);
   auto env = StreamExecutionEnvironment::get_execution_environment();
   env.set_parallelism(p);
+  use_backend(env, std::get<1>(GetParam()), dir.sub("rocksdb"));
   env.enable_checkpointing(20, CheckpointingMode::at_least_once);
   env.set_checkpoint_storage(dir.path());
   env.set_restart_strategy(RestartStrategy::fixed_delay(3, std::chrono::milliseconds(10)));
@@ -95,15 +97,16 @@ TEST_P(Recovery, AtLeastOnceLosesNothing) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Parallelism, Recovery, ::testing::Values(1, 2, 4));
+INSTANTIATE_TEST_SUITE_P(Backends, Recovery, WEIR_PARALLELISM_AND_BACKENDS);
 
 /// Runs the keyed count with fault point `point` armed at its `nth` hit.
-void run_with_fault(const std::string& point, int64_t nth, int p) {
+void run_with_fault(const std::string& point, int64_t nth, int p, const std::string& backend = "heap") {
   reset();
   constexpr int64_t kN = 40000;
   TempDir dir;
   auto env = StreamExecutionEnvironment::get_execution_environment();
   env.set_parallelism(p);
+  use_backend(env, backend, dir.sub("rocksdb"));
   env.enable_checkpointing(20);
   env.set_checkpoint_storage(dir.path());
   env.set_restart_strategy(RestartStrategy::fixed_delay(5, std::chrono::milliseconds(10)));
@@ -122,6 +125,9 @@ void run_with_fault(const std::string& point, int64_t nth, int p) {
 TEST(FaultPoints, DuringSynchronousSnapshot) { run_with_fault("checkpoint.sync", 4, 2); }
 TEST(FaultPoints, DuringAsynchronousWrite) { run_with_fault("checkpoint.async_write", 2, 2); }
 TEST(FaultPoints, BeforeMetadataIsInPlace) { run_with_fault("checkpoint.metadata", 2, 2); }
+TEST(FaultPoints, DuringSynchronousSnapshotRocksDb) { run_with_fault("checkpoint.sync", 4, 2, "rocksdb"); }
+TEST(FaultPoints, DuringAsynchronousWriteRocksDb) { run_with_fault("checkpoint.async_write", 2, 2, "rocksdb"); }
+TEST(FaultPoints, BeforeMetadataIsInPlaceRocksDb) { run_with_fault("checkpoint.metadata", 2, 2, "rocksdb"); }
 
 TEST(Checkpoints, FolderHoldsMetadataAndStateFiles) {
   reset();

@@ -169,14 +169,15 @@ struct LabelWindow : ProcessWindowFunction<int64_t, KeyedCount, int64_t, TimeWin
   }
 };
 
-class WindowRecovery : public ::testing::TestWithParam<int> {};
+class WindowRecovery : public ::testing::TestWithParam<PB> {};
 
 TEST_P(WindowRecovery, TumblingWindowsAreExactlyOnceAcrossAFailure) {
   g_window_failed = false;
   TempDir dir;
   constexpr int64_t kN = 40000;
   auto env = StreamExecutionEnvironment::get_execution_environment();
-  env.set_parallelism(GetParam());
+  env.set_parallelism(std::get<0>(GetParam()));
+  use_backend(env, std::get<1>(GetParam()), dir.sub("rocksdb"));
   env.enable_checkpointing(15);
   env.set_checkpoint_storage(dir.path());
   env.set_restart_strategy(RestartStrategy::fixed_delay(2, std::chrono::milliseconds(5)));
@@ -211,7 +212,7 @@ TEST_P(WindowRecovery, TumblingWindowsAreExactlyOnceAcrossAFailure) {
   EXPECT_EQ(got, want);
 }
 
-INSTANTIATE_TEST_SUITE_P(Parallelism, WindowRecovery, ::testing::Values(1, 2, 4));
+INSTANTIATE_TEST_SUITE_P(Backends, WindowRecovery, WEIR_PARALLELISM_AND_BACKENDS);
 
 }  // namespace
 }  // namespace weir::cptest

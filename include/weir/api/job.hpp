@@ -76,6 +76,11 @@ struct TaskMetrics {
   /// The input channel whose watermark holds the task back (-1: none); channels are numbered
   /// by input, then by producer subtask.
   int watermark_holding_channel = -1;
+  /// RocksDB state of the task's operators: memory it holds (memtables, block cache, readers)
+  /// now and at the peak, and bytes of live data files. Sampled every few slices; 0 on the heap.
+  uint64_t state_memory_bytes = 0;
+  uint64_t state_memory_peak_bytes = 0;
+  uint64_t state_disk_bytes = 0;
 };
 
 namespace runtime {

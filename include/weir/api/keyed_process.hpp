@@ -2,6 +2,8 @@
 /// KeyedProcessFunction and KeyedCoProcessFunction (Flink's names): functions on a keyed stream
 /// with keyed state and per-key timers, and the operators that run them.
 #include <cstdint>
+#include <cctype>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -84,8 +86,15 @@ template <class K, class N = VoidNamespace>
 class KeyedOperatorCore {
  public:
   KeyedOperatorCore() = default;
-  void init(const runtime::StreamOperator& op) {
+  void init(runtime::StreamOperator& op) {
     backend_ = std::make_unique<HeapKeyedBackend<K>>(op.task_info().max_parallelism);
+    const auto& info = op.task_info();
+    if (!info.rocksdb_dir.empty()) {
+      kv_options_.dir = info.rocksdb_dir + "/" + sanitize(op.uid()) + "-" + std::to_string(info.subtask);
+      kv_options_.memory_budget_bytes = info.rocksdb_memory;
+      backend_->attach_store(open_rocksdb_store(kv_options_));
+      op.set_state_store_source([this] { return backend_->store(); });
+    }
     timers_ = std::make_unique<InternalTimers<N>>(backend_.get(), &op.processing_time_service());
     pts_ = &op.processing_time_service();
     backend_->set_time_source([pts = pts_] { return pts->now(); });
@@ -101,6 +110,7 @@ class KeyedOperatorCore {
   /// `on_operator(name, payload)` with the record's key current. Call after `init()`.
   void restore(const std::function<void(std::string_view, std::string_view)>& on_operator = {}) {
     if (!restore_.is_restored()) return;
+    restore_store();
     for (const auto& [kg, bytes] : restore_.key_groups()) {
       runtime::for_each_keyed_record(bytes, [&](const runtime::KeyedRecordView& rec) {
         backend_->set_current_key_bytes(rec.key);
@@ -152,7 +162,46 @@ class KeyedOperatorCore {
       schedule_sweep();
     });
   }
+  /// RocksDB files of an incremental checkpoint: opened directly when one old store covered
+  /// exactly this subtask's key groups, else the overlapping key groups are copied out of each.
+  void restore_store() {
+    const auto& sources = restore_.kv_sources();
+    if (sources.empty()) return;
+    if (!backend_->store()) {
+      throw StateError("this checkpoint holds RocksDB state files; restore it with the RocksDB state backend, or "
+                       "take a savepoint (canonical, readable by every backend) and restore that");
+    }
+    const int first = restore_.first_key_group(), last = restore_.last_key_group();
+    if (sources.size() == 1 && sources[0].first_key_group == first && sources[0].last_key_group == last) {
+      backend_->store_ptr().reset();
+      backend_->attach_store(restore_rocksdb_store(kv_options_, restore_.kv_shared_dir(), sources[0].files));
+      return;
+    }
+    const std::string begin = KeyedBackendBase::key_group_start(first);
+    const std::string end = KeyedBackendBase::key_group_start(last + 1);
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      KvStoreOptions tmp = kv_options_;
+      tmp.dir = kv_options_.dir + ".restore-" + std::to_string(i);
+      tmp.memory_budget_bytes = std::max<std::size_t>(kv_options_.memory_budget_bytes / 4, 1 << 20);
+      auto old = restore_rocksdb_store(tmp, restore_.kv_shared_dir(), sources[i].files);
+      old->scan(begin, last + 1 > 0xffff ? std::string_view{} : std::string_view(end),
+                [&](std::string_view k, std::string_view v) {
+                  backend_->store()->put(k, v);
+                  return true;
+                });
+      old.reset();
+      std::error_code ec;
+      std::filesystem::remove_all(tmp.dir, ec);
+    }
+  }
+  static std::string sanitize(const std::string& s) {
+    std::string out;
+    for (char c : s) out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_');
+    return out.substr(0, 80);
+  }
+
   runtime::ProcessingTimeService* pts_ = nullptr;
+  KvStoreOptions kv_options_;
   runtime::StateRestore restore_;
   std::unique_ptr<HeapKeyedBackend<K>> backend_;
   std::unique_ptr<InternalTimers<N>> timers_;

@@ -31,6 +31,10 @@ struct TaskInfo {
   int attempt = 0;           ///< restart attempt, 0 for the first run
   int64_t auto_watermark_interval = 200;  ///< ms between periodic watermarks; 0 disables them
   bool checkpointing = false;  ///< periodic checkpoints are on (sinks then commit on them)
+  /// RocksDB state backend: the folder for this job run's stores (empty: heap) and the memory
+  /// budget of each operator subtask's store.
+  std::string rocksdb_dir;
+  std::size_t rocksdb_memory = 64 << 20;
 };
 
 /// Receives the records an operator emits: the next operator in the chain, a writer to a
@@ -144,6 +148,10 @@ class StreamOperator {
   /// Keyed state entries (per key and namespace, e.g. per key and open window).
   virtual std::size_t keyed_state_entries() const { return 0; }
 
+  /// The RocksDB store of its keyed state, if any (for metrics; task thread only).
+  detail::KvStore* state_store() const { return store_source_ ? store_source_() : nullptr; }
+  void set_state_store_source(std::function<detail::KvStore*()> f) { store_source_ = std::move(f); }
+
   /// The combined watermark of the inputs (the event time of this operator).
   int64_t current_watermark() const { return combined_watermark_; }
 
@@ -232,6 +240,7 @@ class StreamOperator {
   };
   std::string name_;
   std::string uid_;
+  std::function<detail::KvStore*()> store_source_;
   std::vector<SideOutput> side_outputs_;
 };
 

@@ -24,6 +24,7 @@
 #include "weir/runtime/checkpoint.hpp"
 #include "weir/runtime/partition.hpp"
 #include "weir/serde/serde.hpp"
+#include "weir/state/kv_store.hpp"
 
 namespace weir {
 namespace detail {
@@ -53,6 +54,8 @@ class StateTableBase {
   virtual void snapshot(const std::function<void(uint32_t slot, std::string_view payload)>& emit) = 0;
   /// Restores one entry of the current key from a payload `snapshot` wrote.
   virtual void restore_current(std::string_view payload) = 0;
+  /// RocksDB mode: writes back the cached entry of the current key (before the key changes).
+  virtual void flush() {}
 };
 
 /// Says which state cannot be checkpointed and why.
@@ -99,11 +102,76 @@ class KeyedBackendBase {
   /// The serialised key of a slot, and making a serialised key current.
   virtual std::string key_bytes(uint32_t slot) const = 0;
   virtual void set_current_key_bytes(std::string_view key) = 0;
+  /// The length of the serialised key at the start of `bytes`.
+  virtual std::size_t key_length(std::string_view bytes) const = 0;
+
+  // ---- RocksDB mode ---------------------------------------------------------------------------
+  // Tables keep only the current key's entry in memory and read and write the store, under
+  // keys laid out as key group (2 bytes, big-endian) | serialised key | state name | namespace,
+  // so a key group's state is one contiguous range. Entries do not hold their key's slot.
+
+  KvStore* store() const { return store_.get(); }
+  void attach_store(std::unique_ptr<KvStore> store) { store_ = std::move(store); }
+  std::unique_ptr<KvStore>& store_ptr() { return store_; }
+  /// Store key prefix of the current key: key group | key.
+  const std::string& current_prefix() {
+    if (prefix_slot_ != current_) {
+      prefix_.clear();
+      const int kg = key_groups_[current_];
+      prefix_.push_back(static_cast<char>((kg >> 8) & 0xff));
+      prefix_.push_back(static_cast<char>(kg & 0xff));
+      prefix_ += key_bytes(current_);
+      prefix_slot_ = current_;
+    }
+    return prefix_;
+  }
+  static std::string name_part(std::string_view name) {
+    std::string out;
+    ByteWriter w(out);
+    w.write_varint(name.size());
+    w.write_bytes(name.data(), name.size());
+    return out;
+  }
+  static std::string key_group_start(int kg) {
+    return std::string{static_cast<char>((kg >> 8) & 0xff), static_cast<char>(kg & 0xff)};
+  }
+  void flush_tables() {
+    for (auto& t : tables_) t.table->flush();
+  }
+  /// Savepoints from the store: every entry as a canonical record (payload: the namespace,
+  /// then the value).
+  void snapshot_store(runtime::SnapshotContext& ctx) {
+    store_->scan({}, {}, [&](std::string_view k, std::string_view v) {
+      if (k.size() < 2) throw StateError("RocksDB state: a key is shorter than its key group");
+      const int kg = (static_cast<unsigned char>(k[0]) << 8) | static_cast<unsigned char>(k[1]);
+      std::string_view rest = k.substr(2);
+      const std::size_t kl = key_length(rest);
+      const std::string_view key = rest.substr(0, kl);
+      ByteReader r(rest.substr(kl));
+      const auto nl = r.read_varint();
+      const std::string_view name = r.read_view(nl);
+      const std::string_view ns = r.read_view(r.remaining());
+      std::string payload(ns);
+      payload.append(v);
+      runtime::write_keyed_record(ctx.key_group(kg), runtime::KeyedRecord::kState, name, key, payload);
+      return true;
+    });
+  }
 
   /// Writes every state entry into the key-group streams of `ctx` (checkpoints), including
   /// restored entries of states not registered (again) since.
   void snapshot_tables(runtime::SnapshotContext& ctx) {
     std::string key;
+    if (store_) {
+      flush_tables();
+      // Savepoints are canonical records; checkpoints are the store's own files, uploaded
+      // incrementally after the synchronous part.
+      if (ctx.is_savepoint()) {
+        snapshot_store(ctx);
+      } else {
+        ctx.snapshot().kv = std::shared_ptr<KvSnapshot>(store_->snapshot());
+      }
+    }
     for (auto& t : tables_) {
       t.table->snapshot([&](uint32_t slot, std::string_view payload) {
         key = key_bytes(slot);
@@ -176,11 +244,13 @@ class KeyedBackendBase {
     return s;
   }
   void switch_to(uint32_t slot) {
+    if (store_ && slot != current_) flush_tables();
     const uint32_t prev = current_;
     current_ = slot;
     if (prev != kNoSlot && prev != slot && refs_[prev] == 0) release(prev);
   }
   void release(uint32_t slot) {
+    if (prefix_slot_ == slot) prefix_slot_ = kNoSlot;
     forget_key(slot);
     free_.push_back(slot);
     --live_;
@@ -205,6 +275,9 @@ class KeyedBackendBase {
   std::vector<std::function<void(int64_t)>> sweepers_;
   int64_t sweep_interval_ = 0;
   std::function<void()> schedule_sweep_;
+  std::unique_ptr<KvStore> store_;
+  std::string prefix_;
+  uint32_t prefix_slot_ = kNoSlot;
 };
 
 /// The key-typed part: key → slot.
@@ -227,6 +300,15 @@ class HeapKeyedBackend final : public KeyedBackendBase {
   std::string key_bytes(uint32_t slot) const override {
     if constexpr (SerdeType<K>) {
       return serialize(*keys_[slot]);
+    } else {
+      no_serde("a key");
+    }
+  }
+  std::size_t key_length(std::string_view bytes) const override {
+    if constexpr (SerdeType<K>) {
+      ByteReader r(bytes);
+      (void)Serde<K>::read(r);
+      return r.offset();
     } else {
       no_serde("a key");
     }
@@ -267,14 +349,24 @@ struct VoidNamespace {
 template <class V, class N = VoidNamespace>
 class ValueTable final : public StateTableBase {
  public:
-  explicit ValueTable(KeyedBackendBase* backend) : backend_(backend) {}
+  ValueTable(KeyedBackendBase* backend, std::string name = {}) : backend_(backend), name_(KeyedBackendBase::name_part(name)) {}
   std::size_t size() const override { return map_.size(); }
   V* get(const N& ns = N{}) {
+    if (backend_->store()) return rocks_get(ns);
     auto it = map_.find(Key{backend_->current_slot(), ns});
     return it == map_.end() ? nullptr : &it->second;
   }
   template <class U>
   V& put(U&& v, const N& ns = N{}) {
+    if (backend_->store()) {
+      if constexpr (SerdeType<V> && SerdeType<N>) {
+        cache_ = std::forward<U>(v);
+        backend_->store()->put(rocks_key(ns), serialize(cache_));
+        return cache_;
+      } else {
+        no_serde("keyed state");
+      }
+    }
     auto [it, inserted] = map_.try_emplace(Key{backend_->current_slot(), ns}, std::forward<U>(v));
     if (inserted) {
       backend_->ref(backend_->current_slot());
@@ -284,6 +376,10 @@ class ValueTable final : public StateTableBase {
     return it->second;
   }
   void erase(const N& ns = N{}) {
+    if (backend_->store()) {
+      if constexpr (SerdeType<N>) backend_->store()->remove(rocks_key(ns));
+      return;
+    }
     const uint32_t s = backend_->current_slot();
     if (map_.erase(Key{s, ns})) backend_->unref(s);
   }
@@ -311,6 +407,29 @@ class ValueTable final : public StateTableBase {
       no_serde("keyed state");
     }
   }
+
+ private:
+  // RocksDB mode: written through at once (namespaced values are small: trigger counters).
+  std::string rocks_key(const N& ns) {
+    std::string k = backend_->current_prefix();
+    k += name_;
+    if constexpr (SerdeType<N>) serialize_into(k, ns);
+    return k;
+  }
+  V* rocks_get(const N& ns) {
+    if constexpr (SerdeType<V> && SerdeType<N>) {
+      if (!backend_->store()->get(rocks_key(ns), buf_)) return nullptr;
+      cache_ = deserialize<V>(buf_);
+      return &cache_;
+    } else {
+      no_serde("keyed state");
+    }
+  }
+  std::string name_;
+  std::string buf_;
+  V cache_{};
+
+ public:
 
  private:
   struct Key {

@@ -240,18 +240,57 @@ struct EntryCodec<absl::flat_hash_map<K, Stamped<V>, H>> {
 template <class E>
 class KeyedTable final : public StateTableBase {
  public:
-  KeyedTable(KeyedBackendBase* backend, const std::optional<StateTtlConfig>& ttl) : backend_(backend), rules_(ttl) {}
+  KeyedTable(KeyedBackendBase* backend, const std::optional<StateTtlConfig>& ttl, std::string_view name = {})
+      : backend_(backend), rules_(ttl), name_(KeyedBackendBase::name_part(name)) {}
   std::size_t size() const override { return map_.size(); }
   E* find() {
+    if (backend_->store()) return rocks_find();
     auto it = map_.find(backend_->current_slot());
     return it == map_.end() ? nullptr : &it->second;
   }
   E& get_or_create() {
+    if (backend_->store()) {
+      if (!rocks_find()) {
+        cache_ = E{};
+        present_ = true;
+      }
+      dirty_ = true;
+      return cache_;
+    }
     auto [it, inserted] = map_.try_emplace(backend_->current_slot());
     if (inserted) backend_->ref(backend_->current_slot());
     return it->second;
   }
-  void erase() { erase_slot(backend_->current_slot()); }
+  void erase() {
+    if (backend_->store()) {
+      rocks_find();
+      if (present_) {
+        present_ = false;
+        dirty_ = true;
+      }
+      return;
+    }
+    erase_slot(backend_->current_slot());
+  }
+  /// RocksDB mode: writes the current key's entry back (or removes it).
+  void flush() override {
+    if (!cached_) return;
+    cached_ = false;
+    if (!dirty_) return;
+    dirty_ = false;
+    if constexpr (EntryCodec<E>::kSupported) {
+      if (present_) {
+        buf_.clear();
+        ByteWriter w(buf_);
+        EntryCodec<E>::write(w, cache_);
+        backend_->store()->put(cache_key_, buf_);
+      } else {
+        backend_->store()->remove(cache_key_);
+      }
+    } else {
+      no_serde("keyed state");
+    }
+  }
   void erase_slot(uint32_t slot) {
     if (map_.erase(slot)) backend_->unref(slot);
   }
@@ -290,6 +329,40 @@ class KeyedTable final : public StateTableBase {
   }
 
  private:
+  /// The current key's entry, read from the store once per key (the cache lives until the key
+  /// changes). Whatever is handed out may be changed, so it is written back.
+  E* rocks_find() {
+    const uint32_t slot = backend_->current_slot();
+    if (!cached_ || cache_slot_ != slot) {
+      flush();
+      cache_key_ = backend_->current_prefix();
+      cache_key_ += name_;
+      cached_ = true;
+      cache_slot_ = slot;
+      dirty_ = false;
+      if constexpr (EntryCodec<E>::kSupported) {
+        present_ = backend_->store()->get(cache_key_, buf_);
+        if (present_) {
+          ByteReader r(buf_);
+          cache_ = EntryCodec<E>::read(r);
+        }
+      } else {
+        no_serde("keyed state");
+      }
+    }
+    if (!present_) return nullptr;
+    dirty_ = true;
+    return &cache_;
+  }
+
+  std::string name_;
+  E cache_{};
+  std::string cache_key_;
+  std::string buf_;
+  uint32_t cache_slot_ = KeyedBackendBase::kNoSlot;
+  bool cached_ = false;
+  bool present_ = false;
+  bool dirty_ = false;
   KeyedBackendBase* backend_;
   TtlRules rules_;
   absl::flat_hash_map<uint32_t, E> map_;
@@ -298,7 +371,7 @@ class KeyedTable final : public StateTableBase {
 template <class E>
 KeyedTable<E>* keyed_table(KeyedBackendBase* backend, const StateDescriptor& d) {
   auto* t = static_cast<KeyedTable<E>*>(backend->table(d.get_name(), typeid(KeyedTable<E>), [&] {
-    return std::make_unique<KeyedTable<E>>(backend, d.get_ttl_config());
+    return std::make_unique<KeyedTable<E>>(backend, d.get_ttl_config(), d.get_name());
   }));
   return t;
 }

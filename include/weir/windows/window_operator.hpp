@@ -529,7 +529,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
       auto* backend = &core_.backend();
       counters_ = static_cast<ValueTable<int64_t, CounterNs>*>(backend->table(
           "__window_trigger_counters", typeid(ValueTable<int64_t, CounterNs>),
-          [backend] { return std::make_unique<ValueTable<int64_t, CounterNs>>(backend); }));
+          [backend] { return std::make_unique<ValueTable<int64_t, CounterNs>>(backend, "__window_trigger_counters"); }));
     }
     return counters_;
   }
