@@ -214,5 +214,65 @@ TEST_P(WindowRecovery, TumblingWindowsAreExactlyOnceAcrossAFailure) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, WindowRecovery, WEIR_PARALLELISM_AND_BACKENDS);
 
+/// Open windows move between backends through a savepoint: heap → RocksDB and back.
+class WindowSwap : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
+
+TEST_P(WindowSwap, OpenWindowsSurviveAStopAndABackendChange) {
+  const auto& [from, to] = GetParam();
+  TempDir dir;
+  constexpr int64_t kN = 20000;
+  auto build = [&](StreamExecutionEnvironment& env, std::shared_ptr<std::atomic<int64_t>> limit) {
+    auto strategy = WatermarkStrategy<Ev>::for_bounded_out_of_orderness(std::chrono::milliseconds(50))
+                        .with_timestamp_assigner([](const Ev& e, int64_t) { return e.seq; });
+    return env.from_source(GatedEvents(kN, std::move(limit)), strategy, "events")
+        .uid("events")
+        .key_by([](const Ev& e) { return e.key; })
+        .window(TumblingEventTimeWindows::of(std::chrono::milliseconds(500)))
+        .aggregate(CountAgg{}, LabelWindow{})
+        .uid("windows")
+        .collect_async();
+  };
+  std::vector<KeyedCount> all;
+  std::string path;
+  {
+    auto env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(2);
+    env.enable_checkpointing(3600 * 1000);
+    use_backend(env, from, dir.sub("db1"));
+    auto limit = std::make_shared<std::atomic<int64_t>>(kN / 4);
+    auto out = build(env, limit);
+    auto client = env.execute_async("windows first");
+    for (;;) {
+      uint64_t in = 0;
+      for (const auto& m : client.metrics()) {
+        if (m.task_name.find("Window") != std::string::npos) in += m.records_in;
+      }
+      if (in >= 2 * kN / 8) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    path = client.stop_with_savepoint(dir.sub("sp")).get();
+    client.wait();
+    all = out.get();
+  }
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(3);
+  use_backend(env, to, dir.sub("db2"));
+  env.set_savepoint_restore_settings(SavepointRestoreSettings::for_path(path));
+  auto out = build(env, std::make_shared<std::atomic<int64_t>>(INT64_MAX));
+  env.execute("windows second");
+  for (auto& c : out.get()) all.push_back(c);
+  std::map<std::pair<int64_t, int64_t>, int64_t> want;
+  for (int64_t i = 0; i < kN; ++i) ++want[{make_event(i).key, i / 500}];
+  std::map<std::pair<int64_t, int64_t>, int64_t> got;
+  for (auto& c : all) got[{c.first, c.second.first}] += c.second.second;
+  EXPECT_EQ(all.size(), want.size()) << "one result per key and window";
+  EXPECT_EQ(got, want);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, WindowSwap,
+                         ::testing::Values(std::make_pair(std::string("heap"), std::string("rocksdb")),
+                                           std::make_pair(std::string("rocksdb"), std::string("heap"))),
+                         [](const auto& i) { return i.param.first + "_to_" + i.param.second; });
+
 }  // namespace
 }  // namespace weir::cptest

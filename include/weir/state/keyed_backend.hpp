@@ -6,6 +6,7 @@
 /// key group, so state and timers can be written and restored per key group.
 ///
 /// Threading: the operator's task thread only.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -135,6 +136,12 @@ class KeyedBackendBase {
   static std::string key_group_start(int kg) {
     return std::string{static_cast<char>((kg >> 8) & 0xff), static_cast<char>(kg & 0xff)};
   }
+  /// A table that holds an operator's own state in RocksDB mode: savepoints write its entries
+  /// as that operator's records named `record_name` (what the heap mode writes), so both
+  /// modes read each other's savepoints.
+  void mark_operator_table(const std::string& table, const std::string& record_name) {
+    operator_tables_.emplace_back(name_part(table), record_name);
+  }
   void flush_tables() {
     for (auto& t : tables_) t.table->flush();
   }
@@ -153,7 +160,13 @@ class KeyedBackendBase {
       const std::string_view ns = r.read_view(r.remaining());
       std::string payload(ns);
       payload.append(v);
-      runtime::write_keyed_record(ctx.key_group(kg), runtime::KeyedRecord::kState, name, key, payload);
+      auto op = std::find_if(operator_tables_.begin(), operator_tables_.end(),
+                             [&](const auto& t) { return name_part(name) == t.first; });
+      if (op != operator_tables_.end()) {
+        runtime::write_keyed_record(ctx.key_group(kg), runtime::KeyedRecord::kOperator, op->second, key, payload);
+      } else {
+        runtime::write_keyed_record(ctx.key_group(kg), runtime::KeyedRecord::kState, name, key, payload);
+      }
       return true;
     });
   }
@@ -276,6 +289,7 @@ class KeyedBackendBase {
   int64_t sweep_interval_ = 0;
   std::function<void()> schedule_sweep_;
   std::unique_ptr<KvStore> store_;
+  std::vector<std::pair<std::string, std::string>> operator_tables_;  ///< (name part, record name)
   std::string prefix_;
   uint32_t prefix_slot_ = kNoSlot;
 };

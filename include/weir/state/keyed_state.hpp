@@ -278,6 +278,9 @@ class KeyedTable final : public StateTableBase {
     cached_ = false;
     if (!dirty_) return;
     dirty_ = false;
+    if constexpr (requires { cache_.empty(); }) {
+      if (present_ && cache_.empty()) present_ = false;  // an empty list or map is no state
+    }
     if constexpr (EntryCodec<E>::kSupported) {
       if (present_) {
         buf_.clear();

@@ -94,6 +94,13 @@ class PwfContextImpl final : public PwfContextOf<PWF, W>::type {
   const runtime::StreamOperator* op_;
 };
 
+/// One open window of a key and what it holds.
+template <class W, class C>
+struct WindowEntry {
+  W window;
+  C contents;
+};
+
 /// A trigger counter of one window (its namespace in the counter table).
 template <class W>
 struct WindowCounter {
@@ -138,6 +145,15 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
       core_.timers().advance_processing_time(this->processing_time_service().now(),
                                              [this](const auto& t) { on_timer(t, false); });
     });
+    if (core_.backend().store()) {
+      // RocksDB: the open windows live in the store, one entry per key.
+      if constexpr (SerdeType<W> && SerdeType<Contents>) {
+        rocks_table_ = keyed_table<Entries>(&core_.backend(), StateDescriptor("__windows"));
+        core_.backend().mark_operator_table("__windows", "windows");
+      } else {
+        no_serde("the contents of window operator '" + this->name() + "' (the RocksDB backend stores them)");
+      }
+    }
     core_.restore([this](std::string_view name, std::string_view payload) { restore_windows(name, payload); });
     if constexpr (kHasPwf) {
       RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
@@ -217,10 +233,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   }
 
  private:
-  struct Entry {
-    W window;
-    Contents contents;
-  };
+  using Entry = WindowEntry<W, Contents>;
   using Timer = typename InternalTimers<W>::Timer;
 
   void restore_windows(std::string_view name, std::string_view payload) {
@@ -243,6 +256,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   // Per key slot, its open windows inline (usually one or two): one memory access per record.
   using Entries = absl::InlinedVector<Entry, 1>;
   Entries& entries() {
+    if (rocks_table_) return rocks_table_->get_or_create();  // RocksDB: the current key's entry
     const uint32_t s = core_.backend().current_slot();
     if (per_slot_.size() <= s) per_slot_.resize(s + 1);
     return per_slot_[s];
@@ -259,6 +273,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
         if (i + 1 != es.size()) es[i] = std::move(es.back());
         es.pop_back();
         core_.backend().unref(core_.backend().current_slot());
+        if (es.empty() && rocks_table_) rocks_table_->erase();
         return;
       }
     }
@@ -555,6 +570,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   using PwfCtx = PwfContextImpl<PWF, W>;
   std::unique_ptr<PwfCtx> pctx_;
   std::vector<Entries> per_slot_;
+  KeyedTable<Entries>* rocks_table_ = nullptr;
   std::vector<W> windows_;
   std::vector<IN> values_;
   ValueTable<int64_t, CounterNs>* counters_ = nullptr;
@@ -565,6 +581,31 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
 }  // namespace weir::detail
 
 namespace weir {
+template <SerdeType W, SerdeType C>
+struct Serde<detail::WindowEntry<W, C>> {
+  static void write(ByteWriter& w, const detail::WindowEntry<W, C>& e) {
+    Serde<W>::write(w, e.window);
+    Serde<C>::write(w, e.contents);
+  }
+  static detail::WindowEntry<W, C> read(ByteReader& r) {
+    W win = Serde<W>::read(r);
+    C c = Serde<C>::read(r);
+    return detail::WindowEntry<W, C>{std::move(win), std::move(c)};
+  }
+};
+/// A count, then the elements (the same bytes as a std::vector's).
+template <SerdeType T, std::size_t N>
+struct Serde<absl::InlinedVector<T, N>> {
+  static void write(ByteWriter& w, const absl::InlinedVector<T, N>& v) {
+    w.write_varint(v.size());
+    for (const auto& x : v) Serde<T>::write(w, x);
+  }
+  static absl::InlinedVector<T, N> read(ByteReader& r) {
+    absl::InlinedVector<T, N> v;
+    for (uint64_t n = r.read_varint(); n > 0; --n) v.push_back(Serde<T>::read(r));
+    return v;
+  }
+};
 template <SerdeType W>
 struct Serde<detail::WindowCounter<W>> {
   static void write(ByteWriter& w, const detail::WindowCounter<W>& c) {
