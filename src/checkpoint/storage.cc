@@ -127,11 +127,25 @@ std::string encode_state_file(const runtime::OperatorSnapshot& snap) {
     w.write_u8(static_cast<uint8_t>(l.mode));
     Serde<std::vector<std::string>>::write(w, l.elements);
   }
+  for (const auto* states : {&snap.inflight_in, &snap.inflight_out}) {
+    w.write_varint(states->size());
+    for (const auto& cs : *states) {
+      w.write_fixed(cs.partition);
+      w.write_fixed(cs.channel);
+      w.write_varint(cs.events.size());
+      for (const auto& e : cs.events) {
+        w.write_u8(e.kind);
+        w.write_fixed(e.value);
+        Serde<std::string>::write(w, e.bytes);
+      }
+    }
+  }
   return out;
 }
 
 void decode_state_file(std::string_view bytes, std::map<int, std::string>& key_groups,
-                       std::vector<runtime::OperatorList>& lists) {
+                       std::vector<runtime::OperatorList>& lists, std::vector<runtime::ChannelState>* inflight_in,
+                       std::vector<runtime::ChannelState>* inflight_out) {
   const std::string_view body = check_header(bytes, kStateMagic, "state file");
   try {
     ByteReader r(body);
@@ -148,6 +162,23 @@ void decode_state_file(std::string_view bytes, std::map<int, std::string>& key_g
       l.mode = static_cast<runtime::Redistribution>(mode);
       l.elements = Serde<std::vector<std::string>>::read(r);
       lists.push_back(std::move(l));
+    }
+    for (auto* states : {inflight_in, inflight_out}) {
+      std::vector<runtime::ChannelState> sink;
+      auto& dst = states ? *states : sink;
+      for (uint64_t n = r.read_varint(); n > 0; --n) {
+        runtime::ChannelState cs;
+        cs.partition = r.read_fixed<int32_t>();
+        cs.channel = r.read_fixed<int32_t>();
+        for (uint64_t m = r.read_varint(); m > 0; --m) {
+          runtime::InFlightEvent e;
+          e.kind = r.read_u8();
+          e.value = r.read_fixed<int64_t>();
+          e.bytes = Serde<std::string>::read(r);
+          cs.events.push_back(std::move(e));
+        }
+        dst.push_back(std::move(cs));
+      }
     }
     if (!r.at_end()) throw StateError("state file: trailing bytes");
   } catch (const SerdeError& e) {

@@ -73,7 +73,8 @@ void remove_all(const std::string& path) noexcept;
 std::string encode_state_file(const runtime::OperatorSnapshot& snapshot);
 /// Decodes a state file into key groups and operator lists. Throws StateError when malformed.
 void decode_state_file(std::string_view bytes, std::map<int, std::string>& key_groups,
-                       std::vector<runtime::OperatorList>& lists);
+                       std::vector<runtime::OperatorList>& lists, std::vector<runtime::ChannelState>* inflight_in = nullptr,
+                       std::vector<runtime::ChannelState>* inflight_out = nullptr);
 
 /// Writes `_metadata` into `dir` (last, atomically).
 void write_metadata(const std::string& dir, const Metadata& meta);

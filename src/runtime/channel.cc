@@ -31,11 +31,15 @@ bool Channel::producer_available() {
   return false;
 }
 
-bool Channel::pop(Event& out) {
+int Channel::pop(Event& out) {
   bool more;
   bool wake = false;
   {
     std::lock_guard lock(mu_);
+    if (queue_.empty()) {  // a priority barrier was its last event
+      in_ready_list_ = false;
+      return -1;
+    }
     out = std::move(queue_.front());
     queue_.pop_front();
     const std::size_t n = out.bytes();
@@ -49,7 +53,55 @@ bool Channel::pop(Event& out) {
     }
   }
   if (wake) producer_->notify();
-  return more;
+  return more ? 1 : 0;
+}
+
+void Channel::push_priority(Event barrier, std::vector<InFlightEvent>& overtaken) {
+  bool list = false;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& e : queue_) {
+      InFlightEvent f;
+      switch (e.kind) {
+        case Event::Kind::kBatch:
+          f.kind = 0;
+          e.batch->encode(f.bytes);
+          break;
+        case Event::Kind::kWatermark:
+          f.kind = 1;
+          f.value = e.value;
+          break;
+        case Event::Kind::kWatermarkStatus:
+          f.kind = 2;
+          f.value = e.value;
+          break;
+        default:
+          continue;  // barriers and end of input are not records
+      }
+      overtaken.push_back(std::move(f));
+    }
+    const std::size_t n = barrier.bytes();
+    bytes_.store(bytes_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    stats_->add(n);
+    queue_.push_front(std::move(barrier));
+    if (!in_ready_list_) {
+      in_ready_list_ = true;
+      list = true;
+    }
+  }
+  if (list) gate_->mark_ready(this);
+  gate_->mark_priority(this);
+}
+
+bool Channel::pop_priority(Event& out) {
+  std::lock_guard lock(mu_);
+  if (queue_.empty() || queue_.front().kind != Event::Kind::kBarrier) return false;
+  out = std::move(queue_.front());
+  queue_.pop_front();
+  const std::size_t n = out.bytes();
+  bytes_.store(bytes_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  stats_->sub(n);
+  return true;
 }
 
 std::size_t Channel::queued_bytes() { return bytes_.load(std::memory_order_relaxed); }
@@ -78,11 +130,37 @@ int InputGate::poll(Event& out) {
       break;
     }
   }
-  if (c->pop(out)) {
+  const int r = c->pop(out);
+  if (r == 1) {
     std::lock_guard lock(mu_);
     ready_.push_back(c);  // still holds events: back of the line, for fairness
   }
+  if (r < 0) return poll(out);
   return c->gate_index();
+}
+
+void InputGate::mark_priority(Channel* channel) {
+  {
+    std::lock_guard lock(mu_);
+    priority_list_.push_back(channel);
+    priority_.fetch_add(1, std::memory_order_release);
+  }
+  owner_->notify();
+}
+
+int InputGate::poll_priority(Event& out) {
+  for (;;) {
+    Channel* c;
+    {
+      std::lock_guard lock(mu_);
+      if (priority_list_.empty()) return -1;
+      c = priority_list_.front();
+      priority_list_.erase(priority_list_.begin());
+      priority_.fetch_sub(1, std::memory_order_release);
+    }
+    if (c->pop_priority(out)) return c->gate_index();
+    // Already taken by a normal poll (it was at the front): nothing to do.
+  }
 }
 
 void InputGate::block(int gate_index) {

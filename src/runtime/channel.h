@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "weir/runtime/checkpoint.hpp"
 #include "weir/runtime/record.hpp"
 
 namespace weir::runtime {
@@ -45,9 +46,15 @@ class Channel {
   /// once the consumer has drained it to half.
   bool producer_available();
 
-  /// Removes the oldest event. Returns whether more events remain. Consumer only; only called
-  /// when the gate reported this channel ready.
-  bool pop(Event& out);
+  /// Removes the oldest event: returns -1 when there was none, else 1 when more remain and 0
+  /// when not. Consumer only; called when the gate reported this channel ready.
+  int pop(Event& out);
+
+  /// Unaligned checkpoints: puts `barrier` ahead of every queued event, and appends the events
+  /// it overtook (which still follow it) to `overtaken`, encoded. Producer only.
+  void push_priority(Event barrier, std::vector<InFlightEvent>& overtaken);
+  /// Removes the event at the front if it is a barrier. Consumer only.
+  bool pop_priority(Event& out);
 
   int gate_index() const { return gate_index_; }
   std::size_t queued_bytes();
@@ -75,6 +82,11 @@ class InputGate {
   /// Pops one event from the next ready channel; returns the channel's gate index, or -1 when no
   /// channel holds an event. Blocked channels are skipped. Consumer only.
   int poll(Event& out);
+  /// A barrier that overtook data: its channel's gate index (the barrier is removed into
+  /// `out`), or -1 when none is waiting. Consumer only; taken even under backpressure.
+  int poll_priority(Event& out);
+  bool has_priority() const { return priority_.load(std::memory_order_acquire) != 0; }
+  void mark_priority(Channel* channel);
   /// Stops taking events from channel `gate_index` (barrier alignment) until `unblock_all`.
   /// Consumer only.
   void block(int gate_index);
@@ -85,6 +97,8 @@ class InputGate {
   std::deque<Channel*> ready_;  // guarded by mu_
   std::vector<char> blocked_;   // guarded by mu_; by gate index
   std::vector<Channel*> parked_;  // guarded by mu_: ready but blocked
+  std::vector<Channel*> priority_list_;  // guarded by mu_
+  std::atomic<int> priority_{0};
   Task* owner_;
 };
 

@@ -245,7 +245,7 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
           sm.keys = keys.size();
           for (const auto& l : snap.lists) names.insert(l.name);
           sm.state_names.assign(names.begin(), names.end());
-          if (!snap.key_groups.empty() || !snap.lists.empty()) {
+          if (!snap.key_groups.empty() || !snap.lists.empty() || !snap.inflight_in.empty() || !snap.inflight_out.empty()) {
             const std::string bytes = checkpoint::encode_state_file(snap);
             const std::string name = file_name(static_cast<std::size_t>(it - meta.operators.begin()), te.subtask);
             checkpoint::write_file_atomic(dir + "/" + name, bytes);
@@ -256,7 +256,8 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
             meta.shared_dir = job_dir_ + "/shared";
             sm.kv_files = snap.kv->upload(meta.shared_dir, known);
             for (const auto& f : sm.kv_files) {
-              size += static_cast<int64_t>(f.size);
+              const bool reused = std::any_of(known.begin(), known.end(), [&](const detail::KvFile& k) { return k.name == f.name; });
+              if (!reused) size += static_cast<int64_t>(f.size);  // bytes written by this checkpoint
               new_uploads.push_back(f);
             }
           }
@@ -466,6 +467,7 @@ RestorePlan load_restore_plan(const std::string& dir, const std::vector<Operator
   struct Decoded {
     std::shared_ptr<std::map<int, std::string>> groups;
     std::vector<OperatorList> lists;
+    std::vector<ChannelState> inflight_in, inflight_out;
   };
   auto load = [&](const checkpoint::SubtaskMeta& st) {
     Decoded d;
@@ -473,7 +475,7 @@ RestorePlan load_restore_plan(const std::string& dir, const std::vector<Operator
     if (!st.file.name.empty()) {
       const std::string bytes = checkpoint::read_verified(dir, st.file);
       try {
-        checkpoint::decode_state_file(bytes, *d.groups, d.lists);
+        checkpoint::decode_state_file(bytes, *d.groups, d.lists, &d.inflight_in, &d.inflight_out);
       } catch (const StateError& e) {
         throw StateError("checkpoint file '" + dir + "/" + st.file.name + "': " + e.what());
       }
@@ -513,9 +515,22 @@ RestorePlan load_restore_plan(const std::string& dir, const std::vector<Operator
         dst.insert(dst.end(), l.elements.begin(), l.elements.end());
       }
     }
+    const bool inflight = std::any_of(old.begin(), old.end(), [](const Decoded& d) {
+      return !d.inflight_in.empty() || !d.inflight_out.empty();
+    });
+    if (inflight && static_cast<int>(op.subtasks.size()) != p) {
+      throw StateError("'" + dir + "' is an unaligned checkpoint with records in flight at operator '" + op.name +
+                       "', which cannot change its parallelism; restore it at parallelism " +
+                       std::to_string(op.subtasks.size()) + ", or take a savepoint (always aligned) and rescale that");
+    }
     for (int s = 0; s < p; ++s) {
       auto& r = restores[static_cast<std::size_t>(s)];
       r.restored_ = true;
+      r.old_parallelism_ = static_cast<int>(op.subtasks.size());
+      if (inflight) {
+        r.inflight_in_ = old[static_cast<std::size_t>(s)].inflight_in;
+        r.inflight_out_ = old[static_cast<std::size_t>(s)].inflight_out;
+      }
       std::tie(r.first_kg_, r.last_kg_) = checkpoint::key_group_range(max_parallelism, p, s);
       r.kv_dir_ = meta.shared_dir;
       for (std::size_t i = 0; i < op.subtasks.size(); ++i) {

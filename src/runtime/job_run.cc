@@ -124,6 +124,7 @@ void JobRun::build() {
       }
       task->coordinator = coordinator_.get();
       task->exactly_once = config_.checkpoint.get_checkpointing_mode() == CheckpointingMode::exactly_once;
+      task->unaligned = task->exactly_once && config_.checkpoint.is_unaligned_checkpoints_enabled();
       task->final_checkpoint = config_.checkpoint.is_checkpointing_enabled();
       tasks_of[v].push_back(task.get());
       tasks_.push_back(std::move(task));
@@ -147,6 +148,14 @@ void JobRun::build() {
 
   // Channels and writers of the edges between tasks; writer_of[edge][producer subtask].
   std::vector<std::vector<OutputBase*>> writer_of(graph_.edges.size());
+  struct Origin {
+    Task* producer;
+    int partition;
+    int channel;
+    Task* consumer;
+    int gate;
+  };
+  std::vector<Origin> origins;  // every channel, for replaying an unaligned checkpoint
   for (std::size_t ei = 0; ei < graph_.edges.size(); ++ei) {
     const auto& e = graph_.edges[ei];
     if (e.chained) continue;
@@ -168,6 +177,7 @@ void JobRun::build() {
       auto connect = [&](std::size_t j) {
         Task* ct = consumers[j];
         const int gi = static_cast<int>(ct->channels.size());
+        origins.push_back(Origin{producers[i], static_cast<int>(producers[i]->partitions.size()), static_cast<int>(chans.size()), ct, gi});
         auto ch = std::make_unique<Channel>(config_.channel_capacity_bytes, producers[i], &ct->gate, gi, &stats_);
         ct->channels.push_back(Task::InputChannelState{e.input_index, consumer_of[j]});
         chans.push_back(ch.get());
@@ -187,6 +197,25 @@ void JobRun::build() {
       writer_of[ei][i] = w.get();
       producers[i]->outputs.push_back(std::move(w));
       producers[i]->partitions.push_back(std::move(part));
+    }
+  }
+
+  // Records in flight at a restored unaligned checkpoint: per channel, what the consumer had
+  // taken before the barrier, then what the barrier overtook in the producer's output.
+  for (const auto& o : origins) {
+    auto& crs = o.consumer->restores;
+    auto& prs = o.producer->restores;
+    if (!crs.empty()) {
+      for (const auto& cs : crs.front().inflight_in_) {
+        if (cs.channel != o.gate) continue;
+        for (const auto& e : cs.events) o.consumer->replay.emplace_back(o.gate, e);
+      }
+    }
+    if (!prs.empty()) {
+      for (const auto& cs : prs.front().inflight_out_) {
+        if (cs.partition != o.partition || cs.channel != o.channel) continue;
+        for (const auto& e : cs.events) o.consumer->replay.emplace_back(o.gate, e);
+      }
     }
   }
 

@@ -127,9 +127,78 @@ void Task::run_mail() {
 void Task::trigger_barrier(int64_t id, int64_t timestamp, uint8_t flags, bool stop) {
   post([this, id, timestamp, flags, stop] {
     if (waiting_final_ || suspended_) return;  // finished: the final snapshot stands in
-    snapshot_and_forward(id, timestamp, flags);
+    if (unaligned && (flags & Event::kSavepoint) == 0) {
+      unaligned_snaps_ = snapshot_chain(id, timestamp, flags);
+      forward_barrier_priority(id, timestamp, flags);
+      if (coordinator) coordinator->acknowledge(this, id, std::move(unaligned_snaps_));
+      unaligned_snaps_.clear();
+    } else {
+      snapshot_and_forward(id, timestamp, flags);
+    }
     if (stop) suspended_ = true;
   });
+}
+
+void Task::forward_barrier_priority(int64_t id, int64_t timestamp, uint8_t flags) {
+  flush_outputs();  // partial batches join the channels first, then the barrier overtakes them
+  for (std::size_t k = 0; k < partitions.size(); ++k) {
+    partitions[k]->broadcast_barrier_priority(id, timestamp, flags, static_cast<int>(k), unaligned_snaps_[0].inflight_out);
+  }
+  if (spdlog::should_log(spdlog::level::debug)) {
+    std::size_t n = 0;
+    for (const auto& cs : unaligned_snaps_[0].inflight_out) n += cs.events.size();
+    spdlog::debug("task '{}' ({}): barrier {} overtook {} queued events", info_.task_name, info_.subtask + 1, id, n);
+  }
+}
+
+void Task::record_inflight(int gi, const Event& e) {
+  auto& in = unaligned_snaps_[0].inflight_in;
+  if (in.empty() || in.back().channel != gi) {
+    auto it = std::find_if(in.begin(), in.end(), [&](const ChannelState& c) { return c.channel == gi; });
+    if (it == in.end()) {
+      in.push_back(ChannelState{0, gi, {}});
+      it = in.end() - 1;
+    }
+    std::iter_swap(it, in.end() - 1);
+  }
+  InFlightEvent f;
+  switch (e.kind) {
+    case Event::Kind::kBatch:
+      f.kind = 0;
+      e.batch->encode(f.bytes);
+      break;
+    case Event::Kind::kWatermark:
+      f.kind = 1;
+      f.value = e.value;
+      break;
+    case Event::Kind::kWatermarkStatus:
+      f.kind = 2;
+      f.value = e.value;
+      break;
+    default:
+      return;
+  }
+  in.back().events.push_back(std::move(f));
+}
+
+void Task::replay_inflight() {
+  spdlog::debug("task '{}' ({}): replays {} events in flight at the checkpoint", info_.task_name, info_.subtask + 1, replay.size());
+  auto events = std::move(replay);
+  replay.clear();
+  for (auto& [gi, e] : events) {
+    auto& ch = channels[static_cast<std::size_t>(gi)];
+    switch (e.kind) {
+      case 0:
+        ch.consumer->consume_encoded(e.bytes);
+        break;
+      case 1:
+        handle_watermark(gi, e.value);
+        break;
+      case 2:
+        handle_watermark_status(gi, e.value != 0);
+        break;
+    }
+  }
 }
 
 void Task::post_checkpoint_complete(int64_t id, bool release, bool stop) {
@@ -148,7 +217,11 @@ void Task::post_checkpoint_complete(int64_t id, bool release, bool stop) {
 
 void Task::post_checkpoint_aborted(int64_t id) {
   post([this, id] {
-    if (aligning_ == id) end_alignment();
+    if (aligning_ == id) {
+      recording_.clear();
+      unaligned_snaps_.clear();
+      end_alignment();
+    }
     for (auto& op : operators) op->notify_checkpoint_aborted(id);
   });
 }
@@ -172,6 +245,34 @@ void Task::snapshot_and_forward(int64_t id, int64_t timestamp, uint8_t flags) {
 
 void Task::handle_barrier(int gi, const Event& e) {
   const int64_t id = e.value;
+  if (unaligned && (e.flags & Event::kSavepoint) == 0) {
+    // Unaligned: snapshot at the first barrier and send it on ahead of the output; record what
+    // the other inputs deliver until their barriers arrive.
+    if (aligning_ >= 0 && id > aligning_) {
+      const int64_t old = aligning_;
+      aligning_ = -1;
+      recording_.clear();
+      unaligned_snaps_.clear();
+      if (coordinator) coordinator->decline(old, "checkpoint " + std::to_string(id) + " overtook it at task '" + info_.task_name + "'");
+    }
+    if (aligning_ < 0) {
+      if (id <= last_barrier_) return;
+      aligning_ = id;
+      aligning_ts_ = e.timestamp;
+      aligning_flags_ = e.flags;
+      barrier_seen_.assign(channels.size(), 0);
+      unaligned_snaps_ = snapshot_chain(id, e.timestamp, e.flags);
+      forward_barrier_priority(id, e.timestamp, e.flags);
+      recording_.assign(channels.size(), 1);
+    } else if (id < aligning_) {
+      return;
+    }
+    last_barrier_ = std::max(last_barrier_, id);
+    barrier_seen_[static_cast<std::size_t>(gi)] = 1;
+    recording_[static_cast<std::size_t>(gi)] = 0;
+    check_alignment();
+    return;
+  }
   if (aligning_ >= 0 && id > aligning_) {
     // A newer checkpoint overtook the one being aligned: that one cannot complete here.
     const int64_t old = aligning_;
@@ -200,6 +301,14 @@ void Task::check_alignment() {
     if (!channels[i].ended && !barrier_seen_[i]) return;
   }
   const int64_t id = aligning_;
+  if (!unaligned_snaps_.empty()) {
+    aligning_ = -1;
+    recording_.clear();
+    auto snaps = std::move(unaligned_snaps_);
+    unaligned_snaps_.clear();
+    if (coordinator) coordinator->acknowledge(this, id, std::move(snaps));
+    return;
+  }
   end_alignment();
   snapshot_and_forward(id, aligning_ts_, aligning_flags_);
 }
@@ -311,10 +420,19 @@ Task::Slice Task::run_source_slice() {
 Task::Slice Task::run_input_slice() {
   const auto deadline = std::chrono::steady_clock::now() + kSliceBudget;
   Event event;
+  if (!replay.empty()) replay_inflight();
   for (;;) {
     if (cancel_.load(std::memory_order_acquire)) {
       close_chain();
       return Slice::kDone;
+    }
+    if (unaligned && gate.has_priority()) {
+      // A barrier that overtook data is taken even under backpressure.
+      const int pgi = gate.poll_priority(event);
+      if (pgi >= 0) {
+        handle_barrier(pgi, event);
+        continue;
+      }
     }
     if (!outputs_available()) {
       flush_outputs();
@@ -330,14 +448,17 @@ Task::Slice Task::run_input_slice() {
     switch (event.kind) {
       case Event::Kind::kBatch:
         fault_point("task.process");
+        if (!recording_.empty() && recording_[static_cast<std::size_t>(gi)]) record_inflight(gi, event);
         records_in.fetch_add(event.batch->size(), std::memory_order_relaxed);
         ch.consumer->consume(*event.batch);
         event.batch.reset();
         break;
       case Event::Kind::kWatermark:
+        if (!recording_.empty() && recording_[static_cast<std::size_t>(gi)]) record_inflight(gi, event);
         handle_watermark(gi, event.value);
         break;
       case Event::Kind::kWatermarkStatus:
+        if (!recording_.empty() && recording_[static_cast<std::size_t>(gi)]) record_inflight(gi, event);
         handle_watermark_status(gi, event.value != 0);
         break;
       case Event::Kind::kBarrier:

@@ -63,6 +63,18 @@ class ResultPartition final : public ResultPartitionWriter {
   void broadcast_barrier(int64_t id, int64_t timestamp, uint8_t flags) {
     for (auto* c : channels_) c->push(Event::barrier(id, timestamp, flags));
   }
+  /// Unaligned: the barrier goes ahead of what the channels hold; what it overtook is added to
+  /// `out` as this partition's channel states.
+  void broadcast_barrier_priority(int64_t id, int64_t timestamp, uint8_t flags, int partition,
+                                  std::vector<ChannelState>& out) {
+    for (std::size_t j = 0; j < channels_.size(); ++j) {
+      ChannelState cs;
+      cs.partition = partition;
+      cs.channel = static_cast<int32_t>(j);
+      channels_[j]->push_priority(Event::barrier(id, timestamp, flags), cs.events);
+      if (!cs.events.empty()) out.push_back(std::move(cs));
+    }
+  }
   /// True when every channel has room; otherwise registers for a wake-up.
   bool available() {
     for (auto* c : channels_) {
@@ -126,6 +138,10 @@ class Task final : public ProcessingTimeService {
   std::vector<StateRestore> restores;
   CheckpointCoordinator* coordinator = nullptr;
   bool exactly_once = true;     ///< align barriers (else at-least-once)
+  bool unaligned = false;       ///< exactly-once without alignment: barriers overtake, in-flight records are stored
+  /// Records in flight at the restored unaligned checkpoint, replayed before live input:
+  /// (gate index, event), in order per channel.
+  std::vector<std::pair<int, InFlightEvent>> replay;
   bool final_checkpoint = false; ///< checkpointing is on: a finished task waits for a checkpoint holding its final state
 
   std::atomic<uint64_t> records_in{0};
@@ -199,6 +215,11 @@ class Task final : public ProcessingTimeService {
   uint8_t aligning_flags_ = 0;
   int64_t last_barrier_ = 0;      ///< newest checkpoint id seen
   std::vector<char> barrier_seen_;  ///< per gate channel
+  std::vector<OperatorSnapshot> unaligned_snaps_;  ///< taken at the first barrier, acknowledged at the last
+  std::vector<char> recording_;     ///< per gate channel: record what arrives until its barrier
+  void record_inflight(int gate_index, const Event& e);
+  void forward_barrier_priority(int64_t id, int64_t timestamp, uint8_t flags);
+  void replay_inflight();
   bool waiting_final_ = false;    ///< finished; waiting for the checkpoint with the final state
   bool released_ = false;         ///< that checkpoint completed
   bool suspended_ = false;        ///< a source stopped by stop-with-savepoint

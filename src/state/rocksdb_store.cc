@@ -365,6 +365,12 @@ class RocksDbStore final : public KvStore {
     options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     options.avoid_flush_during_shutdown = true;  // the directory is discarded after close
     options.keep_log_file_num = 2;
+    // Keyed state overwrites the same keys again and again (a window's accumulator per
+    // record): update values in the memtable in place instead of stacking versions, which
+    // keeps the memtable's skip list small. Snapshots are checkpoints (flush + hard links),
+    // never iterator snapshots over a live memtable, so in-place updates are safe here.
+    options.allow_concurrent_memtable_write = false;
+    options.inplace_update_support = true;
 
     write_options_.disableWAL = true;  // durability comes from checkpoints
 

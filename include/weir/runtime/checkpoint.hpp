@@ -123,13 +123,31 @@ struct OperatorList {
   std::vector<std::string> elements;
 };
 
+/// Events in flight in one channel at an unaligned checkpoint, in order: kind (0 batch,
+/// 1 watermark, 2 watermark status) and the encoded batch or the value.
+struct InFlightEvent {
+  uint8_t kind = 0;
+  int64_t value = 0;
+  std::string bytes;
+};
+struct ChannelState {
+  int32_t partition = 0;  ///< output: the task's partition; input: unused
+  int32_t channel = 0;    ///< output: channel within the partition; input: gate index
+  std::vector<InFlightEvent> events;
+};
+
 /// What one operator subtask wrote at one checkpoint.
 struct OperatorSnapshot {
   std::map<int, std::string> key_groups;  ///< key group → its canonical records
   std::vector<OperatorList> lists;
+  /// Unaligned checkpoints (kept with the task's head operator): records the task had taken
+  /// from an input before that input's barrier, and records its barriers overtook in its
+  /// output channels.
+  std::vector<ChannelState> inflight_in;
+  std::vector<ChannelState> inflight_out;
   /// A backend snapshot to upload after the synchronous part (RocksDB incremental files).
   std::shared_ptr<detail::KvSnapshot> kv;
-  bool empty() const { return key_groups.empty() && lists.empty() && !kv; }
+  bool empty() const { return key_groups.empty() && lists.empty() && !kv && inflight_in.empty() && inflight_out.empty(); }
 };
 
 /// The synchronous part of a checkpoint, as an operator sees it.
@@ -194,6 +212,9 @@ class StateRestore {
   std::map<std::string, std::vector<std::string>> lists_;
   std::vector<KvSource> kv_sources_;
   std::string kv_dir_;
+  std::vector<ChannelState> inflight_in_;
+  std::vector<ChannelState> inflight_out_;
+  int old_parallelism_ = 0;
   std::vector<std::shared_ptr<const std::string>> keep_alive_;  ///< owns the bytes the views point into
 };
 

@@ -351,11 +351,28 @@ class DiscardOutput final : public Output<T> {
   void emit(T&&, int64_t) override {}
 };
 
+template <class T>
+void Batch<T>::encode(std::string& out) const {
+  if constexpr (SerdeType<T>) {
+    ByteWriter w(out);
+    w.write_varint(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      Serde<T>::write(w, values[i]);
+      w.write_fixed(timestamps[i]);
+    }
+  } else {
+    throw StateError(std::string("unaligned checkpoints store records in flight, and records of type ") + typeid(T).name() +
+                     " have no weir::Serde; declare one (WEIR_SERDE) or use aligned checkpoints");
+  }
+}
+
 /// Feeds the records of one channel's batches into a typed operator input.
 class BatchConsumer {
  public:
   virtual ~BatchConsumer() = default;
   virtual void consume(BatchBase& batch) = 0;
+  /// Feeds records `BatchBase::encode` wrote (replaying an unaligned checkpoint).
+  virtual void consume_encoded(std::string_view bytes) = 0;
 };
 
 template <class T>
@@ -366,6 +383,18 @@ class TypedBatchConsumer final : public BatchConsumer {
     auto& b = static_cast<Batch<T>&>(base);
     const std::size_t n = b.values.size();
     for (std::size_t i = 0; i < n; ++i) in_->process(std::move(b.values[i]), b.timestamps[i]);
+  }
+  void consume_encoded(std::string_view bytes) override {
+    if constexpr (SerdeType<T>) {
+      ByteReader r(bytes);
+      for (uint64_t n = r.read_varint(); n > 0; --n) {
+        T v = Serde<T>::read(r);
+        const auto ts = r.read_fixed<int64_t>();
+        in_->process(std::move(v), ts);
+      }
+    } else {
+      throw StateError("in-flight records in the checkpoint have a type without weir::Serde");
+    }
   }
 
  private:

@@ -41,6 +41,9 @@ class BatchBase {
  public:
   virtual ~BatchBase() = default;
   virtual std::size_t size() const = 0;
+  /// Appends the records' encoding (unaligned checkpoints store in-flight batches). Throws
+  /// when the record type has no weir::Serde.
+  virtual void encode(std::string& out) const = 0;
   std::size_t bytes() const { return bytes_; }
 
  protected:
@@ -62,6 +65,8 @@ class Batch final : public BatchBase {
     values.emplace_back(std::forward<V>(v));
     timestamps.push_back(ts);
   }
+
+  void encode(std::string& out) const override;
 
   std::vector<T> values;
   std::vector<int64_t> timestamps;
