@@ -138,6 +138,42 @@ TEST_P(Unaligned, BarriersOvertakeBackpressuredDataExactlyOnce) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, Unaligned, WEIR_PARALLELISM_AND_BACKENDS);
 
+/// Parses "seq" lines; slow enough for checkpoints to land; fails once after one completed.
+struct ParseAndFailOnce : CheckpointListener {
+  Ev operator()(const std::string& line) const {
+    const int64_t seq = std::stoll(line);
+    if (seq % 1000 == 999) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (seq >= 20000 && g_checkpoint_done.load() && !g_failed.exchange(true)) throw std::runtime_error("injected");
+    return make_event(seq);
+  }
+  void notify_checkpoint_complete(int64_t) override { g_checkpoint_done.store(true); }
+};
+
+TEST(SourcePositions, TextFileResumesAtItsCheckpointedOffset) {
+  reset();
+  TempDir dir;
+  constexpr int64_t kN = 30000;
+  {
+    std::ofstream f(dir.sub("in.txt"));
+    for (int64_t i = 0; i < kN; ++i) f << i << (i % 7 == 0 ? "\r\n" : "\n");
+  }
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(2);
+  env.enable_checkpointing(10);
+  env.set_checkpoint_storage(dir.sub("checkpoints"));
+  env.set_restart_strategy(RestartStrategy::fixed_delay(2, std::chrono::milliseconds(5)));
+  auto out = env.read_text_file(dir.sub("in.txt"))
+                 .map(ParseAndFailOnce{})
+                 .key_by([](const Ev& e) { return e.key; })
+                 .process(CountPerKey{})
+                 .collect_async();
+  auto client = env.execute_async("file positions");
+  client.wait();
+  EXPECT_TRUE(g_failed.load());
+  EXPECT_EQ(client.get_restart_count(), 1);
+  expect_exactly_once(out.get(), expected_counts(0, kN));
+}
+
 /// Runs the keyed count with fault point `point` armed at its `nth` hit.
 void run_with_fault(const std::string& point, int64_t nth, int p, const std::string& backend = "heap") {
   reset();

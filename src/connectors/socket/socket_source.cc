@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "weir/api/environment.hpp"
 
 namespace weir::detail {
@@ -23,11 +25,21 @@ namespace {
 class SocketSource final : public runtime::SourceOperator {
  public:
   SocketSource(std::string host, int port, char delimiter) : host_(std::move(host)), port_(port), delim_(delimiter) {}
+  bool warned_ = false;
   ~SocketSource() override { stop(); }
 
   void open() override {
     out_ = typed_output<std::string>();
     reader_ = std::thread([this] { read_loop(); });
+  }
+  bool replayable() const override { return false; }
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    if (!warned_) {
+      warned_ = true;
+      spdlog::warn("source '{}' reads a socket, which cannot be replayed: after a restore from checkpoint {} or later, "
+                   "it reads on from a new connection, and lines the failed run had read after the checkpoint are lost",
+                   name(), ctx.get_checkpoint_id());
+    }
   }
 
   Status emit_next(std::size_t max_records, std::size_t& emitted) override {
