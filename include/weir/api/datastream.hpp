@@ -221,8 +221,8 @@ class DataStream {
   /// One output per input: `U f(const T&)`.
   template <class F>
   auto map(F f) const {
-    static_assert(std::is_invocable_v<const F&, const T&>, "map: the function must be callable as U(const T&)");
-    using U = std::decay_t<std::invoke_result_t<const F&, const T&>>;
+    static_assert(std::is_invocable_v<F&, const T&>, "map: the function must be callable as U(const T&)");
+    using U = std::decay_t<std::invoke_result_t<F&, const T&>>;
     static_assert(!std::is_void_v<U>, "map: the function must return a value");
     return add_one_input<U>("Map", [f] { return std::make_unique<detail::MapOperator<T, U, F>>(f); });
   }

@@ -79,6 +79,32 @@ class DefaultRollingPolicyBuilder {
 
 inline DefaultRollingPolicyBuilder DefaultRollingPolicy::builder() { return DefaultRollingPolicyBuilder(); }
 
+/// Rolls only at checkpoints (Flink's OnCheckpointRollingPolicy).
+class OnCheckpointRollingPolicy {
+ public:
+  static DefaultRollingPolicy build() {
+    return DefaultRollingPolicy::builder()
+        .with_max_part_size(UINT64_MAX)
+        .with_rollover_interval(std::chrono::milliseconds(INT64_MAX / 2))
+        .with_inactivity_interval(std::chrono::milliseconds(INT64_MAX / 2))
+        .build();
+  }
+};
+
+/// One record per line: its text form (`weir::to_text`) and '\n' (Flink's SimpleStringEncoder;
+/// the charset is UTF-8).
+template <class T>
+class SimpleStringEncoder {
+ public:
+  explicit SimpleStringEncoder(std::string charset = "UTF-8") {
+    if (charset != "UTF-8" && charset != "utf-8") throw GraphError("SimpleStringEncoder: only UTF-8 is supported");
+  }
+  void operator()(const T& v, std::string& out) const {
+    append_text(out, v);
+    out.push_back('\n');
+  }
+};
+
 /// The files of one transaction: pending (rolled, durable) ones, and the one being written.
 struct FileSinkTransaction {
   std::vector<std::string> pending;  ///< names in the folder, ".part-...pending"
