@@ -279,7 +279,6 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
     return;
   }
 
-  std::vector<std::pair<Task*, bool>> notify;  // task, released from its final wait
   bool stopped = false;
   {
     std::unique_lock lock(mu_);
@@ -302,8 +301,10 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
     }
     // Sinks commit on checkpoints (and on the savepoint that stops the job), not on other
     // savepoints: a later failure restores an older checkpoint and would replay what they hold.
+    // Posted under the lock: a failure aborts pending checkpoints under it before the tasks
+    // of the attempt are freed, so these tasks are alive.
     if (!p->savepoint || p->stop) {
-      for (const auto& te : tasks_) notify.emplace_back(te.task, p->finals.count(te.task) != 0);
+      for (const auto& te : tasks_) te.task->post_checkpoint_complete(p->id, p->finals.count(te.task) != 0, p->stop);
     }
     stopped = p->stop;
     // Tasks whose final snapshot a completed checkpoint holds may end now. Tasks that finished
@@ -319,7 +320,6 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
   }
   spdlog::debug("job '{}': {} {} complete in {} ms, {} bytes: {}", job_name_, p->savepoint ? "savepoint" : "checkpoint",
                 p->id, last_duration_ms_, size, dir);
-  for (auto& [task, released] : notify) task->post_checkpoint_complete(p->id, released, p->stop);
   p->promise.set_value(dir);
   if (stopped && callbacks_.stopped) callbacks_.stopped();
 }

@@ -42,6 +42,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -421,18 +422,17 @@ class RocksDbStore final : public KvStore {
 
   /// An empty `end` means no upper bound, as for `scan`.
   void remove_range(std::string_view begin, std::string_view end) override {
-    std::string last_successor;
-    if (end.empty()) {
-      // DeleteRange needs an end: just past the last key.
-      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-      it->SeekToLast();
-      check(it->status(), "remove_range");
-      if (!it->Valid()) return;
-      last_successor = std::string(view(it->key())) + '\0';
-      end = last_successor;
-    }
-    if (end <= begin) return;
-    check(db_->DeleteRange(write_options_, db_->DefaultColumnFamily(), slice(begin), slice(end)), "remove_range");
+    // Key by key: range tombstones and backward iteration do not mix with in-place memtable
+    // updates. An empty `end` means no upper bound.
+    if (!end.empty() && end <= begin) return;
+    rocksdb::WriteBatch batch;
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper = slice(end);
+    if (!end.empty()) ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(slice(begin)); it->Valid(); it->Next()) batch.Delete(it->key());
+    check(it->status(), "remove_range");
+    check(db_->Write(write_options_, &batch), "remove_range");
   }
 
   std::size_t memory_usage() override {
