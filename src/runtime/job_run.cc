@@ -130,21 +130,6 @@ void JobRun::build() {
       tasks_.push_back(std::move(task));
     }
   }
-  {
-    std::vector<CheckpointCoordinator::TaskEntry> entries;
-    for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
-      const auto& vx = graph_.vertices[v];
-      for (auto* t : tasks_of[v]) {
-        CheckpointCoordinator::TaskEntry e{t, static_cast<int>(v), t->source != nullptr, {}, {}, vx.parallelism, t->info().subtask};
-        for (int n : vx.nodes) {
-          e.uids.push_back(uid_of(n));
-          e.names.push_back(graph_.nodes[static_cast<std::size_t>(n)].name);
-        }
-        entries.push_back(std::move(e));
-      }
-    }
-    coordinator_->set_tasks(std::move(entries), max_p);
-  }
 
   // Channels and writers of the edges between tasks; writer_of[edge][producer subtask].
   std::vector<std::vector<OutputBase*>> writer_of(graph_.edges.size());
@@ -272,6 +257,23 @@ void JobRun::build() {
         }
       }
     }
+  }
+  // Last: from here on the coordinator may post to the tasks (and so schedule them), which
+  // must be wired completely.
+  {
+    std::vector<CheckpointCoordinator::TaskEntry> entries;
+    for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
+      const auto& vx = graph_.vertices[v];
+      for (auto* t : tasks_of[v]) {
+        CheckpointCoordinator::TaskEntry e{t, static_cast<int>(v), t->source != nullptr, {}, {}, vx.parallelism, t->info().subtask};
+        for (int n : vx.nodes) {
+          e.uids.push_back(uid_of(n));
+          e.names.push_back(graph_.nodes[static_cast<std::size_t>(n)].name);
+        }
+        entries.push_back(std::move(e));
+      }
+    }
+    coordinator_->set_tasks(std::move(entries), max_p);
   }
 }
 

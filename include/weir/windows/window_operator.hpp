@@ -245,7 +245,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
         W w = Serde<W>::read(r);
         Contents c = Serde<Contents>::read(r);
         es.push_back(Entry{std::move(w), std::move(c)});
-        core_.backend().ref(core_.backend().current_slot());
+        hold_slot();
       }
     } else {
       no_serde("the contents of window operator '" + this->name() + "'");
@@ -253,6 +253,14 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   }
 
   // ---- state per key slot ---------------------------------------------------------------------
+  // On the heap each open window holds its key's slot; in RocksDB the windows live in the
+  // store and only timers hold slots.
+  void hold_slot() {
+    if (!rocks_table_) core_.backend().ref(core_.backend().current_slot());
+  }
+  void release_slot() {
+    if (!rocks_table_) core_.backend().unref(core_.backend().current_slot());
+  }
   // Per key slot, its open windows inline (usually one or two): one memory access per record.
   using Entries = absl::InlinedVector<Entry, 1>;
   Entries& entries() {
@@ -272,7 +280,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
       if (es[i].window == w) {
         if (i + 1 != es.size()) es[i] = std::move(es.back());
         es.pop_back();
-        core_.backend().unref(core_.backend().current_slot());
+        release_slot();
         if (es.empty() && rocks_table_) rocks_table_->erase();
         return;
       }
@@ -349,7 +357,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     const bool created = e == nullptr;
     if (created) {
       es.push_back(Entry{w, first_contents(v, ts)});
-      core_.backend().ref(core_.backend().current_slot());
+      hold_slot();
       e = &es.back();
       register_cleanup_timer(w);
     } else {
@@ -384,13 +392,13 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     bool created = false;
     if (olds.empty()) {
       es.push_back(Entry{merged, first_contents(v, ts)});
-      core_.backend().ref(core_.backend().current_slot());
+      hold_slot();
       created = true;
     } else {
       for (const W& o : olds) remove(es, o);
       add_contents(*combined, v, ts);
       es.push_back(Entry{merged, std::move(*combined)});
-      core_.backend().ref(core_.backend().current_slot());
+      hold_slot();
       std::vector<W> replaced;
       for (const W& o : olds) {
         if (!(o == merged)) replaced.push_back(o);
