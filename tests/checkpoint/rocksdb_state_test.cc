@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint/storage.h"
 #include "checkpoint_test_util.h"
 
 namespace weir::cptest {
@@ -204,6 +205,45 @@ TEST_P(IncrementalRescale, RetainedCheckpointRestoresAtAnotherParallelism) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Parallelism, IncrementalRescale, ::testing::Values(2, 3, 5));
+
+TEST(RocksDbState, SharedFilesNoRetainedCheckpointNeedsAreDeleted) {
+  TempDir dir;
+  constexpr int64_t kKeysN = 20000;
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(1);
+  env.enable_checkpointing(3600 * 1000);
+  env.set_checkpoint_storage(dir.sub("checkpoints"));
+  env.get_checkpoint_config().set_max_retained_checkpoints(1);
+  env.set_state_backend(StateBackend::rocksdb(dir.sub("db")).with_memory_budget(2 << 20));
+  auto limit = std::make_shared<std::atomic<int64_t>>(0);
+  // 1 KiB per key, keys revisited: each round rewrites every key, compactions replace files.
+  env.from_source(GatedEvents(kKeysN * 4, limit), WatermarkStrategy<Ev>::no_watermarks(), "events")
+      .map([](const Ev& e) { return e.seq % kKeysN; })
+      .key_by([](int64_t k) { return k; })
+      .process(StoreThenCheck{})
+      .add_sink([](const int64_t&) {});
+  auto client = env.execute_async("pruning");
+  std::string last;
+  for (int round = 1; round <= 4; ++round) {
+    limit->store(kKeysN * round);
+    wait_for_input(client, static_cast<uint64_t>(kKeysN * round));
+    last = client.trigger_checkpoint().get();
+  }
+  // Every file in shared/ belongs to the one retained checkpoint.
+  const auto meta = checkpoint::read_metadata(last);
+  std::set<std::string> referenced;
+  for (const auto& op : meta.operators) {
+    for (const auto& st : op.subtasks) {
+      for (const auto& f : st.kv_files) referenced.insert(f.name);
+    }
+  }
+  ASSERT_FALSE(referenced.empty());
+  std::set<std::string> present;
+  for (auto& e : fs::directory_iterator(meta.shared_dir)) present.insert(e.path().filename().string());
+  EXPECT_EQ(present, referenced);
+  limit->store(INT64_MAX);
+  client.wait();
+}
 
 TEST(RocksDbState, HeapBackendRefusesRocksDbCheckpointFiles) {
   TempDir dir;
