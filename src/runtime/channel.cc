@@ -4,6 +4,25 @@
 
 namespace weir::runtime {
 
+bool to_inflight(const Event& e, InFlightEvent& out) {
+  switch (e.kind) {
+    case Event::Kind::kBatch:
+      out.kind = 0;
+      e.batch->encode(out.bytes);
+      return true;
+    case Event::Kind::kWatermark:
+      out.kind = 1;
+      out.value = e.value;
+      return true;
+    case Event::Kind::kWatermarkStatus:
+      out.kind = 2;
+      out.value = e.value;
+      return true;
+    default:
+      return false;
+  }
+}
+
 void Channel::push(Event event) {
   bool list = false;
   {
@@ -62,22 +81,7 @@ void Channel::push_priority(Event barrier, std::vector<InFlightEvent>& overtaken
     std::lock_guard lock(mu_);
     for (const auto& e : queue_) {
       InFlightEvent f;
-      switch (e.kind) {
-        case Event::Kind::kBatch:
-          f.kind = 0;
-          e.batch->encode(f.bytes);
-          break;
-        case Event::Kind::kWatermark:
-          f.kind = 1;
-          f.value = e.value;
-          break;
-        case Event::Kind::kWatermarkStatus:
-          f.kind = 2;
-          f.value = e.value;
-          break;
-        default:
-          continue;  // barriers and end of input are not records
-      }
+      if (!to_inflight(e, f)) continue;  // barriers and end of input are not records
       overtaken.push_back(std::move(f));
     }
     const std::size_t n = barrier.bytes();

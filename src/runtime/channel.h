@@ -19,6 +19,10 @@ namespace weir::runtime {
 class Task;
 class InputGate;
 
+/// The stored form of a record batch or watermark event in flight (unaligned checkpoints);
+/// false for events that are not stored (barriers, end of input).
+bool to_inflight(const Event& e, InFlightEvent& out);
+
 /// Bytes queued in all channels of a job, and the peak (for tests and metrics).
 struct ChannelStats {
   std::atomic<std::size_t> queued{0};

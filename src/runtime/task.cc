@@ -162,22 +162,7 @@ void Task::record_inflight(int gi, const Event& e) {
     std::iter_swap(it, in.end() - 1);
   }
   InFlightEvent f;
-  switch (e.kind) {
-    case Event::Kind::kBatch:
-      f.kind = 0;
-      e.batch->encode(f.bytes);
-      break;
-    case Event::Kind::kWatermark:
-      f.kind = 1;
-      f.value = e.value;
-      break;
-    case Event::Kind::kWatermarkStatus:
-      f.kind = 2;
-      f.value = e.value;
-      break;
-    default:
-      return;
-  }
+  if (!to_inflight(e, f)) return;
   in.back().events.push_back(std::move(f));
 }
 

@@ -138,4 +138,27 @@ class GatedEvents final : public Source<Ev> {
   std::shared_ptr<std::atomic<int64_t>> limit_;
 };
 
+/// Waits until the keyed operator's tasks have taken `records` records.
+inline void wait_for_input(JobClient& client, uint64_t records, const std::string& task = "Keyed Process") {
+  for (;;) {
+    uint64_t in = 0;
+    for (const auto& m : client.metrics()) {
+      if (m.task_name.find(task) != std::string::npos) in += m.records_in;
+    }
+    if (in >= records) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+/// Gated events → keyed count, with stable uids; collected.
+inline CollectHandle<std::pair<int64_t, int64_t>> count_pipeline(StreamExecutionEnvironment& env, int64_t n,
+                                                                 std::shared_ptr<std::atomic<int64_t>> limit) {
+  return env.from_source(GatedEvents(n, std::move(limit)), WatermarkStrategy<Ev>::no_watermarks(), "events")
+      .uid("events")
+      .key_by([](const Ev& e) { return e.key; })
+      .process(CountPerKey{})
+      .uid("counts")
+      .collect_async();
+}
+
 }  // namespace weir::cptest

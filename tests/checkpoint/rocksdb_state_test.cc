@@ -72,27 +72,6 @@ TEST(RocksDbState, HoldsTenTimesMoreStateThanItsMemoryBudget) {
 
 using Pairs = std::vector<std::pair<int64_t, int64_t>>;
 
-CollectHandle<std::pair<int64_t, int64_t>> pipeline(StreamExecutionEnvironment& env, int64_t n,
-                                                    std::shared_ptr<std::atomic<int64_t>> limit) {
-  return env.from_source(GatedEvents(n, std::move(limit)), WatermarkStrategy<Ev>::no_watermarks(), "events")
-      .uid("events")
-      .key_by([](const Ev& e) { return e.key; })
-      .process(CountPerKey{})
-      .uid("counts")
-      .collect_async();
-}
-
-void wait_for_input(JobClient& client, uint64_t records) {
-  for (;;) {
-    uint64_t in = 0;
-    for (const auto& m : client.metrics()) {
-      if (m.task_name.find("Keyed Process") != std::string::npos) in += m.records_in;
-    }
-    if (in >= records) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
 using Swap = std::tuple<std::string, std::string, int>;  // from backend, to backend, new parallelism
 class BackendSwap : public ::testing::TestWithParam<Swap> {};
 
@@ -108,7 +87,7 @@ TEST_P(BackendSwap, SavepointRestoresIntoAnotherBackendAndParallelism) {
     env.enable_checkpointing(3600 * 1000);
     use_backend(env, from, dir.sub("db1"));
     auto limit = std::make_shared<std::atomic<int64_t>>(kN / 2);
-    auto out = pipeline(env, kN, limit);
+    auto out = count_pipeline(env, kN, limit);
     auto client = env.execute_async("first");
     wait_for_input(client, 2 * kN / 6);
     path = client.stop_with_savepoint(dir.sub("sp")).get();
@@ -119,7 +98,7 @@ TEST_P(BackendSwap, SavepointRestoresIntoAnotherBackendAndParallelism) {
   env.set_parallelism(p);
   use_backend(env, to, dir.sub("db2"));
   env.set_savepoint_restore_settings(SavepointRestoreSettings::for_path(path));
-  auto out = pipeline(env, kN, std::make_shared<std::atomic<int64_t>>(INT64_MAX));
+  auto out = count_pipeline(env, kN, std::make_shared<std::atomic<int64_t>>(INT64_MAX));
   env.execute("second");
   for (auto& kv : out.get()) all.push_back(kv);
   expect_exactly_once(all, expected_counts(0, kN));

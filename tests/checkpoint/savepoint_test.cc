@@ -10,17 +10,6 @@ namespace {
 
 using Pairs = std::vector<std::pair<int64_t, int64_t>>;
 
-/// The keyed-count pipeline with stable uids; returns the collect handle.
-CollectHandle<std::pair<int64_t, int64_t>> count_pipeline(StreamExecutionEnvironment& env, int64_t n,
-                                                          std::shared_ptr<std::atomic<int64_t>> limit) {
-  return env.from_source(GatedEvents(n, std::move(limit)), WatermarkStrategy<Ev>::no_watermarks(), "events")
-      .uid("events")
-      .key_by([](const Ev& e) { return e.key; })
-      .process(CountPerKey{})
-      .uid("counts")
-      .collect_async();
-}
-
 /// Runs until `held_at` records are through, stops with a savepoint at parallelism 3.
 std::pair<Pairs, std::string> first_half(const TempDir& dir, int64_t n, int64_t held_at) {
   auto env = StreamExecutionEnvironment::get_execution_environment();
@@ -29,15 +18,7 @@ std::pair<Pairs, std::string> first_half(const TempDir& dir, int64_t n, int64_t 
   auto limit = std::make_shared<std::atomic<int64_t>>(held_at);
   auto out = count_pipeline(env, n, limit);
   auto client = env.execute_async("first half");
-  // Let the held-back records through before stopping.
-  while (true) {
-    uint64_t in = 0;
-    for (const auto& m : client.metrics()) {
-      if (m.task_name.find("Keyed Process") != std::string::npos) in += m.records_in;
-    }
-    if (in >= 2 * static_cast<uint64_t>(held_at) / 3) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  wait_for_input(client, 2 * static_cast<uint64_t>(held_at) / 3);
   const std::string path = client.stop_with_savepoint(dir.sub("sp")).get();
   client.wait();
   EXPECT_EQ(client.get_job_status(), JobStatus::finished);

@@ -251,7 +251,11 @@ class KeyedTable final : public StateTableBase {
   E& get_or_create() {
     if (backend_->store()) {
       if (!rocks_find()) {
-        cache_ = E{};
+        if constexpr (requires { cache_.clear(); }) {
+          cache_.clear();  // (assigning a fresh absl::InlinedVector trips GCC 12's -Wmaybe-uninitialized)
+        } else {
+          cache_ = E{};
+        }
         present_ = true;
       }
       dirty_ = true;
