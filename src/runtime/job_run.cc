@@ -92,8 +92,14 @@ void JobRun::build() {
   for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
     const auto& vx = graph_.vertices[v];
     for (int s = 0; s < vx.parallelism; ++s) {
-      TaskInfo info{vx.name, s, vx.parallelism, max_p, attempt_, config_.auto_watermark_interval,
-                    config_.checkpoint.is_checkpointing_enabled()};
+      TaskInfo info;
+      info.task_name = vx.name;
+      info.subtask = s;
+      info.parallelism = vx.parallelism;
+      info.max_parallelism = max_p;
+      info.attempt = attempt_;
+      info.auto_watermark_interval = config_.auto_watermark_interval;
+      info.checkpointing = config_.checkpoint.is_checkpointing_enabled();
       if (config_.state_backend.kind() == StateBackend::Kind::rocksdb) {
         info.rocksdb_dir = config_.state_backend.dir() + "/job-" + id_ + "/attempt-" + std::to_string(attempt_);
         info.rocksdb_memory = config_.state_backend.memory_budget();

@@ -362,6 +362,10 @@ class KeyedTable final : public StateTableBase {
     return &cache_;
   }
 
+  KeyedBackendBase* backend_;
+  TtlRules rules_;
+  absl::flat_hash_map<uint32_t, E> map_;
+  // RocksDB mode: the current key's entry.
   std::string name_;
   E cache_{};
   std::string cache_key_;
@@ -370,9 +374,6 @@ class KeyedTable final : public StateTableBase {
   bool cached_ = false;
   bool present_ = false;
   bool dirty_ = false;
-  KeyedBackendBase* backend_;
-  TtlRules rules_;
-  absl::flat_hash_map<uint32_t, E> map_;
 };
 
 template <class E>

@@ -146,7 +146,12 @@ class HarnessBase {
             int64_t auto_watermark_interval) {
     op_ = node.factory();
     op_->set_name(node.name);
-    runtime::TaskInfo info{node.name, subtask, parallelism, max_parallelism, 0, auto_watermark_interval};
+    runtime::TaskInfo info;
+    info.task_name = node.name;
+    info.subtask = subtask;
+    info.parallelism = parallelism;
+    info.max_parallelism = max_parallelism;
+    info.auto_watermark_interval = auto_watermark_interval;
     op_->setup(info, &time_);
     op_->set_output(&out_);
   }
