@@ -363,7 +363,7 @@ struct VoidNamespace {
 template <class V, class N = VoidNamespace>
 class ValueTable final : public StateTableBase {
  public:
-  ValueTable(KeyedBackendBase* backend, std::string name = {}) : backend_(backend), name_(KeyedBackendBase::name_part(name)) {}
+  ValueTable(KeyedBackendBase* backend, std::string name = {}) : name_(KeyedBackendBase::name_part(name)), backend_(backend) {}
   std::size_t size() const override { return map_.size(); }
   V* get(const N& ns = N{}) {
     if (backend_->store()) return rocks_get(ns);
