@@ -149,6 +149,56 @@ struct ParseAndFailOnce : CheckpointListener {
   void notify_checkpoint_complete(int64_t) override { g_checkpoint_done.store(true); }
 };
 
+TEST(Checkpoints, WithCheckpointingAFailedJobRestartsByDefault) {
+  reset();
+  TempDir dir;
+  constexpr int64_t kN = 20000;
+  auto limit = std::make_shared<std::atomic<int64_t>>(kN / 2);
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(2);
+  env.enable_checkpointing(10);  // no restart strategy set: fixed delay, as Flink
+  env.set_checkpoint_storage(dir.path());
+  auto out = env.from_source(GatedEvents(kN, limit), WatermarkStrategy<Ev>::no_watermarks(), "events")
+                 .map(FailOnce{})
+                 .key_by([](const Ev& e) { return e.key; })
+                 .process(CountPerKey{})
+                 .collect_async();
+  auto client = env.execute_async("default restart");
+  release_after_checkpoint(client, *limit, kN / 2);
+  client.wait();
+  EXPECT_EQ(client.get_restart_count(), 1);
+  expect_exactly_once(out.get(), expected_counts(0, kN));
+}
+
+TEST(Checkpoints, ACheckpointThatTakesTooLongExpiresAndTheJobGoesOn) {
+  reset();
+  TempDir dir;
+  static std::atomic<bool> stalled{false};
+  stalled = false;
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(1);
+  env.enable_checkpointing(10);
+  env.get_checkpoint_config().set_checkpoint_timeout(30);
+  env.get_checkpoint_config().set_tolerable_checkpoint_failure_number(100);
+  env.set_checkpoint_storage(dir.path());
+  auto out = env.from_source(slow_events(20000, 2000), WatermarkStrategy<Ev>::no_watermarks(), "events")
+                 .map([](const Ev& e) {
+                   // One long stall: the barrier behind it cannot arrive in time.
+                   if (e.seq == 5000 && !stalled.exchange(true)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                   return e;
+                 })
+                 .disable_chaining()
+                 .key_by([](const Ev& e) { return e.key; })
+                 .process(CountPerKey{})
+                 .collect_async();
+  auto client = env.execute_async("expiring");
+  client.wait();
+  EXPECT_GE(client.get_checkpoint_stats().failed, 1);
+  EXPECT_GE(client.get_checkpoint_stats().completed, 1);
+  EXPECT_EQ(client.get_restart_count(), 0);
+  expect_exactly_once(out.get(), expected_counts(0, 20000));
+}
+
 TEST(SourcePositions, TextFileResumesAtItsCheckpointedOffset) {
   reset();
   TempDir dir;
