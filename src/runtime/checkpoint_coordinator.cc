@@ -427,6 +427,16 @@ void CheckpointCoordinator::abort_pending(const std::string& reason) {
   ended_without_state_.clear();
 }
 
+void CheckpointCoordinator::discard_retained() {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, dir] : completed_) checkpoint::remove_all(dir);
+  completed_.clear();
+  checkpoint::remove_all(job_dir_ + "/shared");
+  uploaded_.clear();
+  std::error_code ec;
+  fs::remove(job_dir_, ec);  // only when empty
+}
+
 std::vector<std::string> CheckpointCoordinator::completed_dirs() const {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;

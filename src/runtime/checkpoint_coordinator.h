@@ -89,6 +89,8 @@ class CheckpointCoordinator {
 
   /// The job failed: pending checkpoints are aborted (tasks are gone).
   void abort_pending(const std::string& reason);
+  /// Deletes the retained checkpoints (a canceled job with `delete_on_cancellation`).
+  void discard_retained();
   /// Folders of the retained completed checkpoints, newest first.
   std::vector<std::string> completed_dirs() const;
   bool any_completed() const;

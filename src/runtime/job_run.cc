@@ -457,6 +457,9 @@ void JobRun::complete() {
       promise_.set_value(JobExecutionResult(id_, graph_.job_name, runtime));
     } else if (status_ == JobStatus::canceling) {
       status_ = JobStatus::canceled;
+      if (config_.checkpoint.get_externalized_checkpoint_retention() == CheckpointRetention::delete_on_cancellation) {
+        coordinator_->discard_retained();
+      }
       promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' was canceled")));
     } else {
       status_ = JobStatus::finished;

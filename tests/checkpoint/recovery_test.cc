@@ -199,6 +199,28 @@ TEST(Checkpoints, ACheckpointThatTakesTooLongExpiresAndTheJobGoesOn) {
   expect_exactly_once(out.get(), expected_counts(0, 20000));
 }
 
+TEST(Checkpoints, CancelKeepsOrDeletesRetainedCheckpointsAsConfigured) {
+  for (const auto retention : {CheckpointRetention::retain_on_cancellation, CheckpointRetention::delete_on_cancellation}) {
+    reset();
+    TempDir dir;
+    auto limit = std::make_shared<std::atomic<int64_t>>(1000);
+    auto env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(1);
+    env.enable_checkpointing(3600 * 1000);
+    env.get_checkpoint_config().set_externalized_checkpoint_retention(retention);
+    env.set_checkpoint_storage(dir.sub("checkpoints"));
+    env.from_source(GatedEvents(5000, limit), WatermarkStrategy<Ev>::no_watermarks(), "events")
+        .key_by([](const Ev& e) { return e.key; })
+        .process(CountPerKey{})
+        .add_sink([](const std::pair<int64_t, int64_t>&) {});
+    auto client = env.execute_async("cancel me");
+    const std::string chk = client.trigger_checkpoint().get();
+    client.cancel();
+    EXPECT_THROW(client.wait(), JobFailure);
+    EXPECT_EQ(std::filesystem::exists(chk + "/_metadata"), retention == CheckpointRetention::retain_on_cancellation);
+  }
+}
+
 TEST(SourcePositions, TextFileResumesAtItsCheckpointedOffset) {
   reset();
   TempDir dir;

@@ -27,7 +27,8 @@ namespace weir {
 
 enum class CheckpointingMode { exactly_once, at_least_once };
 
-/// What a checkpoint directory keeps when a job ends (Flink's externalized checkpoint cleanup).
+/// Whether a canceled job's retained checkpoints stay on disk (Flink's externalized checkpoint
+/// cleanup). Default: retained, so a job can be resumed from them with `for_path`.
 enum class CheckpointRetention { delete_on_cancellation, retain_on_cancellation };
 
 /// Checkpoint settings, as Flink's CheckpointConfig.
