@@ -27,6 +27,8 @@ namespace {
 /// WEIR_LOG=debug|info|warn|error|off sets the log level (read once).
 void apply_log_level_from_env() {
   static const bool once = [] {
+    // Made here, before any job thread logs: the first use creates spdlog's default logger.
+    (void)spdlog::default_logger();
     if (const char* v = std::getenv("WEIR_LOG")) spdlog::set_level(spdlog::level::from_str(v));
     return true;
   }();
