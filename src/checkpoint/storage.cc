@@ -73,6 +73,16 @@ void write_file_atomic(const std::string& path, std::string_view data) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail_errno("cannot create", tmp);
   std::size_t done = 0;
+  // The checkpoint file system's fault points: a failed or torn write, a failed fsync, a
+  // failed rename. Each leaves what the real failure would (a partial temporary file).
+  try {
+    fault_point("fs.write");
+    fault_point("fs.torn_write");
+  } catch (const InjectedFault&) {
+    (void)!::write(fd, data.data(), data.size() / 2);
+    ::close(fd);
+    throw;
+  }
   while (done < data.size()) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0) {
@@ -85,6 +95,12 @@ void write_file_atomic(const std::string& path, std::string_view data) {
     }
     done += static_cast<std::size_t>(n);
   }
+  try {
+    fault_point("fs.fsync");
+  } catch (const InjectedFault&) {
+    ::close(fd);
+    throw;
+  }
   if (::fsync(fd) != 0) {
     const int e = errno;
     ::close(fd);
@@ -93,6 +109,7 @@ void write_file_atomic(const std::string& path, std::string_view data) {
     fail_errno("cannot fsync", tmp);
   }
   ::close(fd);
+  fault_point("fs.rename");
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());

@@ -151,6 +151,10 @@ TEST_P(Matrix, FailDuringSynchronousSnapshot) { run_matrix("checkpoint.sync", 3,
 TEST_P(Matrix, FailDuringAsynchronousWrite) { run_matrix("checkpoint.async_write", 2, GetParam()); }
 TEST_P(Matrix, FailBetweenPreCommitAndCommit) { run_matrix("sink.commit", 2, GetParam()); }
 TEST_P(Matrix, FailRightAfterPreCommit) { run_matrix("sink.pre_commit", 2, GetParam()); }
+TEST_P(Matrix, FileSystemWriteFails) { run_matrix("fs.write", 3, GetParam()); }
+TEST_P(Matrix, FileSystemTornWrite) { run_matrix("fs.torn_write", 4, GetParam()); }
+TEST_P(Matrix, FileSystemFsyncFails) { run_matrix("fs.fsync", 5, GetParam()); }
+TEST_P(Matrix, FileSystemRenameFails) { run_matrix("fs.rename", 6, GetParam()); }
 TEST_P(Matrix, AtLeastOnceLosesNothing) { run_matrix("task.process", 60, GetParam(), CheckpointingMode::at_least_once); }
 INSTANTIATE_TEST_SUITE_P(Backends, Matrix, WEIR_PARALLELISM_AND_BACKENDS);
 

@@ -7,7 +7,9 @@
 /// Points: "task.process" (a task about to process a batch, or a source about to emit), "checkpoint.sync" (the
 /// synchronous snapshot), "checkpoint.async_write" (writing a checkpoint's files),
 /// "checkpoint.metadata" (before the metadata is renamed into place), "sink.pre_commit" and
-/// "sink.commit" (between pre-commit and commit of a two-phase-commit sink).
+/// "sink.commit" (between pre-commit and commit of a two-phase-commit sink). The checkpoint
+/// file system: "fs.write" and "fs.torn_write" (half the bytes written, then the failure),
+/// "fs.fsync", "fs.rename", hit for every file a checkpoint writes.
 #include <atomic>
 #include <cstdint>
 #include <stdexcept>
