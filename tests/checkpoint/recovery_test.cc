@@ -43,55 +43,43 @@ void release_after_checkpoint(JobClient& client, std::atomic<int64_t>& limit, in
 
 class Recovery : public ::testing::TestWithParam<PB> {};
 
-TEST_P(Recovery, TaskFailureRestartsFromCheckpointExactlyOnce) {
+/// Gated events → map that fails once after a checkpoint → keyed count, at the parameter's
+/// parallelism and backend; returns the output and the restart count.
+std::pair<std::vector<std::pair<int64_t, int64_t>>, int> run_failing_count(const PB& pb, int64_t n, CheckpointingMode mode) {
   reset();
-  const int p = std::get<0>(GetParam());
-  constexpr int64_t kN = 60000;
   TempDir dir;
-  auto limit = std::make_shared<std::atomic<int64_t>>(kN / 2);
+  auto limit = std::make_shared<std::atomic<int64_t>>(n / 2);
   auto env = StreamExecutionEnvironment::get_execution_environment();
-  env.set_parallelism(p);
-  use_backend(env, std::get<1>(GetParam()), dir.sub("rocksdb"));
-  env.enable_checkpointing(20);
+  env.set_parallelism(std::get<0>(pb));
+  use_backend(env, std::get<1>(pb), dir.sub("rocksdb"));
+  env.enable_checkpointing(20, mode);
   env.set_checkpoint_storage("file://" + dir.path());
   env.set_restart_strategy(RestartStrategy::fixed_delay(3, std::chrono::milliseconds(10)));
-  auto out = env.from_source(GatedEvents(kN, limit), WatermarkStrategy<Ev>::no_watermarks(), "events")
+  auto out = env.from_source(GatedEvents(n, limit), WatermarkStrategy<Ev>::no_watermarks(), "events")
                  .map(FailOnce{})
                  .key_by([](const Ev& e) { return e.key; })
                  .process(CountPerKey{})
                  .collect_async();
   auto client = env.execute_async("recovery");
-  release_after_checkpoint(client, *limit, kN / 2);
+  release_after_checkpoint(client, *limit, n / 2);
   client.wait();
   EXPECT_TRUE(g_failed.load()) << "the failure was never injected";
-  EXPECT_EQ(client.get_restart_count(), 1);
   EXPECT_GE(client.get_checkpoint_stats().completed, 1);
-  expect_exactly_once(out.get(), expected_counts(0, kN));
+  return {out.get(), client.get_restart_count()};
+}
+
+TEST_P(Recovery, TaskFailureRestartsFromCheckpointExactlyOnce) {
+  constexpr int64_t kN = 60000;
+  auto [out, restarts] = run_failing_count(GetParam(), kN, CheckpointingMode::exactly_once);
+  EXPECT_EQ(restarts, 1);
+  expect_exactly_once(out, expected_counts(0, kN));
 }
 
 TEST_P(Recovery, AtLeastOnceLosesNothing) {
-  reset();
-  const int p = std::get<0>(GetParam());
   constexpr int64_t kN = 40000;
-  TempDir dir;
-  auto limit = std::make_shared<std::atomic<int64_t>>(kN / 2);
-  auto env = StreamExecutionEnvironment::get_execution_environment();
-  env.set_parallelism(p);
-  use_backend(env, std::get<1>(GetParam()), dir.sub("rocksdb"));
-  env.enable_checkpointing(20, CheckpointingMode::at_least_once);
-  env.set_checkpoint_storage(dir.path());
-  env.set_restart_strategy(RestartStrategy::fixed_delay(3, std::chrono::milliseconds(10)));
-  auto out = env.from_source(GatedEvents(kN, limit), WatermarkStrategy<Ev>::no_watermarks(), "events")
-                 .map(FailOnce{})
-                 .key_by([](const Ev& e) { return e.key; })
-                 .process(CountPerKey{})
-                 .collect_async();
-  auto client = env.execute_async("at least once");
-  release_after_checkpoint(client, *limit, kN / 2);
-  client.wait();
-  EXPECT_TRUE(g_failed.load());
-  std::set<std::pair<int64_t, int64_t>> got;
-  for (auto& kv : out.get()) got.insert(kv);
+  auto [out, restarts] = run_failing_count(GetParam(), kN, CheckpointingMode::at_least_once);
+  EXPECT_EQ(restarts, 1);
+  std::set<std::pair<int64_t, int64_t>> got(out.begin(), out.end());
   for (auto& [k, n] : expected_counts(0, kN)) {
     for (int64_t c = 1; c <= n; ++c) ASSERT_TRUE(got.count({k, c})) << "lost (" << k << ", " << c << ")";
   }
