@@ -48,6 +48,7 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include "weir/state/kv_store.hpp"
+#include "weir/testing/faults.hpp"
 
 namespace weir::detail {
 namespace {
@@ -315,8 +316,13 @@ class RocksDbSnapshot final : public KvSnapshot {
     const fs::path tmp =
         shared / ("." + name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(temp_counter.fetch_add(1)));
     UnlinkGuard guard(tmp);
+    // The checkpoint file system's fault points (see weir/testing/faults.hpp).
+    fault_point("fs.write");
     const Copied c = copy_file(src, tmp, /*sync=*/true);
+    fault_point("fs.torn_write");
+    fault_point("fs.fsync");
     const fs::path dst = shared / name;
+    fault_point("fs.rename");
     if (::rename(tmp.c_str(), dst.c_str()) != 0) {
       fail("cannot rename " + quoted(tmp) + " to " + quoted(dst) + ": " + errno_text(errno));
     }
