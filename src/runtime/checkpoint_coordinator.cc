@@ -444,10 +444,6 @@ std::vector<std::string> CheckpointCoordinator::completed_dirs() const {
   return out;
 }
 
-bool CheckpointCoordinator::any_completed() const {
-  std::lock_guard lock(mu_);
-  return !completed_.empty();
-}
 int64_t CheckpointCoordinator::completed_count() const {
   std::lock_guard lock(mu_);
   return completed_count_;
@@ -536,7 +532,6 @@ RestorePlan load_restore_plan(const std::string& dir, const std::vector<Operator
     for (int s = 0; s < p; ++s) {
       auto& r = restores[static_cast<std::size_t>(s)];
       r.restored_ = true;
-      r.old_parallelism_ = static_cast<int>(op.subtasks.size());
       if (inflight) {
         r.inflight_in_ = old[static_cast<std::size_t>(s)].inflight_in;
         r.inflight_out_ = old[static_cast<std::size_t>(s)].inflight_out;

@@ -93,14 +93,12 @@ class CheckpointCoordinator {
   void discard_retained();
   /// Folders of the retained completed checkpoints, newest first.
   std::vector<std::string> completed_dirs() const;
-  bool any_completed() const;
 
   int64_t completed_count() const;
   int64_t failed_count() const;
   /// Durations of the last completed checkpoint, ms: synchronous part (trigger → last ack) and total.
   int64_t last_duration_ms() const;
   int64_t last_size_bytes() const;
-  std::string checkpoint_dir() const { return job_dir_; }
 
  private:
   struct Pending {

@@ -215,7 +215,6 @@ class StateRestore {
   std::string kv_dir_;
   std::vector<ChannelState> inflight_in_;
   std::vector<ChannelState> inflight_out_;
-  int old_parallelism_ = 0;
   std::vector<std::shared_ptr<const std::string>> keep_alive_;  ///< owns the bytes the views point into
 };
 

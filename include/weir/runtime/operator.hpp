@@ -254,9 +254,6 @@ class SourceOperator : public StreamOperator {
   };
   /// Emits at most `max_records` records and adds the number emitted to `emitted`.
   virtual Status emit_next(std::size_t max_records, std::size_t& emitted) = 0;
-  /// False for sources that cannot go back to a checkpointed position (a socket): after a
-  /// restore they go on from wherever the outside world is.
-  virtual bool replayable() const { return true; }
   /// Set by the runtime: schedules the task again. Thread-safe; may be called from any thread.
   void set_wakeup(std::function<void()> wakeup) { wakeup_ = std::move(wakeup); }
 

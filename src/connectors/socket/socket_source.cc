@@ -32,7 +32,6 @@ class SocketSource final : public runtime::SourceOperator {
     out_ = typed_output<std::string>();
     reader_ = std::thread([this] { read_loop(); });
   }
-  bool replayable() const override { return false; }
   void snapshot_state(runtime::SnapshotContext& ctx) override {
     if (!warned_) {
       warned_ = true;
