@@ -130,7 +130,7 @@ void CheckpointCoordinator::acknowledge(Task* task, int64_t id, std::vector<Oper
   std::lock_guard lock(mu_);
   auto it = pending_.find(id);
   if (it == pending_.end()) return;  // aborted meanwhile
-  it->second->acks[task] = std::move(snapshots);
+  it->second->acks[task] = std::make_shared<const std::vector<OperatorSnapshot>>(std::move(snapshots));
   maybe_complete_locked(it->second);
 }
 
@@ -148,10 +148,11 @@ void CheckpointCoordinator::decline(int64_t id, const std::string& reason) {
 void CheckpointCoordinator::task_finished(Task* task, std::vector<OperatorSnapshot> snapshots) {
   std::unique_lock lock(mu_);
   if (std::none_of(tasks_.begin(), tasks_.end(), [&](const TaskEntry& e) { return e.task == task; })) return;  // an old attempt's
-  finished_[task] = snapshots;
+  const auto shared = std::make_shared<const std::vector<OperatorSnapshot>>(std::move(snapshots));
+  finished_[task] = shared;
   for (auto& [id, p] : pending_) {
     if (p->writing || p->acks.count(task)) continue;
-    p->acks[task] = snapshots;
+    p->acks[task] = shared;
     p->finals.insert(task);
   }
   for (auto& [id, p] : std::map<int64_t, std::shared_ptr<Pending>>(pending_)) maybe_complete_locked(p);
@@ -220,7 +221,7 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
       for (auto& [n, f] : uploaded_) known.push_back(f);
     }
     for (const auto& te : tasks) {
-      auto& snaps = p->acks.at(te.task);
+      const auto& snaps = *p->acks.at(te.task);
       for (std::size_t i = 0; i < te.uids.size(); ++i) {
         auto it = std::find_if(meta.operators.begin(), meta.operators.end(), [&](auto& o) { return o.uid == te.uids[i]; });
         if (it == meta.operators.end()) {

@@ -101,13 +101,16 @@ class CheckpointCoordinator {
   int64_t last_size_bytes() const;
 
  private:
+  /// A task's snapshots (chain order); shared, since a final one stands in for its task in
+  /// every later checkpoint.
+  using Snapshots = std::shared_ptr<const std::vector<OperatorSnapshot>>;
   struct Pending {
     int64_t id = 0;
     int64_t timestamp = 0;
     bool savepoint = false;
     bool stop = false;
     std::string dir;
-    std::map<Task*, std::vector<OperatorSnapshot>> acks;
+    std::map<Task*, Snapshots> acks;
     std::set<Task*> finals;  ///< tasks that stood in with their final snapshot
     std::promise<std::string> promise;
     std::chrono::steady_clock::time_point started;
@@ -135,7 +138,7 @@ class CheckpointCoordinator {
   std::condition_variable cv_;
   std::vector<TaskEntry> tasks_;
   int max_parallelism_ = 128;
-  std::map<Task*, std::vector<OperatorSnapshot>> finished_;  // final snapshots of this attempt
+  std::map<Task*, Snapshots> finished_;  // final snapshots of this attempt, shared by every later checkpoint
   std::set<Task*> released_;
   std::set<Task*> ended_without_state_;  // finished tasks whose final snapshot a completed checkpoint holds
   std::map<int64_t, std::shared_ptr<Pending>> pending_;
