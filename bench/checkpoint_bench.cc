@@ -16,34 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "weir/weir.hpp"
+#include "window_job.h"
 
 namespace {
-
-struct Bid {
-  int64_t auction;
-  int64_t price;
-  int64_t ts;  // ms
-};
-WEIR_SERDE(Bid, auction, price, ts)
-
-Bid make_bid(int64_t i, int64_t per_subtask) {
-  const uint64_t h = static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;
-  return Bid{static_cast<int64_t>((h >> 32) % 10'000), static_cast<int64_t>(h & 0xFFFF), (i % per_subtask) / 1000};
-}
-
-struct Acc {
-  int64_t count = 0;
-  int64_t sum = 0;
-};
-WEIR_SERDE(Acc, count, sum)
-
-struct CountSum {
-  Acc create_accumulator() const { return {}; }
-  Acc add(const Bid& b, Acc a) const { return {a.count + 1, a.sum + b.price}; }
-  Acc get_result(const Acc& a) const { return a; }
-  Acc merge(Acc a, Acc b) const { return {a.count + b.count, a.sum + b.sum}; }
-};
 
 struct Result {
   double records_per_s = 0;
@@ -52,41 +27,20 @@ struct Result {
 };
 
 Result run_window_job(int64_t n, int p, bool rocksdb, bool checkpoints, const std::string& dir) {
-  auto env = weir::StreamExecutionEnvironment::create();
-  env.set_parallelism(p).set_worker_threads(p);
-  if (rocksdb) env.set_state_backend(weir::StateBackend::rocksdb(dir + "/db"));
-  if (checkpoints) {
-    env.enable_checkpointing(1000);
-    env.set_checkpoint_storage(dir + "/checkpoints");
-  }
-  auto results = std::make_shared<std::atomic<int64_t>>(0);
-  struct Sink {
-    std::shared_ptr<std::atomic<int64_t>> total;
-    int64_t local = 0;
-    void operator()(const Acc& a) { local += a.count; }
-    void finish() { total->fetch_add(local); }
-  };
-  const int64_t per_subtask = (n + p - 1) / p;
-  env.from_generator(n, [per_subtask](int64_t i) { return make_bid(i, per_subtask); })
-      .assign_timestamps_and_watermarks(weir::WatermarkStrategy<Bid>::for_monotonous_timestamps().with_timestamp_assigner(
-          [](const Bid& b, int64_t) { return b.ts; }))
-      .key_by([](const Bid& b) { return b.auction; })
-      .window(weir::TumblingEventTimeWindows::of(std::chrono::seconds(1)))
-      .aggregate(CountSum{})
-      .add_sink(Sink{results});
-  const auto t0 = std::chrono::steady_clock::now();
-  auto client = env.execute_async("checkpoint bench");
-  client.wait();
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (results->load() != n) {
-    std::fprintf(stderr, "wrong result: %lld of %lld records counted\n", static_cast<long long>(results->load()),
-                 static_cast<long long>(n));
-    std::abort();
-  }
-  const auto stats = client.get_checkpoint_stats();
+  weir::CheckpointStats stats;
+  const double rate = bench::run_window_job(
+      n, p,
+      [&](weir::StreamExecutionEnvironment& env) {
+        if (rocksdb) env.set_state_backend(weir::StateBackend::rocksdb(dir + "/db"));
+        if (checkpoints) {
+          env.enable_checkpointing(1000);
+          env.set_checkpoint_storage(dir + "/checkpoints");
+        }
+      },
+      &stats);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  return Result{static_cast<double>(n) / secs, stats.completed, stats.last_duration_ms};
+  return Result{rate, stats.completed, stats.last_duration_ms};
 }
 
 double median(std::vector<double> v) {

@@ -1,9 +1,5 @@
-// Keyed tumbling-window throughput (records/s per core), not a timed test:
-//   generator of bids (auction id from 10,000 keys, price, event time +1 µs per record of each
-//   parallel generator subtask, so all subtasks move through event time together, as the
-//   partitions of a topic do)
-//   -> timestamps/watermarks -> key_by(auction) -> 1 s tumbling window, count and sum -> sink
-// at parallelism 1 and 2, plus a hand-written single-threaded loop of the same work.
+// Keyed tumbling-window throughput (records/s per core), not a timed test: the job of
+// window_job.h at parallelism 1 and 2, plus a hand-written single-threaded loop of the same work.
 // Usage: window_bench [--records N] [--runs R]
 #include <algorithm>
 #include <atomic>
@@ -15,65 +11,20 @@
 
 #include <absl/container/flat_hash_map.h>
 
-#include "weir/weir.hpp"
+#include "window_job.h"
 
 namespace {
 
-struct Bid {
-  int64_t auction;
-  int64_t price;
-  int64_t ts;  // ms
-};
+using bench::Acc;
+using bench::Bid;
+using bench::make_bid;
 
-/// Bid i; `per_subtask` records make up each generator subtask's contiguous share of the indices.
-Bid make_bid(int64_t i, int64_t per_subtask) {
-  const uint64_t h = static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;
-  return Bid{static_cast<int64_t>((h >> 32) % 10'000), static_cast<int64_t>(h & 0xFFFF), (i % per_subtask) / 1000};
-}
-
-struct CountSum {
-  struct Acc {
-    int64_t count = 0;
-    int64_t sum = 0;
-  };
-  Acc create_accumulator() const { return {}; }
-  Acc add(const Bid& b, Acc a) const { return {a.count + 1, a.sum + b.price}; }
-  Acc get_result(const Acc& a) const { return a; }
-  Acc merge(Acc a, Acc b) const { return {a.count + b.count, a.sum + b.sum}; }
-};
-
-double run_job(int64_t n, int p) {
-  auto env = weir::StreamExecutionEnvironment::create();
-  env.set_parallelism(p).set_worker_threads(p);
-  auto results = std::make_shared<std::atomic<int64_t>>(0);
-  struct Sink {
-    std::shared_ptr<std::atomic<int64_t>> total;
-    int64_t local = 0;
-    void operator()(const CountSum::Acc& a) { local += a.count; }
-    void finish() { total->fetch_add(local); }
-  };
-  const int64_t per_subtask = (n + p - 1) / p;
-  env.from_generator(n, [per_subtask](int64_t i) { return make_bid(i, per_subtask); })
-      .assign_timestamps_and_watermarks(weir::WatermarkStrategy<Bid>::for_monotonous_timestamps().with_timestamp_assigner(
-          [](const Bid& b, int64_t) { return b.ts; }))
-      .key_by([](const Bid& b) { return b.auction; })
-      .window(weir::TumblingEventTimeWindows::of(std::chrono::seconds(1)))
-      .aggregate(CountSum{})
-      .add_sink(Sink{results});
-  const auto t0 = std::chrono::steady_clock::now();
-  env.execute("window bench");
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (results->load() != n) {
-    std::fprintf(stderr, "wrong result: %lld of %lld records counted\n", static_cast<long long>(results->load()), static_cast<long long>(n));
-    std::abort();
-  }
-  return static_cast<double>(n) / secs;
-}
+double run_job(int64_t n, int p) { return bench::run_window_job(n, p, [](weir::StreamExecutionEnvironment&) {}); }
 
 /// The same work as a plain loop: per (auction, window) count and sum, emitted when the window ends.
 double run_loop(int64_t n) {
   const auto t0 = std::chrono::steady_clock::now();
-  absl::flat_hash_map<int64_t, CountSum::Acc> open;
+  absl::flat_hash_map<int64_t, Acc> open;
   int64_t window = 0, counted = 0;
   for (int64_t i = 0; i < n; ++i) {
     const Bid b = make_bid(i, n);
