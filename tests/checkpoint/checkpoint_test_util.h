@@ -161,4 +161,22 @@ inline CollectHandle<std::pair<int64_t, int64_t>> count_pipeline(StreamExecution
       .collect_async();
 }
 
+/// Runs the keyed count at parallelism 3 on `backend` until the first `held_at` records are
+/// through, then stops it with a savepoint in `dir/sp`: the output so far and the savepoint.
+inline std::pair<std::vector<std::pair<int64_t, int64_t>>, std::string> first_half(const TempDir& dir, int64_t n, int64_t held_at,
+                                                                                   const std::string& backend = "heap") {
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(3);
+  env.enable_checkpointing(3600 * 1000);  // finished source subtasks keep their final state
+  use_backend(env, backend, dir.sub("db1"));
+  auto limit = std::make_shared<std::atomic<int64_t>>(held_at);
+  auto out = count_pipeline(env, n, limit);
+  auto client = env.execute_async("first half");
+  wait_for_input(client, 2 * static_cast<uint64_t>(held_at) / 3);
+  const std::string path = client.stop_with_savepoint(dir.sub("sp")).get();
+  client.wait();
+  EXPECT_EQ(client.get_job_status(), JobStatus::finished);
+  return {out.get(), path};
+}
+
 }  // namespace weir::cptest

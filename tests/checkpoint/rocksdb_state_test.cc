@@ -79,21 +79,7 @@ TEST_P(BackendSwap, SavepointRestoresIntoAnotherBackendAndParallelism) {
   const auto& [from, to, p] = GetParam();
   TempDir dir;
   constexpr int64_t kN = 30000;
-  Pairs all;
-  std::string path;
-  {
-    auto env = StreamExecutionEnvironment::get_execution_environment();
-    env.set_parallelism(3);
-    env.enable_checkpointing(3600 * 1000);
-    use_backend(env, from, dir.sub("db1"));
-    auto limit = std::make_shared<std::atomic<int64_t>>(kN / 2);
-    auto out = count_pipeline(env, kN, limit);
-    auto client = env.execute_async("first");
-    wait_for_input(client, 2 * kN / 6);
-    path = client.stop_with_savepoint(dir.sub("sp")).get();
-    client.wait();
-    all = out.get();
-  }
+  auto [all, path] = first_half(dir, kN, kN / 2, from);
   auto env = StreamExecutionEnvironment::get_execution_environment();
   env.set_parallelism(p);
   use_backend(env, to, dir.sub("db2"));

@@ -10,21 +10,6 @@ namespace {
 
 using Pairs = std::vector<std::pair<int64_t, int64_t>>;
 
-/// Runs until `held_at` records are through, stops with a savepoint at parallelism 3.
-std::pair<Pairs, std::string> first_half(const TempDir& dir, int64_t n, int64_t held_at) {
-  auto env = StreamExecutionEnvironment::get_execution_environment();
-  env.set_parallelism(3);
-  env.enable_checkpointing(3600 * 1000);  // finished source subtasks keep their final state
-  auto limit = std::make_shared<std::atomic<int64_t>>(held_at);
-  auto out = count_pipeline(env, n, limit);
-  auto client = env.execute_async("first half");
-  wait_for_input(client, 2 * static_cast<uint64_t>(held_at) / 3);
-  const std::string path = client.stop_with_savepoint(dir.sub("sp")).get();
-  client.wait();
-  EXPECT_EQ(client.get_job_status(), JobStatus::finished);
-  return {out.get(), path};
-}
-
 class Rescale : public ::testing::TestWithParam<int> {};
 
 TEST_P(Rescale, StopWithSavepointThenResumeAtAnotherParallelism) {
