@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/task.h"
-#include "weir/testing/faults.hpp"
+#include "weir/common/fault_point.hpp"
 
 namespace weir::runtime {
 namespace fs = std::filesystem;

@@ -24,7 +24,8 @@
 #include <vector>
 
 #include "checkpoint/storage.h"
-#include "weir/runtime/checkpoint.hpp"
+#include "weir/runtime/checkpoint_config.hpp"
+#include "weir/state/snapshot.hpp"
 #include "weir/time/clock.hpp"
 
 namespace weir::runtime {
