@@ -1,4 +1,4 @@
-#include "runtime/checkpoint_coordinator.h"
+#include "checkpoint/checkpoint_coordinator.h"
 
 #include <filesystem>
 #include <random>
@@ -6,11 +6,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "runtime/task.h"
 #include "weir/common/fault_point.hpp"
+#include "weir/runtime/record.hpp"
 
-namespace weir::runtime {
+namespace weir::checkpoint {
 namespace fs = std::filesystem;
+using namespace runtime;  // the snapshot records (weir/state/snapshot.hpp)
 
 namespace {
 int64_t steady_ms() {
@@ -42,7 +43,6 @@ void CheckpointCoordinator::set_tasks(std::vector<TaskEntry> tasks, int max_para
   max_parallelism_ = max_parallelism;
   finished_.clear();
   released_.clear();
-  ended_without_state_.clear();
   ended_without_state_.clear();
 }
 
@@ -90,7 +90,7 @@ const char* kPartlyFinished =
     "(env.enable_checkpointing), so that finished tasks keep their final state";
 }  // namespace
 
-void CheckpointCoordinator::task_ended_without_state(Task* task) {
+void CheckpointCoordinator::task_ended_without_state(TaskGateway* task) {
   std::vector<std::shared_ptr<Pending>> failed;
   {
     std::lock_guard lock(mu_);
@@ -126,7 +126,7 @@ void CheckpointCoordinator::trigger_locked(std::unique_lock<std::mutex>& lock, s
   maybe_complete_locked(p);
 }
 
-void CheckpointCoordinator::acknowledge(Task* task, int64_t id, std::vector<OperatorSnapshot> snapshots) {
+void CheckpointCoordinator::acknowledge(TaskGateway* task, int64_t id, std::vector<OperatorSnapshot> snapshots) {
   std::lock_guard lock(mu_);
   auto it = pending_.find(id);
   if (it == pending_.end()) return;  // aborted meanwhile
@@ -145,7 +145,7 @@ void CheckpointCoordinator::decline(int64_t id, const std::string& reason) {
   if (after) after();
 }
 
-void CheckpointCoordinator::task_finished(Task* task, std::vector<OperatorSnapshot> snapshots) {
+void CheckpointCoordinator::task_finished(TaskGateway* task, std::vector<OperatorSnapshot> snapshots) {
   std::unique_lock lock(mu_);
   if (std::none_of(tasks_.begin(), tasks_.end(), [&](const TaskEntry& e) { return e.task == task; })) return;  // an old attempt's
   const auto shared = std::make_shared<const std::vector<OperatorSnapshot>>(std::move(snapshots));
@@ -311,7 +311,7 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
     // Tasks whose final snapshot a completed checkpoint holds may end now. Tasks that finished
     // after acknowledging this checkpoint still wait: once all have finished, one more
     // checkpoint (of final snapshots only) releases them.
-    for (Task* t : p->finals) released_.insert(t);
+    for (TaskGateway* t : p->finals) released_.insert(t);
     if (!p->savepoint && !stopping_ && !tasks_.empty() && finished_.size() == tasks_.size() &&
         released_.size() < finished_.size()) {
       bool any_open = false;
@@ -462,9 +462,9 @@ int64_t CheckpointCoordinator::last_size_bytes() const {
   return last_size_;
 }
 
-}  // namespace weir::runtime
+}  // namespace weir::checkpoint
 
-namespace weir::runtime {
+namespace weir::checkpoint {
 
 RestorePlan load_restore_plan(const std::string& dir, const std::vector<OperatorShape>& operators, int max_parallelism,
                               bool allow_non_restored) {
@@ -568,4 +568,4 @@ RestorePlan load_restore_plan(const std::string& dir, const std::vector<Operator
   return plan;
 }
 
-}  // namespace weir::runtime
+}  // namespace weir::checkpoint

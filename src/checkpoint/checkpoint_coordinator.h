@@ -23,14 +23,16 @@
 #include <thread>
 #include <vector>
 
+#include "checkpoint/checkpoint_gateway.h"
 #include "checkpoint/storage.h"
 #include "weir/runtime/checkpoint_config.hpp"
 #include "weir/state/snapshot.hpp"
 #include "weir/time/clock.hpp"
 
-namespace weir::runtime {
+namespace weir::checkpoint {
 
-class Task;
+using runtime::OperatorSnapshot;
+using runtime::StateRestore;
 
 /// Per operator uid, the state of each new subtask.
 using RestorePlan = std::map<std::string, std::vector<StateRestore>>;
@@ -48,7 +50,7 @@ struct OperatorShape {
 RestorePlan load_restore_plan(const std::string& dir, const std::vector<OperatorShape>& operators, int max_parallelism,
                               bool allow_non_restored);
 
-class CheckpointCoordinator {
+class CheckpointCoordinator final : public CheckpointResponder {
  public:
   struct Callbacks {
     std::function<void(const std::string&)> fail_job;  ///< too many checkpoint failures, a failed final checkpoint
@@ -60,7 +62,7 @@ class CheckpointCoordinator {
 
   /// The tasks of the current attempt (after a restart: the new ones) and their operators.
   struct TaskEntry {
-    Task* task;
+    TaskGateway* task;
     int vertex;
     bool source;
     std::vector<std::string> uids;   ///< chain order
@@ -79,14 +81,14 @@ class CheckpointCoordinator {
   std::future<std::string> trigger(const std::string& savepoint_dir = {}, bool stop = false);
 
   // From tasks (their threads).
-  void acknowledge(Task* task, int64_t id, std::vector<OperatorSnapshot> snapshots);
-  void decline(int64_t id, const std::string& reason);
+  void acknowledge(TaskGateway* task, int64_t id, std::vector<OperatorSnapshot> snapshots) override;
+  void decline(int64_t id, const std::string& reason) override;
   /// A task finished: its final snapshot stands in for it in this and later checkpoints.
-  void task_finished(Task* task, std::vector<OperatorSnapshot> snapshots);
+  void task_finished(TaskGateway* task, std::vector<OperatorSnapshot> snapshots) override;
 
   /// A task finished while checkpointing is off (no final snapshot): savepoints can no
   /// longer cover the whole job.
-  void task_ended_without_state(Task* task);
+  void task_ended_without_state(TaskGateway* task) override;
 
   /// The job failed: pending checkpoints are aborted (tasks are gone).
   void abort_pending(const std::string& reason);
@@ -111,8 +113,8 @@ class CheckpointCoordinator {
     bool savepoint = false;
     bool stop = false;
     std::string dir;
-    std::map<Task*, Snapshots> acks;
-    std::set<Task*> finals;  ///< tasks that stood in with their final snapshot
+    std::map<TaskGateway*, Snapshots> acks;
+    std::set<TaskGateway*> finals;  ///< tasks that stood in with their final snapshot
     std::promise<std::string> promise;
     std::chrono::steady_clock::time_point started;
     bool writing = false;
@@ -139,9 +141,9 @@ class CheckpointCoordinator {
   std::condition_variable cv_;
   std::vector<TaskEntry> tasks_;
   int max_parallelism_ = 128;
-  std::map<Task*, Snapshots> finished_;  // final snapshots of this attempt, shared by every later checkpoint
-  std::set<Task*> released_;
-  std::set<Task*> ended_without_state_;  // finished tasks whose final snapshot a completed checkpoint holds
+  std::map<TaskGateway*, Snapshots> finished_;  // final snapshots of this attempt, shared by every later checkpoint
+  std::set<TaskGateway*> released_;  // finished tasks whose final snapshot a completed checkpoint holds
+  std::set<TaskGateway*> ended_without_state_;  // tasks that finished with checkpointing off: no savepoint can cover the job
   std::map<int64_t, std::shared_ptr<Pending>> pending_;
   std::deque<std::shared_ptr<Pending>> to_write_;
   std::vector<std::pair<int64_t, std::string>> completed_;  // (id, folder), oldest first
@@ -159,4 +161,4 @@ class CheckpointCoordinator {
   std::thread writer_;
 };
 
-}  // namespace weir::runtime
+}  // namespace weir::checkpoint

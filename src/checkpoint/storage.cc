@@ -13,7 +13,7 @@
 
 #include <xxhash.h>
 
-#include "weir/testing/faults.hpp"
+#include "weir/common/fault_point.hpp"
 
 namespace weir::checkpoint {
 namespace fs = std::filesystem;

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "weir/runtime/checkpoint.hpp"
+#include "weir/state/snapshot.hpp"
 #include "weir/serde/serde.hpp"
 #include "weir/state/kv_store.hpp"
 

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <functional>
+#include <cstdlib>
+#include <cxxabi.h>
+#include <memory>
 #include <thread>
 
 #include <fmt/format.h>
@@ -20,6 +23,16 @@ const char* partition_kind_name(PartitionKind kind) {
   }
   return "unknown";
 }
+}  // namespace weir::detail
+
+namespace weir::detail {
+
+std::string demangled_type_name(const std::type_info& type) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && name ? std::string(name.get()) : std::string(type.name());
+}
+
 }  // namespace weir::detail
 
 namespace weir::graph {
@@ -227,6 +240,26 @@ JobGraph build_job_graph(const detail::LogicalGraph& g, const ExecutionConfig& c
     for (std::size_t k = 0; k < v.nodes.size(); ++k) {
       if (k) v.name += " -> ";
       v.name += jg.nodes[static_cast<std::size_t>(v.nodes[k])].name;
+    }
+  }
+
+  // 7. Records that must be encoded where they leave a task: refuse types without a Serde now,
+  // rather than at the first checkpoint or the first batch sent to another process.
+  const bool unaligned = config.checkpoint.is_checkpointing_enabled() &&
+                         config.checkpoint.get_checkpointing_mode() == CheckpointingMode::exactly_once &&
+                         config.checkpoint.is_unaligned_checkpoints_enabled();
+  if (config.serializable_edges || unaligned) {
+    for (const auto& e : jg.edges) {
+      if (e.chained || e.type->serializable()) continue;
+      const auto& from = jg.nodes[static_cast<std::size_t>(e.from)];
+      const auto& to = jg.nodes[static_cast<std::size_t>(e.to)];
+      throw GraphError(fmt::format(
+          "records of type '{}' go from '{}' to '{}' between tasks, and {} needs them encoded, but the type "
+          "has no weir::Serde: declare one with WEIR_SERDE({}, field, ...) after the type's definition (or "
+          "specialise weir::Serde), or keep the two operators chained (same parallelism, no key_by or rebalance "
+          "between them)",
+          e.type->type_name(), from.name, to.name,
+          config.serializable_edges ? "this job's execution mode" : "unaligned checkpointing", e.type->type_name()));
     }
   }
   return jg;

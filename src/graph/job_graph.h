@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "weir/api/graph.hpp"
-#include "weir/api/job.hpp"
+#include "weir/runtime/logical_graph.hpp"
+#include "weir/runtime/execution.hpp"
 
 namespace weir::graph {
 

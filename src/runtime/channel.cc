@@ -23,7 +23,7 @@ bool to_inflight(const Event& e, InFlightEvent& out) {
   }
 }
 
-void Channel::push(Event event) {
+void LocalChannel::push(Event event) {
   bool list = false;
   {
     std::lock_guard lock(mu_);
@@ -41,7 +41,7 @@ void Channel::push(Event event) {
   if (list) gate_->mark_ready(this);
 }
 
-bool Channel::producer_available() {
+bool LocalChannel::producer_available() {
   // Fast path without the lock: a stale value only delays the producer to its next check.
   if (bytes_.load(std::memory_order_relaxed) < capacity_) return true;
   std::lock_guard lock(mu_);
@@ -50,7 +50,7 @@ bool Channel::producer_available() {
   return false;
 }
 
-int Channel::pop(Event& out) {
+int LocalChannel::pop(Event& out) {
   bool more;
   bool wake = false;
   {
@@ -75,7 +75,7 @@ int Channel::pop(Event& out) {
   return more ? 1 : 0;
 }
 
-void Channel::push_priority(Event barrier, std::vector<InFlightEvent>& overtaken) {
+void LocalChannel::push_priority(Event barrier, std::vector<InFlightEvent>& overtaken) {
   bool list = false;
   {
     std::lock_guard lock(mu_);
@@ -97,7 +97,7 @@ void Channel::push_priority(Event barrier, std::vector<InFlightEvent>& overtaken
   gate_->mark_priority(this);
 }
 
-bool Channel::pop_priority(Event& out) {
+bool LocalChannel::pop_priority(Event& out) {
   std::lock_guard lock(mu_);
   if (queue_.empty() || queue_.front().kind != Event::Kind::kBarrier) return false;
   out = std::move(queue_.front());
@@ -108,9 +108,9 @@ bool Channel::pop_priority(Event& out) {
   return true;
 }
 
-std::size_t Channel::queued_bytes() { return bytes_.load(std::memory_order_relaxed); }
+std::size_t LocalChannel::queued_bytes() { return bytes_.load(std::memory_order_relaxed); }
 
-void InputGate::mark_ready(Channel* channel) {
+void InputGate::mark_ready(InputChannel* channel) {
   {
     std::lock_guard lock(mu_);
     ready_.push_back(channel);
@@ -119,7 +119,7 @@ void InputGate::mark_ready(Channel* channel) {
 }
 
 int InputGate::poll(Event& out) {
-  Channel* c;
+  InputChannel* c;
   {
     std::lock_guard lock(mu_);
     for (;;) {
@@ -143,7 +143,7 @@ int InputGate::poll(Event& out) {
   return c->gate_index();
 }
 
-void InputGate::mark_priority(Channel* channel) {
+void InputGate::mark_priority(InputChannel* channel) {
   {
     std::lock_guard lock(mu_);
     priority_list_.push_back(channel);
@@ -154,7 +154,7 @@ void InputGate::mark_priority(Channel* channel) {
 
 int InputGate::poll_priority(Event& out) {
   for (;;) {
-    Channel* c;
+    InputChannel* c;
     {
       std::lock_guard lock(mu_);
       if (priority_list_.empty()) return -1;

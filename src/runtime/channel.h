@@ -3,15 +3,20 @@
 /// and control events) between two subtasks, and the input gate that tells a task which of its
 /// channels hold data.
 ///
-/// Threading: `push` and `producer_available` are called by the producer's task, `InputGate::poll`
-/// by the consumer's task; both may run at once on different worker threads.
+/// A producer sees a channel as an `OutputChannel`, a consumer as an `InputChannel`. In one
+/// process both ends are the same `LocalChannel`, which moves batch objects; a channel between
+/// processes implements each end on its own side (serialising batches with `Serde<T>`, with
+/// credit-based flow control standing in for `producer_available`).
+///
+/// Threading: `OutputChannel` calls come from the producer's task, `InputChannel` calls from the
+/// consumer's task (through its `InputGate`); both may run at once on different worker threads.
 #include <atomic>
 #include <cstddef>
 #include <deque>
 #include <mutex>
 #include <vector>
 
-#include "weir/runtime/checkpoint.hpp"
+#include "weir/state/snapshot.hpp"
 #include "weir/runtime/record.hpp"
 
 namespace weir::runtime {
@@ -36,32 +41,57 @@ struct ChannelStats {
   void sub(std::size_t n) { queued.fetch_sub(n, std::memory_order_relaxed); }
 };
 
-class Channel {
+/// The producer's end of a channel.
+class OutputChannel {
  public:
-  Channel(std::size_t capacity_bytes, Task* producer, InputGate* gate, int gate_index, ChannelStats* stats)
-      : capacity_(capacity_bytes), producer_(producer), gate_(gate), gate_index_(gate_index), stats_(stats) {}
-
+  virtual ~OutputChannel() = default;
   /// Appends an event and wakes the consumer. Never blocks: the producer checks
   /// `producer_available()` before it makes more output, so a channel holds at most its
   /// capacity plus what one step of the producer emits.
-  void push(Event event);
-
-  /// True when the channel is below capacity. When not, registers the producer to be notified
-  /// once the consumer has drained it to half.
-  bool producer_available();
-
-  /// Removes the oldest event: returns -1 when there was none, else 1 when more remain and 0
-  /// when not. Consumer only; called when the gate reported this channel ready.
-  int pop(Event& out);
-
+  virtual void push(Event event) = 0;
+  /// True when the channel has room. When not, registers the producer to be notified once the
+  /// consumer has made room again.
+  virtual bool producer_available() = 0;
   /// Unaligned checkpoints: puts `barrier` ahead of every queued event, and appends the events
-  /// it overtook (which still follow it) to `overtaken`, encoded. Producer only.
-  void push_priority(Event barrier, std::vector<InFlightEvent>& overtaken);
-  /// Removes the event at the front if it is a barrier. Consumer only.
-  bool pop_priority(Event& out);
+  /// it overtook (which still follow it) to `overtaken`, encoded.
+  virtual void push_priority(Event barrier, std::vector<InFlightEvent>& overtaken) = 0;
+  /// Bytes queued and not yet taken by the consumer.
+  virtual std::size_t queued_bytes() = 0;
+};
 
+/// The consumer's end of a channel. A channel lists itself with its consumer's `InputGate`
+/// when it becomes non-empty (`InputGate::mark_ready`) and when a barrier overtook its data
+/// (`InputGate::mark_priority`).
+class InputChannel {
+ public:
+  explicit InputChannel(int gate_index) : gate_index_(gate_index) {}
+  virtual ~InputChannel() = default;
+  /// Removes the oldest event: returns -1 when there was none, else 1 when more remain and 0
+  /// when not. Called when the gate reported this channel ready.
+  virtual int pop(Event& out) = 0;
+  /// Removes the event at the front if it is a barrier.
+  virtual bool pop_priority(Event& out) = 0;
+  /// The channel's position among its consumer's input channels.
   int gate_index() const { return gate_index_; }
-  std::size_t queued_bytes();
+
+ private:
+  int gate_index_;
+};
+
+/// Both ends of a channel between two subtasks of this process: a queue of events under a
+/// mutex, bounded in bytes.
+class LocalChannel final : public OutputChannel, public InputChannel {
+ public:
+  LocalChannel(std::size_t capacity_bytes, Task* producer, InputGate* gate, int gate_index, ChannelStats* stats)
+      : InputChannel(gate_index), capacity_(capacity_bytes), producer_(producer), gate_(gate), stats_(stats) {}
+
+  void push(Event event) override;
+  /// Below capacity; when not, the producer is notified once the consumer drained it to half.
+  bool producer_available() override;
+  int pop(Event& out) override;
+  void push_priority(Event barrier, std::vector<InFlightEvent>& overtaken) override;
+  bool pop_priority(Event& out) override;
+  std::size_t queued_bytes() override;
 
  private:
   std::mutex mu_;
@@ -73,7 +103,6 @@ class Channel {
   const std::size_t capacity_;
   Task* producer_;
   InputGate* gate_;
-  int gate_index_;
   ChannelStats* stats_;
 };
 
@@ -82,7 +111,7 @@ class InputGate {
  public:
   explicit InputGate(Task* owner) : owner_(owner) {}
   /// Called by a channel that became non-empty: lists it and wakes the owning task.
-  void mark_ready(Channel* channel);
+  void mark_ready(InputChannel* channel);
   /// Pops one event from the next ready channel; returns the channel's gate index, or -1 when no
   /// channel holds an event. Blocked channels are skipped. Consumer only.
   int poll(Event& out);
@@ -90,7 +119,7 @@ class InputGate {
   /// `out`), or -1 when none is waiting. Consumer only; taken even under backpressure.
   int poll_priority(Event& out);
   bool has_priority() const { return priority_.load(std::memory_order_acquire) != 0; }
-  void mark_priority(Channel* channel);
+  void mark_priority(InputChannel* channel);
   /// Stops taking events from channel `gate_index` (barrier alignment) until `unblock_all`.
   /// Consumer only.
   void block(int gate_index);
@@ -98,10 +127,10 @@ class InputGate {
 
  private:
   std::mutex mu_;
-  std::deque<Channel*> ready_;  // guarded by mu_
+  std::deque<InputChannel*> ready_;  // guarded by mu_
   std::vector<char> blocked_;   // guarded by mu_; by gate index
-  std::vector<Channel*> parked_;  // guarded by mu_: ready but blocked
-  std::vector<Channel*> priority_list_;  // guarded by mu_
+  std::vector<InputChannel*> parked_;  // guarded by mu_: ready but blocked
+  std::vector<InputChannel*> priority_list_;  // guarded by mu_
   std::atomic<int> priority_{0};
   Task* owner_;
 };

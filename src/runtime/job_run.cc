@@ -87,13 +87,18 @@ JobRun::~JobRun() {
 
 void JobRun::build() {
   const int max_p = graph_.max_parallelism;
+  // The plan fixes every task and channel and their positions; this process runs all of them.
+  const auto& plan = physical_;
   // Tasks, one per vertex and subtask, with their operators.
   std::vector<std::vector<Task*>> tasks_of(graph_.vertices.size());
+  std::vector<Task*> task_at;  // by plan task index
   // op_of[node][subtask]
   std::vector<std::vector<StreamOperator*>> op_of(graph_.nodes.size());
-  for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
+  for (const auto& pt : plan.tasks) {
+    const auto v = static_cast<std::size_t>(pt.vertex);
     const auto& vx = graph_.vertices[v];
-    for (int s = 0; s < vx.parallelism; ++s) {
+    const int s = pt.subtask;
+    {
       TaskInfo info;
       info.task_name = vx.name;
       info.subtask = s;
@@ -135,79 +140,73 @@ void JobRun::build() {
       task->unaligned = task->exactly_once && config_.checkpoint.is_unaligned_checkpoints_enabled();
       task->final_checkpoint = config_.checkpoint.is_checkpointing_enabled();
       tasks_of[v].push_back(task.get());
+      task_at.push_back(task.get());
       tasks_.push_back(std::move(task));
     }
   }
 
-  // Channels and writers of the edges between tasks; writer_of[edge][producer subtask].
-  std::vector<std::vector<OutputBase*>> writer_of(graph_.edges.size());
-  struct Origin {
-    Task* producer;
-    int partition;
-    int channel;
-    Task* consumer;
-    int gate;
-  };
-  std::vector<Origin> origins;  // every channel, for replaying an unaligned checkpoint
-  for (std::size_t ei = 0; ei < graph_.edges.size(); ++ei) {
-    const auto& e = graph_.edges[ei];
-    if (e.chained) continue;
-    const auto& from = graph_.nodes[static_cast<std::size_t>(e.from)];
-    const auto& to = graph_.nodes[static_cast<std::size_t>(e.to)];
-    auto& producers = tasks_of[static_cast<std::size_t>(from.vertex)];
-    auto& consumers = tasks_of[static_cast<std::size_t>(to.vertex)];
-    // One consumer object per edge and consumer subtask.
-    std::vector<BatchConsumer*> consumer_of;
-    for (auto* ct : consumers) {
-      auto* head = ct->operators.front().get();
-      auto c = e.type->consumer(head->input(e.input_index));
-      consumer_of.push_back(c.get());
+  // Channels, in plan order (which is every consumer's gate order), then the partitions and
+  // writers of the edges between tasks; writer_of[edge][producer subtask].
+  std::vector<LocalChannel*> channel_at;
+  // One consumer object per edge and consumer task.
+  std::map<std::pair<int, Task*>, BatchConsumer*> consumer_of;
+  for (const auto& pc : plan.channels) {
+    const auto& part = plan.partitions[static_cast<std::size_t>(pc.partition)];
+    const auto& e = graph_.edges[static_cast<std::size_t>(part.edge)];
+    Task* producer = task_at[static_cast<std::size_t>(part.producer)];
+    Task* ct = task_at[static_cast<std::size_t>(pc.consumer)];
+    auto key = std::make_pair(part.edge, ct);
+    auto it = consumer_of.find(key);
+    if (it == consumer_of.end()) {
+      auto c = e.type->consumer(ct->operators.front()->input(e.input_index));
+      it = consumer_of.emplace(key, c.get()).first;
       ct->consumers.push_back(std::move(c));
     }
-    writer_of[ei].resize(producers.size());
-    for (std::size_t i = 0; i < producers.size(); ++i) {
-      std::vector<Channel*> chans;
-      auto connect = [&](std::size_t j) {
-        Task* ct = consumers[j];
-        const int gi = static_cast<int>(ct->channels.size());
-        origins.push_back(Origin{producers[i], static_cast<int>(producers[i]->partitions.size()), static_cast<int>(chans.size()), ct, gi});
-        auto ch = std::make_unique<Channel>(config_.channel_capacity_bytes, producers[i], &ct->gate, gi, &stats_);
-        ct->channels.push_back(Task::InputChannelState{e.input_index, consumer_of[j]});
-        chans.push_back(ch.get());
-        channels_.push_back(std::move(ch));
-      };
-      if (e.partition == detail::PartitionKind::kForward) {
-        connect(i);
-      } else {
-        for (std::size_t j = 0; j < consumers.size(); ++j) connect(j);
-      }
-      auto part = std::make_unique<ResultPartition>(std::move(chans), static_cast<int>(i), config_.batch_records,
-                                                    config_.batch_bytes);
-      auto w = e.writer_factory ? e.writer_factory(part.get(), max_p) : e.type->writer(e.partition, part.get());
-      auto* wb = dynamic_cast<WriterBase*>(w.get());
-      if (!wb) throw JobFailure("internal error: the writer of an edge cannot be flushed");
-      producers[i]->writers.push_back(wb);
-      writer_of[ei][i] = w.get();
-      producers[i]->outputs.push_back(std::move(w));
-      producers[i]->partitions.push_back(std::move(part));
+    if (pc.gate != static_cast<int>(ct->channels.size())) {
+      throw JobFailure("internal error: the physical plan's channels are out of gate order");
     }
+    auto ch = std::make_unique<LocalChannel>(config_.channel_capacity_bytes, producer, &ct->gate, pc.gate, &stats_);
+    ct->channels.push_back(Task::InputChannelState{e.input_index, it->second});
+    channel_at.push_back(ch.get());
+    channels_.push_back(std::move(ch));
+  }
+  std::vector<std::vector<OutputBase*>> writer_of(graph_.edges.size());
+  for (const auto& pp : plan.partitions) {
+    const auto& e = graph_.edges[static_cast<std::size_t>(pp.edge)];
+    Task* producer = task_at[static_cast<std::size_t>(pp.producer)];
+    const int i = producer->info().subtask;
+    std::vector<OutputChannel*> chans;
+    for (int32_t c : pp.channels) chans.push_back(channel_at[static_cast<std::size_t>(c)]);
+    auto part = std::make_unique<ResultPartition>(std::move(chans), i, config_.batch_records, config_.batch_bytes);
+    auto w = e.writer_factory ? e.writer_factory(part.get(), max_p) : e.type->writer(e.partition, part.get());
+    auto* wb = dynamic_cast<WriterBase*>(w.get());
+    if (!wb) throw JobFailure("internal error: the writer of an edge cannot be flushed");
+    producer->writers.push_back(wb);
+    auto& wo = writer_of[static_cast<std::size_t>(pp.edge)];
+    wo.resize(static_cast<std::size_t>(graph_.vertices[static_cast<std::size_t>(plan.tasks[static_cast<std::size_t>(pp.producer)].vertex)].parallelism));
+    wo[static_cast<std::size_t>(i)] = w.get();
+    producer->outputs.push_back(std::move(w));
+    producer->partitions.push_back(std::move(part));
   }
 
   // Records in flight at a restored unaligned checkpoint: per channel, what the consumer had
   // taken before the barrier, then what the barrier overtook in the producer's output.
-  for (const auto& o : origins) {
-    auto& crs = o.consumer->restores;
-    auto& prs = o.producer->restores;
+  for (const auto& pc : plan.channels) {
+    const auto& part = plan.partitions[static_cast<std::size_t>(pc.partition)];
+    Task* consumer = task_at[static_cast<std::size_t>(pc.consumer)];
+    Task* producer = task_at[static_cast<std::size_t>(part.producer)];
+    auto& crs = consumer->restores;
+    auto& prs = producer->restores;
     if (!crs.empty()) {
       for (const auto& cs : crs.front().inflight_in_) {
-        if (cs.channel != o.gate) continue;
-        for (const auto& e : cs.events) o.consumer->replay.emplace_back(o.gate, e);
+        if (cs.channel != pc.gate) continue;
+        for (const auto& e : cs.events) consumer->replay.emplace_back(pc.gate, e);
       }
     }
     if (!prs.empty()) {
       for (const auto& cs : prs.front().inflight_out_) {
-        if (cs.partition != o.partition || cs.channel != o.channel) continue;
-        for (const auto& e : cs.events) o.consumer->replay.emplace_back(o.gate, e);
+        if (cs.partition != part.index || cs.channel != pc.index) continue;
+        for (const auto& e : cs.events) consumer->replay.emplace_back(pc.gate, e);
       }
     }
   }
@@ -298,6 +297,7 @@ void JobRun::start() {
       plan_ = load_restore_plan(config_.savepoint_restore.get_restore_path(), operator_shapes(), graph_.max_parallelism,
                                 config_.savepoint_restore.allows_non_restored_state());
     }
+    physical_ = graph::make_physical_plan(graph_);
     build();
   } catch (const std::exception& e) {
     {
@@ -634,41 +634,4 @@ std::vector<TaskMetrics> JobRun::metrics() const {
 }
 
 }  // namespace runtime
-
-// ---- JobClient and submission ------------------------------------------------------------
-
-JobClient::JobClient(std::shared_ptr<runtime::JobRun> run) : run_(std::move(run)) {}
-JobClient::JobClient(JobClient&&) noexcept = default;
-JobClient& JobClient::operator=(JobClient&&) noexcept = default;
-JobClient::~JobClient() = default;  // the JobRun cancels and joins when the last owner goes
-
-const std::string& JobClient::get_job_id() const { return run_->id(); }
-JobStatus JobClient::get_job_status() const { return run_->status(); }
-void JobClient::cancel() { run_->cancel(); }
-JobExecutionResult JobClient::wait() { return run_->wait(); }
-std::shared_future<JobExecutionResult> JobClient::get_job_execution_result() const { return run_->result_future(); }
-std::vector<TaskMetrics> JobClient::metrics() const { return run_->metrics(); }
-int JobClient::get_restart_count() const { return run_->restart_count(); }
-std::size_t JobClient::peak_queued_bytes() const { return run_->channel_stats().peak.load(std::memory_order_relaxed); }
-std::future<std::string> JobClient::trigger_savepoint(const std::string& dir) { return run_->trigger_savepoint(dir, false); }
-std::future<std::string> JobClient::stop_with_savepoint(const std::string& dir) { return run_->trigger_savepoint(dir, true); }
-std::future<std::string> JobClient::trigger_checkpoint() { return run_->trigger_checkpoint(); }
-CheckpointStats JobClient::get_checkpoint_stats() const { return run_->checkpoint_stats(); }
-
-namespace detail {
-
-JobClient submit_job(EnvState& env, const std::string& job_name) {
-  auto jg = graph::build_job_graph(env.graph, env.config, job_name);
-  auto run = std::make_shared<runtime::JobRun>(std::move(env.graph), std::move(jg), env.config);
-  env.graph = LogicalGraph{};
-  ++env.generation;
-  run->start();
-  return JobClient(std::move(run));
-}
-
-std::string execution_plan(const EnvState& env) {
-  return graph::build_job_graph(env.graph, env.config, "plan").to_json();
-}
-
-}  // namespace detail
 }  // namespace weir

@@ -16,14 +16,20 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/checkpoint_coordinator.h"
 #include "graph/job_graph.h"
+#include "graph/physical_plan.h"
 #include "runtime/channel.h"
-#include "runtime/checkpoint_coordinator.h"
 #include "runtime/task.h"
 #include "runtime/worker_pool.h"
-#include "weir/api/job.hpp"
+#include "weir/runtime/execution.hpp"
 
 namespace weir::runtime {
+
+using checkpoint::CheckpointCoordinator;
+using checkpoint::OperatorShape;
+using checkpoint::RestorePlan;
+using checkpoint::load_restore_plan;
 
 class JobRun {
  public:
@@ -40,6 +46,8 @@ class JobRun {
   JobStatus status() const;
   const std::string& id() const { return id_; }
   const std::string& name() const { return graph_.job_name; }
+  /// The tasks and channels this job runs (set by `start`).
+  const graph::PhysicalPlan& physical_plan() const { return physical_; }
   std::shared_future<JobExecutionResult> result_future() const { return future_; }
   std::vector<TaskMetrics> metrics() const;
   const ExecutionConfig& config() const { return config_; }
@@ -77,6 +85,7 @@ class JobRun {
 
   detail::LogicalGraph logical_;  // owns the operator factories the job graph points to
   graph::JobGraph graph_;
+  graph::PhysicalPlan physical_;  ///< the tasks and channels of the current attempt
   ExecutionConfig config_;
   std::string id_;
   std::unique_ptr<WorkerPool> pool_;
@@ -84,7 +93,7 @@ class JobRun {
   std::optional<RestorePlan> plan_;  // the state the next build starts from
   mutable std::mutex tasks_mu_;  // guards replacing tasks_ (restart) against readers on other threads
   std::vector<std::unique_ptr<Task>> tasks_;
-  std::vector<std::unique_ptr<Channel>> channels_;
+  std::vector<std::unique_ptr<LocalChannel>> channels_;
   ChannelStats stats_;
   std::atomic<int> remaining_{0};
   std::chrono::steady_clock::time_point started_;

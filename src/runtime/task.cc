@@ -5,10 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "runtime/checkpoint_coordinator.h"
 #include "runtime/job_run.h"
 #include "runtime/worker_pool.h"
-#include "weir/testing/faults.hpp"
+#include "weir/common/fault_point.hpp"
 
 namespace weir::runtime {
 namespace {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/checkpoint_gateway.h"
 #include "runtime/channel.h"
 #include "weir/runtime/operator.hpp"
 #include "weir/runtime/partition.hpp"
@@ -28,12 +29,11 @@ namespace weir::runtime {
 
 class JobRun;
 class WorkerPool;
-class CheckpointCoordinator;
 
 /// The channels of one producer subtask on one edge.
 class ResultPartition final : public ResultPartitionWriter {
  public:
-  ResultPartition(std::vector<Channel*> channels, int producer_subtask, std::size_t batch_records,
+  ResultPartition(std::vector<OutputChannel*> channels, int producer_subtask, std::size_t batch_records,
                   std::size_t batch_bytes)
       : channels_(std::move(channels)),
         producer_subtask_(producer_subtask),
@@ -84,14 +84,14 @@ class ResultPartition final : public ResultPartitionWriter {
   }
 
  private:
-  std::vector<Channel*> channels_;
+  std::vector<OutputChannel*> channels_;
   int producer_subtask_;
   std::size_t batch_records_;
   std::size_t batch_bytes_;
   std::function<void(int64_t)> on_watermark_;
 };
 
-class Task final : public ProcessingTimeService {
+class Task final : public ProcessingTimeService, public checkpoint::TaskGateway {
  public:
   Task(JobRun* job, WorkerPool* pool, TaskInfo info) : info_(std::move(info)), job_(job), pool_(pool) {}
 
@@ -105,12 +105,12 @@ class Task final : public ProcessingTimeService {
   // Checkpoints; each posts a message the task handles on its own thread. Thread-safe.
   /// A source task snapshots its chain and sends barrier `id` downstream; with `stop` it then
   /// emits nothing more (stop-with-savepoint).
-  void trigger_barrier(int64_t id, int64_t timestamp, uint8_t flags, bool stop);
+  void trigger_barrier(int64_t id, int64_t timestamp, uint8_t flags, bool stop) override;
   /// Checkpoint `id` completed; `release`: it holds this task's final snapshot, so a finished
   /// task may end now.
   /// `stop`: it was the savepoint of a stop-with-savepoint.
-  void post_checkpoint_complete(int64_t id, bool release, bool stop = false);
-  void post_checkpoint_aborted(int64_t id);
+  void post_checkpoint_complete(int64_t id, bool release, bool stop = false) override;
+  void post_checkpoint_aborted(int64_t id) override;
 
   const TaskInfo& info() const { return info_; }
 
@@ -136,7 +136,7 @@ class Task final : public ProcessingTimeService {
   SourceOperator* source = nullptr;
   /// The state each operator starts from (chain order), and where snapshots go (null: none).
   std::vector<StateRestore> restores;
-  CheckpointCoordinator* coordinator = nullptr;
+  checkpoint::CheckpointResponder* coordinator = nullptr;
   bool exactly_once = true;     ///< align barriers (else at-least-once)
   bool unaligned = false;       ///< exactly-once without alignment: barriers overtake, in-flight records are stored
   /// Records in flight at the restored unaligned checkpoint, replayed before live input:

@@ -48,7 +48,7 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include "weir/state/kv_store.hpp"
-#include "weir/testing/faults.hpp"
+#include "weir/common/fault_point.hpp"
 
 namespace weir::detail {
 namespace {

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "weir/weir.hpp"
+#include "weir/testing/faults.hpp"
 
 namespace weir::cptest {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "weir/runtime/checkpoint.hpp"
+#include "weir/state/snapshot.hpp"
 #include "weir/serde/serde.hpp"
 #include "weir/state/keyed_state.hpp"
 

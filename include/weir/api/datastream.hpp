@@ -12,7 +12,7 @@
 
 #include "weir/api/functions.hpp"
 #include "weir/api/two_phase_commit.hpp"
-#include "weir/api/graph.hpp"
+#include "weir/runtime/logical_graph.hpp"
 #include "weir/api/job.hpp"
 #include "weir/api/keyed_process.hpp"
 #include "weir/api/operators.hpp"

@@ -203,6 +203,7 @@ class StreamExecutionEnvironment {
  private:
   template <class T>
   friend class DataStream;
+  friend struct detail::EnvAccess;  // Weir's own tools (plans, bindings): src/api/env_access.h
   explicit StreamExecutionEnvironment(std::shared_ptr<detail::EnvState> s) : state_(std::move(s)) {}
   StreamExecutionEnvironment() : state_(std::make_shared<detail::EnvState>()) {}
 

@@ -19,6 +19,25 @@
 
 namespace weir::detail {
 
+/// Reads time for a non-keyed function; refuses timers.
+class NonKeyedTimerService final : public TimerService {
+ public:
+  explicit NonKeyedTimerService(const runtime::StreamOperator* op) : op_(op) {}
+  int64_t current_processing_time() const override { return op_->processing_time_service().now(); }
+  int64_t current_watermark() const override { return op_->current_watermark(); }
+  void register_event_time_timer(int64_t) override { refuse(); }
+  void register_processing_time_timer(int64_t) override { refuse(); }
+  void delete_event_time_timer(int64_t) override { refuse(); }
+  void delete_processing_time_timer(int64_t) override { refuse(); }
+
+ private:
+  [[noreturn]] void refuse() const {
+    throw OperatorFailure(op_->name(), "timers are only supported on keyed streams; use key_by() and a KeyedProcessFunction");
+  }
+  const runtime::StreamOperator* op_;
+};
+
+
 /// Base of operators running a user callable `F`: copies it, calls its optional
 /// `open(RuntimeContext&)` / `close()` hooks and its checkpoint hooks (CheckpointedFunction,
 /// CheckpointListener).
@@ -185,7 +204,7 @@ class KeyedReduceOperator final : public FunctionOperator<runtime::OneInputOpera
       for (const auto& [k, v] : state_) {
         key = serialize(k);
         value = serialize(v);
-        runtime::write_keyed_record(ctx.key_group(runtime::key_group_of(k, this->task_info().max_parallelism)),
+        runtime::write_keyed_record(ctx.key_group(key_group_of(k, this->task_info().max_parallelism)),
                                     runtime::KeyedRecord::kOperator, "reduce", key, value);
       }
     } else {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "weir/api/functions.hpp"
-#include "weir/testing/faults.hpp"
+#include "weir/common/fault_point.hpp"
 
 namespace weir {
 

@@ -44,12 +44,22 @@ class TypeOps {
   virtual std::unique_ptr<runtime::OutputBase> writer(PartitionKind kind,
                                                       runtime::ResultPartitionWriter* partition) const = 0;
   virtual std::unique_ptr<runtime::BatchConsumer> consumer(runtime::InputBase* input) const = 0;
+  /// True when the records have a `weir::Serde`, so batches of them can be encoded (unaligned
+  /// checkpoints store them; channels between processes send them).
+  virtual bool serializable() const = 0;
+  /// A readable name of the record type, for error messages.
+  virtual std::string type_name() const = 0;
 };
+
+/// The readable (demangled) name of a type.
+std::string demangled_type_name(const std::type_info& type);
 
 template <class T>
 class TypedOps final : public TypeOps {
  public:
   std::type_index type() const override { return typeid(T); }
+  bool serializable() const override { return SerdeType<T>; }
+  std::string type_name() const override { return demangled_type_name(typeid(T)); }
   std::unique_ptr<runtime::OutputBase> chained(runtime::InputBase* next, runtime::StreamOperator* next_op,
                                                int input_index) const override {
     return std::make_unique<runtime::ChainedOutput<T>>(static_cast<runtime::Input<T>*>(next), next_op,

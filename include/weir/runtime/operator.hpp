@@ -16,9 +16,10 @@
 #include <utility>
 #include <vector>
 
-#include "weir/api/errors.hpp"
-#include "weir/runtime/checkpoint.hpp"
+#include "weir/common/errors.hpp"
+#include "weir/state/snapshot.hpp"
 #include "weir/runtime/record.hpp"
+#include "weir/time/processing_time.hpp"
 
 namespace weir::runtime {
 
@@ -47,16 +48,6 @@ class OutputBase {
   virtual void emit_watermark(int64_t watermark) {}
   /// Forwards a change of watermark status (idle: no records or watermarks for now).
   virtual void emit_watermark_status(bool idle) {}
-};
-
-/// Processing time and processing-time timers of a task. Called from the task's thread only;
-/// callbacks run on it too, between records.
-class ProcessingTimeService {
- public:
-  virtual ~ProcessingTimeService() = default;
-  virtual int64_t now() const = 0;
-  /// Calls `callback(time)` once processing time reaches `time`.
-  virtual void register_timer(int64_t time, std::function<void(int64_t)> callback) = 0;
 };
 
 template <class T>

@@ -1,6 +1,6 @@
 #pragma once
 /// Writers that route a task's output records to the channels of one downstream edge, batching
-/// them, and the key-group arithmetic of hash partitioning.
+/// them (hash partitioning by the key groups of weir/common/key_groups.hpp).
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -8,34 +8,15 @@
 #include <type_traits>
 #include <vector>
 
+#include "weir/common/key_groups.hpp"
 #include "weir/runtime/operator.hpp"
 #include "weir/serde/serde.hpp"
 
 namespace weir::runtime {
 
-/// A stable 64-bit hash of bytes (XXH3), the same on every machine and run. Keys are hashed
-/// through their serialised form, never with `std::hash`.
-uint64_t stable_hash(const void* data, std::size_t size) noexcept;
-
-/// The key group (in [0, max_parallelism)) of a key.
-template <SerdeType K>
-int key_group_of(const K& key, int max_parallelism) {
-  uint64_t h;
-  if constexpr (std::is_arithmetic_v<K> || std::is_enum_v<K>) {
-    h = stable_hash(&key, sizeof(K));  // the serialised form: fixed width, little-endian
-  } else {
-    thread_local std::string buf;
-    buf.clear();
-    serialize_into(buf, key);
-    h = stable_hash(buf.data(), buf.size());
-  }
-  return static_cast<int>(h % static_cast<uint64_t>(max_parallelism));
-}
-
-/// The subtask that owns a key group: subtask i owns a contiguous range of key groups.
-inline int operator_index_for_key_group(int key_group, int max_parallelism, int parallelism) {
-  return static_cast<int>(static_cast<int64_t>(key_group) * parallelism / max_parallelism);
-}
+using weir::key_group_of;
+using weir::operator_index_for_key_group;
+using weir::stable_hash;
 
 /// The outgoing channels of one producer subtask on one edge. Implemented by the runtime.
 /// Called only from the producer's task thread.

@@ -9,12 +9,9 @@
 #include <type_traits>
 #include <vector>
 
-namespace weir {
+#include "weir/common/timestamps.hpp"
 
-/// A record without an event timestamp carries this value.
-inline constexpr int64_t kNoTimestamp = std::numeric_limits<int64_t>::min();
-/// The watermark that ends event time: every window and timer fires before it.
-inline constexpr int64_t kMaxWatermark = std::numeric_limits<int64_t>::max();
+namespace weir {
 
 namespace runtime {
 

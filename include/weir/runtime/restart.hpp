@@ -9,7 +9,7 @@
 #include <random>
 #include <string>
 
-#include "weir/api/errors.hpp"
+#include "weir/common/errors.hpp"
 
 namespace weir {
 

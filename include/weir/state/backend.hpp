@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <string>
 
-#include "weir/api/errors.hpp"
+#include "weir/common/errors.hpp"
 
 namespace weir {
 

@@ -21,9 +21,9 @@
 
 #include <absl/container/flat_hash_map.h>
 
-#include "weir/api/errors.hpp"
-#include "weir/runtime/checkpoint.hpp"
-#include "weir/runtime/partition.hpp"
+#include "weir/common/errors.hpp"
+#include "weir/state/snapshot.hpp"
+#include "weir/common/key_groups.hpp"
 #include "weir/serde/serde.hpp"
 #include "weir/state/kv_store.hpp"
 
@@ -302,7 +302,7 @@ class HeapKeyedBackend final : public KeyedBackendBase {
   void set_current_key(const K& key) {
     auto it = slots_.find(key);
     if (it == slots_.end()) {
-      const uint32_t s = allocate_slot(runtime::key_group_of(key, max_parallelism_));
+      const uint32_t s = allocate_slot(key_group_of(key, max_parallelism_));
       if (keys_.size() <= s) keys_.resize(s + 1);
       keys_[s] = key;
       it = slots_.emplace(key, s).first;

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "weir/api/errors.hpp"
+#include "weir/common/errors.hpp"
 
 namespace weir::detail {
 

@@ -1,5 +1,6 @@
 #pragma once
-/// Named fault points, to test recovery: library code calls `weir::fault_point("name")` at
+/// Arming named fault points, to test recovery (not part of a job's API; `weir.hpp` does not
+/// include it). Library code calls `weir::fault_point("name")` at
 /// places where a real failure can happen; a test arms a point so that its n-th hit throws
 /// `InjectedFault` (a task failure, or a failed checkpoint write). Disarmed points cost one
 /// relaxed atomic load.
@@ -10,27 +11,12 @@
 /// "sink.commit" (between pre-commit and commit of a two-phase-commit sink). The checkpoint
 /// file system: "fs.write" and "fs.torn_write" (half the bytes written, then the failure),
 /// "fs.fsync", "fs.rename", hit for every file a checkpoint writes.
-#include <atomic>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 
+#include "weir/common/fault_point.hpp"
+
 namespace weir {
-
-class InjectedFault : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-namespace detail {
-extern std::atomic<int> g_armed_fault_points;
-void hit_fault_point(const char* name);
-}  // namespace detail
-
-/// Throws InjectedFault when `name` is armed and this is the hit it was armed for.
-inline void fault_point(const char* name) {
-  if (detail::g_armed_fault_points.load(std::memory_order_relaxed) != 0) detail::hit_fault_point(name);
-}
 
 namespace testing {
 /// Makes the `nth` next hit (1 = the next one) of point `name` throw, `times` times in a row.

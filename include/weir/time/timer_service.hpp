@@ -7,8 +7,9 @@
 #include <string>
 #include <tuple>
 
-#include "weir/api/errors.hpp"
-#include "weir/runtime/operator.hpp"
+#include "weir/common/errors.hpp"
+#include "weir/state/snapshot.hpp"
+#include "weir/time/processing_time.hpp"
 #include "weir/state/keyed_backend.hpp"
 
 namespace weir {
@@ -30,24 +31,6 @@ class TimerService {
 };
 
 namespace detail {
-
-/// Reads time for a non-keyed function; refuses timers.
-class NonKeyedTimerService final : public TimerService {
- public:
-  explicit NonKeyedTimerService(const runtime::StreamOperator* op) : op_(op) {}
-  int64_t current_processing_time() const override { return op_->processing_time_service().now(); }
-  int64_t current_watermark() const override { return op_->current_watermark(); }
-  void register_event_time_timer(int64_t) override { refuse(); }
-  void register_processing_time_timer(int64_t) override { refuse(); }
-  void delete_event_time_timer(int64_t) override { refuse(); }
-  void delete_processing_time_timer(int64_t) override { refuse(); }
-
- private:
-  [[noreturn]] void refuse() const {
-    throw OperatorFailure(op_->name(), "timers are only supported on keyed streams; use key_by() and a KeyedProcessFunction");
-  }
-  const runtime::StreamOperator* op_;
-};
 
 /// The timers of one keyed operator, per (timestamp, key slot, namespace); each holds its key's
 /// slot. Stored in timestamp order; the slot gives the key group for snapshots.

@@ -9,8 +9,8 @@
 #include <optional>
 #include <utility>
 
-#include "weir/api/errors.hpp"
-#include "weir/runtime/record.hpp"
+#include "weir/common/errors.hpp"
+#include "weir/common/timestamps.hpp"
 
 namespace weir {
 

@@ -561,7 +561,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     for (const auto& [n, id] : counter_ids_) {
       if (n == name) return id;
     }
-    const uint64_t id = runtime::stable_hash(name.data(), name.size());
+    const uint64_t id = stable_hash(name.data(), name.size());
     counter_ids_.emplace_back(name, id);
     return id;
   }

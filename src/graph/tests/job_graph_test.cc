@@ -92,3 +92,63 @@ TEST(JobGraph, MaxParallelismGrowsWithParallelismWhenUnset) {
 }
 
 }  // namespace
+
+namespace serializable_edges {
+
+struct Opaque {  // no WEIR_SERDE: cannot be encoded
+  int64_t v = 0;
+};
+
+weir::StreamExecutionEnvironment job_with_opaque_records_between_tasks() {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  env.from_sequence(1, 10)
+      .map([](const int64_t& x) { return Opaque{x}; })
+      .name("to opaque")
+      .rebalance()
+      .map([](const Opaque& o) { return o.v; })
+      .name("from opaque")
+      .print();
+  return env;
+}
+
+TEST(JobGraph, UnalignedCheckpointsRefuseRecordsWithoutSerdeBetweenTasksAtBuildTime) {
+  auto env = job_with_opaque_records_between_tasks();
+  env.enable_checkpointing(100);
+  env.get_checkpoint_config().enable_unaligned_checkpoints();
+  try {
+    (void)env.get_execution_plan();
+    FAIL() << "expected a GraphError";
+  } catch (const weir::GraphError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("Opaque"), std::string::npos) << m;
+    EXPECT_NE(m.find("'to opaque'"), std::string::npos) << m;
+    EXPECT_NE(m.find("'from opaque'"), std::string::npos) << m;
+    EXPECT_NE(m.find("WEIR_SERDE"), std::string::npos) << m;
+    EXPECT_NE(m.find("unaligned"), std::string::npos) << m;
+  }
+}
+
+TEST(JobGraph, ASerialisingModeRefusesRecordsWithoutSerdeBetweenTasks) {
+  auto env = job_with_opaque_records_between_tasks();
+  env.get_config().serializable_edges = true;
+  EXPECT_THROW((void)env.get_execution_plan(), weir::GraphError);
+}
+
+TEST(JobGraph, RecordsWithoutSerdeAreFineInProcessAndWhenChained) {
+  // Aligned checkpoints move batches as objects: no encoding needed.
+  auto aligned = job_with_opaque_records_between_tasks();
+  aligned.enable_checkpointing(100);
+  EXPECT_NO_THROW((void)aligned.get_execution_plan());
+  // Chained: the opaque records never leave their task, even in a serialising mode.
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  env.get_config().serializable_edges = true;
+  env.from_sequence(1, 10)
+      .map([](const int64_t& x) { return Opaque{x}; })
+      .map([](const Opaque& o) { return o.v; })
+      .print();
+  EXPECT_NO_THROW((void)env.get_execution_plan());
+}
+
+}  // namespace serializable_edges

@@ -21,7 +21,7 @@ TEST(Channel, DeliversEventsInOrderAndTracksBytes) {
   WorkerPool pool(0);
   Task producer(nullptr, &pool, TaskInfo{});
   Task consumer(nullptr, &pool, TaskInfo{});
-  Channel ch(1 << 20, &producer, &consumer.gate, 0, &stats);
+  LocalChannel ch(1 << 20, &producer, &consumer.gate, 0, &stats);
   Event e;
   e.batch = batch_of(3);
   const auto bytes = e.bytes();
@@ -52,7 +52,7 @@ TEST(Channel, ProducerIsUnavailableAtCapacityAndAvailableBelowIt) {
   Event probe;
   probe.batch = batch_of(100);
   const std::size_t one = probe.bytes();
-  Channel ch(4 * one, &producer, &consumer.gate, 0, &stats);
+  LocalChannel ch(4 * one, &producer, &consumer.gate, 0, &stats);
   for (int i = 0; i < 4; ++i) {
     EXPECT_TRUE(ch.producer_available());
     Event e;
@@ -71,8 +71,8 @@ TEST(InputGate, PollsReadyChannelsRoundRobin) {
   WorkerPool pool(0);
   Task producer(nullptr, &pool, TaskInfo{});
   Task consumer(nullptr, &pool, TaskInfo{});
-  Channel a(1 << 20, &producer, &consumer.gate, 0, &stats);
-  Channel b(1 << 20, &producer, &consumer.gate, 1, &stats);
+  LocalChannel a(1 << 20, &producer, &consumer.gate, 0, &stats);
+  LocalChannel b(1 << 20, &producer, &consumer.gate, 1, &stats);
   for (int i = 0; i < 2; ++i) {
     a.push(Event::watermark(i));
     b.push(Event::watermark(10 + i));

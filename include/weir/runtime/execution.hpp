@@ -1,0 +1,89 @@
+#pragma once
+/// The settings a job runs with, and what it reports: status, result, counters.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "weir/runtime/checkpoint_config.hpp"
+#include "weir/runtime/restart.hpp"
+#include "weir/state/backend.hpp"
+#include "weir/time/clock.hpp"
+
+namespace weir {
+
+/// Settings of one environment's jobs. Set through `StreamExecutionEnvironment`.
+struct ExecutionConfig {
+  int parallelism = 0;             ///< default operator parallelism; 0: the hardware threads
+  int max_parallelism = 0;         ///< key groups; 0: 128 (or more for parallelism above 128)
+  int worker_threads = 0;          ///< threads running tasks; 0: the hardware threads
+  bool chaining = true;            ///< chain forward edges of equal parallelism
+  std::size_t batch_records = 1024;          ///< a batch leaves when it holds this many records
+  std::size_t batch_bytes = 32 * 1024;       ///< ... or this many bytes
+  std::size_t channel_capacity_bytes = 256 * 1024;  ///< a producer parks above this many queued bytes
+  int64_t auto_watermark_interval = 200;  ///< ms between periodic watermarks; 0 turns them off
+  std::shared_ptr<Clock> clock = std::make_shared<SystemClock>();  ///< processing time
+  RestartStrategy restart_strategy = RestartStrategy::no_restart();  ///< what a failure does
+  bool restart_strategy_set = false;  ///< else: no restart, or fixed delay with checkpointing (as Flink)
+  CheckpointConfig checkpoint;        ///< checkpoints (off unless an interval is set)
+  SavepointRestoreSettings savepoint_restore;  ///< the state a job starts from
+  StateBackend state_backend = StateBackend::heap();
+  /// Every record that leaves its task may be serialised (set by modes that send batches between
+  /// processes): the job graph then refuses edges whose record type has no `weir::Serde`.
+  /// Unaligned checkpoints need the same of every non-chained edge and imply it.
+  bool serializable_edges = false;
+};
+
+/// Counters of a job's checkpoints.
+struct CheckpointStats {
+  int64_t completed = 0;
+  int64_t failed = 0;
+  int64_t last_duration_ms = 0;  ///< trigger to complete, of the newest completed checkpoint
+  int64_t last_size_bytes = 0;   ///< bytes written by it (new files only, for incremental ones)
+  std::string latest_path;       ///< folder of the newest completed checkpoint
+};
+
+/// The lifecycle of a job, as Flink's JobStatus.
+enum class JobStatus { created, running, failing, failed, canceling, canceled, finished, restarting };
+const char* to_string(JobStatus status);
+
+/// What a finished job reports.
+class JobExecutionResult {
+ public:
+  JobExecutionResult() = default;
+  JobExecutionResult(std::string job_id, std::string job_name, std::chrono::milliseconds runtime)
+      : job_id_(std::move(job_id)), job_name_(std::move(job_name)), runtime_(runtime) {}
+  const std::string& get_job_id() const { return job_id_; }
+  const std::string& get_job_name() const { return job_name_; }
+  /// Wall-clock time from submission to the end of the last task.
+  int64_t get_net_runtime() const { return runtime_.count(); }
+
+ private:
+  std::string job_id_;
+  std::string job_name_;
+  std::chrono::milliseconds runtime_{0};
+};
+
+/// Counters of one subtask (read while the job runs; each value is exact, the set is not a
+/// consistent snapshot).
+struct TaskMetrics {
+  std::string task_name;
+  int subtask = 0;
+  uint64_t records_in = 0;   ///< records consumed from channels
+  uint64_t records_out = 0;  ///< records a source emitted
+  uint64_t backpressured_count = 0;  ///< times the task parked because downstream was full
+  int64_t input_watermark = std::numeric_limits<int64_t>::min();   ///< event time of the head operator
+  int64_t output_watermark = std::numeric_limits<int64_t>::min();  ///< last watermark sent downstream
+  /// The input channel whose watermark holds the task back (-1: none); channels are numbered
+  /// by input, then by producer subtask.
+  int watermark_holding_channel = -1;
+  /// RocksDB state of the task's operators: memory it holds (memtables, block cache, readers)
+  /// now and at the peak, and bytes of live data files. Sampled every few slices; 0 on the heap.
+  uint64_t state_memory_bytes = 0;
+  uint64_t state_memory_peak_bytes = 0;
+  uint64_t state_disk_bytes = 0;
+};
+
+}  // namespace weir
