@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "weir/common/fault_point.hpp"
-#include "weir/runtime/record.hpp"
+#include "weir/runtime/internal/record.hpp"
 
 namespace weir::checkpoint {
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "weir/runtime/logical_graph.hpp"
+#include "weir/runtime/internal/logical_graph.hpp"
 #include "weir/runtime/execution.hpp"
 
 namespace weir::graph {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "weir/state/snapshot.hpp"
-#include "weir/runtime/record.hpp"
+#include "weir/runtime/internal/record.hpp"
 
 namespace weir::runtime {
 

@@ -22,8 +22,8 @@
 
 #include "checkpoint/checkpoint_gateway.h"
 #include "runtime/channel.h"
-#include "weir/runtime/operator.hpp"
-#include "weir/runtime/partition.hpp"
+#include "weir/runtime/internal/operator.hpp"
+#include "weir/runtime/internal/partition.hpp"
 
 namespace weir::runtime {
 

@@ -12,10 +12,10 @@
 
 #include "weir/api/functions.hpp"
 #include "weir/api/two_phase_commit.hpp"
-#include "weir/runtime/logical_graph.hpp"
+#include "weir/runtime/internal/logical_graph.hpp"
 #include "weir/api/job.hpp"
 #include "weir/api/keyed_process.hpp"
-#include "weir/api/operators.hpp"
+#include "weir/api/internal/operators.hpp"
 #include "weir/api/source.hpp"
 #include "weir/api/traits.hpp"
 #include "weir/serde/text.hpp"

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "weir/api/checkpointed.hpp"
-#include "weir/runtime/operator.hpp"
-#include "weir/state/keyed_backend.hpp"
+#include "weir/runtime/internal/operator.hpp"
+#include "weir/state/internal/keyed_backend.hpp"
 #include "weir/state/keyed_state.hpp"
 #include "weir/time/timer_service.hpp"
 

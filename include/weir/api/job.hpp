@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "weir/runtime/execution.hpp"
-#include "weir/runtime/logical_graph.hpp"
+#include "weir/runtime/internal/logical_graph.hpp"
 
 namespace weir {
 

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "weir/api/functions.hpp"
-#include "weir/state/keyed_backend.hpp"
+#include "weir/state/internal/keyed_backend.hpp"
 #include "weir/time/timer_service.hpp"
 
 namespace weir {

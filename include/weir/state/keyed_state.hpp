@@ -15,7 +15,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
-#include "weir/state/keyed_backend.hpp"
+#include "weir/state/internal/keyed_backend.hpp"
 
 namespace weir {
 

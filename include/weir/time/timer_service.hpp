@@ -10,7 +10,7 @@
 #include "weir/common/errors.hpp"
 #include "weir/state/snapshot.hpp"
 #include "weir/time/processing_time.hpp"
-#include "weir/state/keyed_backend.hpp"
+#include "weir/state/internal/keyed_backend.hpp"
 
 namespace weir {
 

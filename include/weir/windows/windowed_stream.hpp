@@ -10,8 +10,8 @@
 #include <type_traits>
 
 #include "weir/api/datastream.hpp"
-#include "weir/windows/slice_operator.hpp"
-#include "weir/windows/window_operator.hpp"
+#include "weir/windows/internal/slice_operator.hpp"
+#include "weir/windows/internal/window_operator.hpp"
 #include "weir/windows/windows.hpp"
 
 namespace weir {

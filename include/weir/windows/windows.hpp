@@ -14,7 +14,7 @@
 
 #include "weir/api/functions.hpp"
 #include "weir/serde/serde.hpp"
-#include "weir/state/keyed_backend.hpp"
+#include "weir/state/internal/keyed_backend.hpp"
 
 namespace weir {
 

@@ -1,4 +1,5 @@
 #pragma once
+/// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// Sliding event-time windows with an incremental function, computed from shared slices: each
 /// key keeps one accumulator per slice of gcd(size, slide) milliseconds, an element updates one
 /// slice (not size/slide windows), and a window's result merges its slices when it fires. Same
@@ -9,7 +10,7 @@
 #include <numeric>
 #include <vector>
 
-#include "weir/windows/window_operator.hpp"
+#include "weir/windows/internal/window_operator.hpp"
 
 namespace weir::detail {
 

@@ -1,4 +1,5 @@
 #pragma once
+/// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// The operator contract every part of a job fits: sources, transformations, sinks.
 ///
 /// Lifecycle, one operator instance per subtask, all calls from its task's mailbox thread (so
@@ -18,7 +19,7 @@
 
 #include "weir/common/errors.hpp"
 #include "weir/state/snapshot.hpp"
-#include "weir/runtime/record.hpp"
+#include "weir/runtime/internal/record.hpp"
 #include "weir/time/processing_time.hpp"
 
 namespace weir::runtime {

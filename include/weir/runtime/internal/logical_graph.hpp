@@ -1,4 +1,5 @@
 #pragma once
+/// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// The logical graph the DataStream API builds: one node per transformation, typed edges
 /// captured in type-erased objects (DESIGN.md, decision 1). The runtime turns it into a job
 /// graph (chains) and then into tasks.
@@ -9,8 +10,8 @@
 #include <typeindex>
 #include <vector>
 
-#include "weir/runtime/operator.hpp"
-#include "weir/runtime/partition.hpp"
+#include "weir/runtime/internal/operator.hpp"
+#include "weir/runtime/internal/partition.hpp"
 
 namespace weir::detail {
 

@@ -1,6 +1,7 @@
 #pragma once
+/// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// The typed operators behind the DataStream API. Each instance belongs to one subtask and is
-/// called only from its task's thread (see weir/runtime/operator.hpp for the lifecycle).
+/// called only from its task's thread (see weir/runtime/internal/operator.hpp for the lifecycle).
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -13,9 +14,9 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "weir/api/functions.hpp"
-#include "weir/runtime/operator.hpp"
+#include "weir/runtime/internal/operator.hpp"
 #include "weir/serde/serde.hpp"
-#include "weir/state/keyed_backend.hpp"
+#include "weir/state/internal/keyed_backend.hpp"
 
 namespace weir::detail {
 

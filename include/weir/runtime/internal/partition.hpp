@@ -1,4 +1,5 @@
 #pragma once
+/// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// Writers that route a task's output records to the channels of one downstream edge, batching
 /// them (hash partitioning by the key groups of weir/common/key_groups.hpp).
 #include <cstdint>
@@ -9,7 +10,7 @@
 #include <vector>
 
 #include "weir/common/key_groups.hpp"
-#include "weir/runtime/operator.hpp"
+#include "weir/runtime/internal/operator.hpp"
 #include "weir/serde/serde.hpp"
 
 namespace weir::runtime {

@@ -1,4 +1,5 @@
 #pragma once
+/// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// The keyed window operator: assigns elements to windows, keeps per key and window either an
 /// accumulator (reduce / aggregate: O(keys × open windows) state, no copies of elements) or the
 /// elements (process, evictors), and fires as its trigger says. Semantics follow Flink's

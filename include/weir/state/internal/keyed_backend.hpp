@@ -1,4 +1,5 @@
 #pragma once
+/// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// Keyed state on the heap. A keyed operator owns one `HeapKeyedBackend<K>`; before each record
 /// or timer it sets the current key, and every state handle then reads and writes that key's
 /// entry. Keys are mapped to dense slots once per record, so state tables are indexed by slot,

@@ -1,4 +1,5 @@
 #pragma once
+/// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// Records in flight between tasks: typed batches behind a type-erased base, and the control
 /// events that travel in order with them.
 #include <cstddef>
