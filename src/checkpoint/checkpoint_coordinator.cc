@@ -445,6 +445,48 @@ std::vector<std::string> CheckpointCoordinator::completed_dirs() const {
   return out;
 }
 
+std::vector<std::pair<int64_t, std::string>> CheckpointCoordinator::completed() const {
+  std::lock_guard lock(mu_);
+  return {completed_.rbegin(), completed_.rend()};
+}
+
+void CheckpointCoordinator::forget_completed(const std::string& dir) {
+  std::lock_guard lock(mu_);
+  std::erase_if(completed_, [&](const auto& c) { return c.second == dir; });
+}
+
+void CheckpointCoordinator::completion_delivered(int64_t id) {
+  // Relaxed is enough: it is read by the restart after every task of the attempt has ended
+  // (their ends synchronise through the job's counters and locks).
+  int64_t seen = delivered_.load(std::memory_order_relaxed);
+  while (seen < id && !delivered_.compare_exchange_weak(seen, id, std::memory_order_relaxed)) {
+  }
+}
+
+int64_t CheckpointCoordinator::delivered_through() const { return delivered_.load(std::memory_order_relaxed); }
+
+void CheckpointCoordinator::set_restored(int64_t id, std::string dir) {
+  std::lock_guard lock(mu_);
+  restored_id_ = id;
+  restored_dir_ = std::move(dir);
+}
+void CheckpointCoordinator::count_fallback_past_committed() {
+  std::lock_guard lock(mu_);
+  ++fallbacks_past_committed_;
+}
+int64_t CheckpointCoordinator::restored_id() const {
+  std::lock_guard lock(mu_);
+  return restored_id_;
+}
+std::string CheckpointCoordinator::restored_dir() const {
+  std::lock_guard lock(mu_);
+  return restored_dir_;
+}
+int64_t CheckpointCoordinator::fallbacks_past_committed() const {
+  std::lock_guard lock(mu_);
+  return fallbacks_past_committed_;
+}
+
 int64_t CheckpointCoordinator::completed_count() const {
   std::lock_guard lock(mu_);
   return completed_count_;
@@ -467,8 +509,9 @@ int64_t CheckpointCoordinator::last_size_bytes() const {
 namespace weir::checkpoint {
 
 RestorePlan load_restore_plan(const std::string& dir, const std::vector<OperatorShape>& operators, int max_parallelism,
-                              bool allow_non_restored) {
+                              bool allow_non_restored, int64_t* checkpoint_id) {
   const auto meta = checkpoint::read_metadata(dir);
+  if (checkpoint_id) *checkpoint_id = meta.checkpoint_id;
   RestorePlan plan;
   // Each state file read (and checked) once.
   struct Decoded {
@@ -485,6 +528,14 @@ RestorePlan load_restore_plan(const std::string& dir, const std::vector<Operator
         checkpoint::decode_state_file(bytes, *d.groups, d.lists, &d.inflight_in, &d.inflight_out);
       } catch (const StateError& e) {
         throw StateError("checkpoint file '" + dir + "/" + st.file.name + "': " + e.what());
+      }
+      // A key group outside the subtask's range would be dropped or restored twice.
+      for (const auto& [kg, bytes] : *d.groups) {
+        if (kg < st.first_key_group || kg > st.last_key_group) {
+          throw StateError("checkpoint file '" + dir + "/" + st.file.name + "' holds key group " + std::to_string(kg) +
+                           ", outside its subtask's key groups " + std::to_string(st.first_key_group) + "-" +
+                           std::to_string(st.last_key_group) + " in the metadata; the checkpoint is damaged");
+        }
       }
     }
     return d;

@@ -9,6 +9,7 @@
 /// finished contributes the snapshot it took when it finished. When every task has
 /// acknowledged, the writer thread writes the state files, then `_metadata` last; the
 /// checkpoint is then complete and every task hears `notify_checkpoint_complete`.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -47,8 +48,9 @@ struct OperatorShape {
 /// Reads a checkpoint or savepoint folder and deals its state out to the operators of the new
 /// job (key groups by range, operator lists split or united). Throws StateError on corrupt
 /// data and on state of an operator the job does not have (unless `allow_non_restored`).
+/// `checkpoint_id`, when given, receives the id the metadata records.
 RestorePlan load_restore_plan(const std::string& dir, const std::vector<OperatorShape>& operators, int max_parallelism,
-                              bool allow_non_restored);
+                              bool allow_non_restored, int64_t* checkpoint_id = nullptr);
 
 class CheckpointCoordinator final : public CheckpointResponder {
  public:
@@ -96,6 +98,25 @@ class CheckpointCoordinator final : public CheckpointResponder {
   void discard_retained();
   /// Folders of the retained completed checkpoints, newest first.
   std::vector<std::string> completed_dirs() const;
+  /// The retained completed checkpoints (id, folder), newest first.
+  std::vector<std::pair<int64_t, std::string>> completed() const;
+  /// Stops counting `dir` as a retained checkpoint (a damaged one a restart went past); its
+  /// folder stays on disk for inspection.
+  void forget_completed(const std::string& dir);
+
+  /// A task is about to deliver `notify_checkpoint_complete(id)` to its operators (sinks
+  /// commit): from now on, restoring a checkpoint older than `id` repeats committed output.
+  /// Thread-safe (tasks' threads).
+  void completion_delivered(int64_t id) override;
+  /// The highest checkpoint id whose completion a task delivered (0: none).
+  int64_t delivered_through() const;
+
+  /// What the current attempt started from, for CheckpointStats.
+  void set_restored(int64_t id, std::string dir);
+  void count_fallback_past_committed();
+  int64_t restored_id() const;
+  std::string restored_dir() const;
+  int64_t fallbacks_past_committed() const;
 
   int64_t completed_count() const;
   int64_t failed_count() const;
@@ -155,6 +176,10 @@ class CheckpointCoordinator final : public CheckpointResponder {
   int64_t last_duration_ms_ = 0;
   int64_t last_size_ = 0;
   int64_t last_completed_at_ = std::numeric_limits<int64_t>::min() / 2;
+  std::atomic<int64_t> delivered_{0};
+  int64_t restored_id_ = -1;
+  std::string restored_dir_;
+  int64_t fallbacks_past_committed_ = 0;
   bool stopping_ = false;
   uint64_t clock_listener_ = 0;
   std::thread periodic_;

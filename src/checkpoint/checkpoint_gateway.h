@@ -38,6 +38,9 @@ class CheckpointResponder {
   virtual void task_finished(TaskGateway* task, std::vector<runtime::OperatorSnapshot> snapshots) = 0;
   /// The task finished while checkpointing is off (no final snapshot).
   virtual void task_ended_without_state(TaskGateway* task) = 0;
+  /// The task is about to deliver `notify_checkpoint_complete(id)` to its operators (sinks
+  /// commit): from then on, restoring a checkpoint older than `id` repeats committed output.
+  virtual void completion_delivered(int64_t id) = 0;
 };
 
 }  // namespace weir::checkpoint

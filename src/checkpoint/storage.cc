@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
+#include <tuple>
 #include <tuple>
 
 #include <xxhash.h>
@@ -225,14 +228,121 @@ Metadata read_metadata(const std::string& dir) {
   const auto sum = r.read_fixed<uint64_t>();
   const std::string_view body = rest.substr(8);
   if (checksum(body) != sum) throw StateError("'" + path + "' is corrupt: checksum mismatch");
+  Metadata meta;
   try {
-    return deserialize<Metadata>(body);
+    meta = deserialize<Metadata>(body);
   } catch (const SerdeError& e) {
     throw StateError("'" + path + "' does not decode: " + e.what());
   }
+  validate_metadata(dir, meta);
+  return meta;
+}
+
+void check_file_name(const std::string& dir, const std::string& name) {
+  const bool plain = !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+                     name.find('\0') == std::string::npos;
+  if (!plain) {
+    throw StateError("file name '" + name + "' is not a plain file name inside '" + dir + "'; a checkpoint names only its own files");
+  }
+  std::error_code ec1, ec2;
+  const fs::path folder = fs::weakly_canonical(fs::path(dir), ec1);
+  const fs::path file = fs::weakly_canonical(fs::path(dir) / name, ec2);
+  if (ec1 || ec2 || file.parent_path() != folder) {
+    throw StateError("file '" + name + "' resolves to '" + file.string() + "', outside '" + dir +
+                     "'; a checkpoint names only files inside its own folder");
+  }
+}
+
+std::vector<std::string> metadata_problems(const std::string& dir, const Metadata& meta) {
+  std::vector<std::string> out;
+  std::set<std::string> uids;
+  for (const auto& op : meta.operators) {
+    const std::string who = "operator '" + op.name + "' (uid '" + op.uid + "')";
+    if (!uids.insert(op.uid).second) out.push_back(who + " appears twice");
+    if (op.max_parallelism < 1 || op.max_parallelism > kMaxKeyGroups) {
+      out.push_back(who + " has max parallelism " + std::to_string(op.max_parallelism) + ", outside 1.." +
+                    std::to_string(kMaxKeyGroups));
+      continue;
+    }
+    if (op.parallelism < 1 || op.parallelism > op.max_parallelism) {
+      out.push_back(who + " has parallelism " + std::to_string(op.parallelism) + ", outside 1.." +
+                    std::to_string(op.max_parallelism) + " (its max parallelism)");
+      continue;
+    }
+    if (static_cast<int64_t>(op.subtasks.size()) != op.parallelism) {
+      out.push_back(who + " has parallelism " + std::to_string(op.parallelism) + " but " + std::to_string(op.subtasks.size()) +
+                    " subtasks");
+    }
+    std::set<int32_t> seen;
+    std::vector<std::tuple<int32_t, int32_t, int32_t>> ranges;  // (first, last, subtask)
+    for (const auto& st : op.subtasks) {
+      const std::string sub = who + " subtask " + std::to_string(st.subtask);
+      if (st.subtask < 0 || st.subtask >= op.parallelism) {
+        out.push_back(sub + ": index outside 0.." + std::to_string(op.parallelism - 1));
+      } else if (!seen.insert(st.subtask).second) {
+        out.push_back(sub + " appears twice");
+      }
+      if (st.first_key_group < 0 || st.last_key_group >= op.max_parallelism || st.first_key_group > st.last_key_group) {
+        out.push_back(sub + ": key groups " + std::to_string(st.first_key_group) + "-" + std::to_string(st.last_key_group) +
+                      " are not a range within 0-" + std::to_string(op.max_parallelism - 1));
+      } else {
+        ranges.emplace_back(st.first_key_group, st.last_key_group, st.subtask);
+      }
+      if (!st.file.name.empty()) {
+        try {
+          check_file_name(dir, st.file.name);
+        } catch (const StateError& e) {
+          out.push_back(sub + ": " + e.what());
+        }
+      }
+      for (const auto& f : st.kv_files) {
+        try {
+          if (meta.shared_dir.empty()) throw StateError("file '" + f.name + "' is in a shared folder the metadata does not name");
+          check_file_name(meta.shared_dir, f.name);
+        } catch (const StateError& e) {
+          out.push_back(sub + ": " + e.what());
+        }
+      }
+    }
+    // Key groups 0..max-1, each owned by exactly one subtask.
+    if (ranges.size() == op.subtasks.size()) {
+      std::sort(ranges.begin(), ranges.end());
+      auto range = [](int32_t first, int32_t last) { return std::to_string(first) + "-" + std::to_string(last); };
+      int64_t next = 0;
+      std::tuple<int32_t, int32_t, int32_t> prev{-1, -1, -1};
+      for (const auto& [first, last, subtask] : ranges) {
+        const std::string sub = who + " subtask " + std::to_string(subtask) + " (key groups " + range(first, last) + ")";
+        if (first > next) {
+          out.push_back(sub + " leaves key groups " + std::to_string(next) + "-" + std::to_string(first - 1) + " to no subtask");
+        } else if (first < next) {
+          out.push_back(sub + " overlaps subtask " + std::to_string(std::get<2>(prev)) + " (key groups " +
+                        range(std::get<0>(prev), std::get<1>(prev)) + ")");
+        }
+        if (last + 1 > next) {
+          next = int64_t{last} + 1;
+          prev = {first, last, subtask};
+        }
+      }
+      if (!ranges.empty() && next < op.max_parallelism) {
+        out.push_back(who + " leaves key groups " + std::to_string(next) + "-" + std::to_string(op.max_parallelism - 1) +
+                      " to no subtask");
+      }
+    }
+  }
+  return out;
+}
+
+void validate_metadata(const std::string& dir, const Metadata& meta) {
+  const auto problems = metadata_problems(dir, meta);
+  if (problems.empty()) return;
+  std::string msg = "'" + dir + "/" + kMetadataFile + "' describes impossible state (";
+  for (std::size_t i = 0; i < problems.size(); ++i) msg += (i ? "; " : "") + problems[i];
+  msg += "); it was not written by Weir as it is: restore an intact copy of this checkpoint or savepoint, or another one";
+  throw StateError(msg);
 }
 
 std::string read_verified(const std::string& dir, const FileRef& ref) {
+  check_file_name(dir, ref.name);
   const std::string path = dir + "/" + ref.name;
   std::error_code ec;
   if (!fs::exists(path, ec)) throw StateError("checkpoint file '" + path + "' is missing");

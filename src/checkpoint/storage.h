@@ -78,11 +78,27 @@ void decode_state_file(std::string_view bytes, std::map<int, std::string>& key_g
 
 /// Writes `_metadata` into `dir` (last, atomically).
 void write_metadata(const std::string& dir, const Metadata& meta);
-/// Reads and checks `_metadata` of `dir`. Throws StateError when it is missing, corrupt, or of
-/// an unknown format version.
+/// Reads and checks `_metadata` of `dir`. Throws StateError when it is missing, corrupt, of an
+/// unknown format version, or describes impossible state (`validate_metadata`).
 Metadata read_metadata(const std::string& dir);
-/// Reads a file the metadata references and checks its size and checksum.
+/// Reads a file the metadata references and checks its size and checksum. Throws StateError
+/// when `ref.name` is not a plain file name inside `dir` (see `check_file_name`).
 std::string read_verified(const std::string& dir, const FileRef& ref);
+
+/// The most key groups a job may have (as Flink's upper bound of the max parallelism).
+inline constexpr int kMaxKeyGroups = 32768;
+
+/// What is impossible in metadata whose checksum is valid: per operator, a parallelism
+/// outside 1..max parallelism (max parallelism 1..kMaxKeyGroups), subtasks other than
+/// 0..parallelism-1 once each, key-group ranges that do not tile 0..max parallelism-1 exactly
+/// (gaps, overlaps, reversed), duplicate uids, and file names that are not plain names inside
+/// their folder. Each problem is one sentence naming the operator and subtask. Empty: valid.
+std::vector<std::string> metadata_problems(const std::string& dir, const Metadata& meta);
+/// Throws StateError listing `metadata_problems` (and what to do) when there are any.
+void validate_metadata(const std::string& dir, const Metadata& meta);
+/// Throws StateError unless `name` is a plain file name (not empty, no '/', not "." or "..")
+/// that resolves (following symbolic links) to a path directly inside `dir`.
+void check_file_name(const std::string& dir, const std::string& name);
 
 /// Key groups [first, last] of subtask `index` of `parallelism` (the inverse of the hash
 /// partitioner's key group → subtask mapping).

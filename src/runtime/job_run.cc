@@ -294,8 +294,10 @@ void JobRun::start() {
     coordinator_ = std::make_unique<CheckpointCoordinator>(config_.checkpoint, id_, graph_.job_name,
                                                            config_.state_backend.name(), config_.clock, callbacks);
     if (config_.savepoint_restore.restore_savepoint()) {
+      int64_t id = -1;
       plan_ = load_restore_plan(config_.savepoint_restore.get_restore_path(), operator_shapes(), graph_.max_parallelism,
-                                config_.savepoint_restore.allows_non_restored_state());
+                                config_.savepoint_restore.allows_non_restored_state(), &id);
+      coordinator_->set_restored(id, config_.savepoint_restore.get_restore_path());
     }
     physical_ = graph::make_physical_plan(graph_);
     build();
@@ -415,6 +417,9 @@ CheckpointStats JobRun::checkpoint_stats() const {
   s.last_size_bytes = coordinator_->last_size_bytes();
   auto dirs = coordinator_->completed_dirs();
   if (!dirs.empty()) s.latest_path = dirs.front();
+  s.restored_checkpoint_id = coordinator_->restored_id();
+  s.restored_path = coordinator_->restored_dir();
+  s.fallbacks_past_committed = coordinator_->fallbacks_past_committed();
   return s;
 }
 
@@ -496,21 +501,7 @@ void JobRun::restart(int64_t delay_ms) {
   }
   try {
     coordinator_->abort_pending("the job restarts");
-    // The newest retained checkpoint that reads back intact; a corrupt one is reported and the
-    // one before it is used.
-    const auto dirs = coordinator_->completed_dirs();
-    bool restored = false;
-    for (const auto& dir : dirs) {
-      try {
-        plan_ = load_restore_plan(dir, operator_shapes(), graph_.max_parallelism, false);
-        spdlog::info("job '{}' restores checkpoint {}", graph_.job_name, dir);
-        restored = true;
-        break;
-      } catch (const StateError& e) {
-        spdlog::error("job '{}': checkpoint {} cannot be used: {}", graph_.job_name, dir, e.what());
-      }
-    }
-    if (!restored && !dirs.empty()) throw StateError("no retained checkpoint can be read back");
+    choose_restore();
     // Without a completed checkpoint the job starts over (from its savepoint, if it had one).
     std::lock_guard lock(tasks_mu_);
     tasks_.clear();
@@ -538,6 +529,70 @@ void JobRun::restart(int64_t delay_ms) {
     if (cancel_now) t->request_cancel();
     t->notify();
   }
+}
+
+void JobRun::choose_restore() {
+  // The newest retained checkpoint that reads back intact. Going past a damaged newer one is
+  // harmless while no task has acted on its completion (its sinks' transactions were never
+  // committed; the older checkpoint's replay writes them once). Once one has, the output
+  // between the two checkpoints is already committed and the replay writes it again: that
+  // breaks exactly-once, so it is refused unless the configuration accepts it.
+  const auto retained = coordinator_->completed();
+  struct Damaged {
+    int64_t id;
+    std::string dir;
+    std::string reason;
+  };
+  std::vector<Damaged> damaged;
+  const std::pair<int64_t, std::string>* chosen = nullptr;
+  for (const auto& c : retained) {
+    try {
+      plan_ = load_restore_plan(c.second, operator_shapes(), graph_.max_parallelism, false);
+      chosen = &c;
+      break;
+    } catch (const StateError& e) {
+      spdlog::error("job '{}': checkpoint {} ({}) cannot be restored: {}", graph_.job_name, c.first, c.second, e.what());
+      damaged.push_back(Damaged{c.first, c.second, e.what()});
+    }
+  }
+  if (!chosen && !retained.empty()) {
+    std::string which;
+    for (const auto& d : damaged) which += (which.empty() ? "" : "; ") + d.dir + ": " + d.reason;
+    throw StateError("no retained checkpoint can be read back (" + which +
+                     "); repair one (e.g. from a copy) and resume the job from it with SavepointRestoreSettings::for_path");
+  }
+  if (!chosen) return;
+  const int64_t delivered = coordinator_->delivered_through();
+  const Damaged* committed = nullptr;  // the newest damaged checkpoint whose completion a task acted on
+  for (const auto& d : damaged) {
+    if (d.id <= delivered) {
+      committed = &d;
+      break;
+    }
+  }
+  if (committed) {
+    const std::string what = "the newest retained checkpoint " + std::to_string(committed->id) + " ('" + committed->dir +
+                             "') is damaged (" + committed->reason + ") and its output is already committed (tasks " +
+                             "heard of its completion); restoring the older checkpoint " + std::to_string(chosen->first) +
+                             " ('" + chosen->second + "') would write the output between the two again";
+    if (!config_.checkpoint.allows_fallback_past_committed_checkpoint()) {
+      throw StateError(what + ". Either restore checkpoint " + std::to_string(committed->id) +
+                       " by hand (repair its folder, e.g. from a copy, and resume the job from it with "
+                       "SavepointRestoreSettings::for_path), or accept duplicates: "
+                       "get_checkpoint_config().set_allow_fallback_past_committed_checkpoint(true)");
+    }
+    coordinator_->count_fallback_past_committed();
+    spdlog::error("job '{}': exactly-once is broken: {}; allowed by set_allow_fallback_past_committed_checkpoint",
+                  graph_.job_name, what);
+  } else if (!damaged.empty()) {
+    spdlog::warn("job '{}': going past damaged checkpoint {} to checkpoint {}; no task had acted on its completion, so "
+                 "nothing is written twice",
+                 graph_.job_name, damaged.front().id, chosen->first);
+  }
+  // A damaged checkpoint is not restored again; its folder stays for inspection.
+  for (const auto& d : damaged) coordinator_->forget_completed(d.dir);
+  spdlog::info("job '{}' restores checkpoint {} ({})", graph_.job_name, chosen->first, chosen->second);
+  coordinator_->set_restored(chosen->first, chosen->second);
 }
 
 void JobRun::join_pool() {

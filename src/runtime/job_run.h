@@ -79,6 +79,10 @@ class JobRun {
   void complete();
   /// After a failure the strategy allows to retry: wait, rebuild the tasks, start them again.
   void restart(int64_t delay_ms);
+  /// Picks the retained checkpoint a restart restores into `plan_` (none: the job starts over).
+  /// Throws StateError when none can be read back, or when going past a damaged one would
+  /// repeat committed output and the configuration does not allow that.
+  void choose_restore();
   void join_pool();
   void wakeup_loop();
   void wake_due_tasks();

@@ -187,6 +187,7 @@ void Task::replay_inflight() {
 
 void Task::post_checkpoint_complete(int64_t id, bool release, bool stop) {
   post([this, id, release, stop] {
+    if (coordinator) coordinator->completion_delivered(id);  // before: a commit may fail halfway
     for (auto& op : operators) op->notify_checkpoint_complete(id);
     if (stop) {
       for (auto& op : operators) op->notify_stopped();

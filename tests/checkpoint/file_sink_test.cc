@@ -3,6 +3,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "checkpoint_test_util.h"
 
@@ -157,6 +158,131 @@ TEST_P(Matrix, FileSystemFsyncFails) { run_matrix("fs.fsync", 5, GetParam()); }
 TEST_P(Matrix, FileSystemRenameFails) { run_matrix("fs.rename", 6, GetParam()); }
 TEST_P(Matrix, AtLeastOnceLosesNothing) { run_matrix("task.process", 60, GetParam(), CheckpointingMode::at_least_once); }
 INSTANTIATE_TEST_SUITE_P(Backends, Matrix, WEIR_PARALLELISM_AND_BACKENDS);
+
+}  // namespace
+}  // namespace weir::cptest
+
+namespace weir::cptest {
+namespace {
+
+namespace fs = std::filesystem;
+
+void touch(const std::string& path) { std::ofstream(path) << "leftover\n"; }
+
+std::set<std::string> hidden_files(const std::string& dir) {
+  std::set<std::string> out;
+  for (auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (!name.empty() && name[0] == '.') out.insert(name);
+  }
+  return out;
+}
+
+TEST(FileSinkLeftovers, HiddenPartFilesOfOtherRunsAreRemovedWhenTheSinkFinishes) {
+  TempDir dir;
+  const std::string out = dir.sub("out");
+  fs::create_directories(out);
+  // A killed run at parallelism 6 left these; subtask s of 2 removes those of s, s + 2, s + 4.
+  const std::vector<std::string> leftovers = {".part-0-0123456789abcdef-3.inprogress", ".part-1-0123456789abcdef-0.pending",
+                                              ".part-5-fedcba9876543210-7.pending", ".part-4-fedcba9876543210-12.inprogress"};
+  // Not this sink's pattern: never touched.
+  const std::set<std::string> foreign = {".other-0-0123456789abcdef-1.inprogress", ".part-0-notahexrun-1.pending",
+                                         ".part-0-0123456789abcdef-1.tmp"};
+  for (const auto& f : leftovers) touch(out + "/" + f);
+  for (const auto& f : foreign) touch(out + "/" + f);
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(2);
+  env.from_source(DataGeneratorSource<Ev>(make_event, 5000), WatermarkStrategy<Ev>::no_watermarks(), "events")
+      .sink_to(seq_sink(out, 16 << 10));
+  env.execute("leftovers");
+  EXPECT_EQ(hidden_files(out), foreign);
+  expect_each_once(committed_lines(out), 5000);
+}
+
+TEST(FileSinkLeftovers, FilesOfAFailedAttemptAreRemovedWhenTheSinkRestores) {
+  for (const int p : {1, 2, 4}) {
+    SCOPED_TRACE("parallelism " + std::to_string(p));
+    testing::disarm_faults();
+    TempDir dir;
+    const std::string out = dir.sub("out");
+    constexpr int64_t kN = 12000;
+    auto limit = std::make_shared<std::atomic<int64_t>>(3000);
+    auto env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(p);
+    env.enable_checkpointing(3600 * 1000);
+    env.set_checkpoint_storage(dir.sub("checkpoints"));
+    env.get_checkpoint_config().set_tolerable_checkpoint_failure_number(1);
+    env.set_restart_strategy(RestartStrategy::fixed_delay(2, std::chrono::milliseconds(5)));
+    env.from_source(GatedEvents(kN, limit), WatermarkStrategy<Ev>::no_watermarks(), "events")
+        .key_by([](const Ev& e) { return e.key; })
+        .process(CountPerKey{})
+        .sink_to(FileSink<std::pair<int64_t, int64_t>>::for_row_format(
+                     out,
+                     [](const std::pair<int64_t, int64_t>& kc, std::string& s) {
+                       s += std::to_string(kc.first) + " " + std::to_string(kc.second) + "\n";
+                     })
+                     .build());
+    auto client = env.execute_async("orphans");
+    wait_for_input(client, 3000);
+    client.trigger_checkpoint().get();
+    limit->store(6000);
+    wait_for_input(client, 6000);
+    // A checkpoint that never completes pre-commits (a `.pending` file) and then fails.
+    testing::arm_fault("checkpoint.async_write", 1);
+    EXPECT_THROW(client.trigger_checkpoint().get(), StateError);
+    testing::disarm_faults();
+    const auto first_attempt = hidden_files(out);
+    ASSERT_FALSE(first_attempt.empty()) << "the records after the checkpoint are in hidden files";
+    testing::arm_fault("task.process", 1);
+    for (int i = 0; i < 10000 && !(client.get_restart_count() == 1 && client.get_job_status() == JobStatus::running); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    testing::disarm_faults();
+    ASSERT_EQ(client.get_restart_count(), 1);
+    wait_for_input(client, 3000);  // the new attempt replays 3000..5999: every sink has opened
+    for (const auto& f : first_attempt) EXPECT_FALSE(fs::exists(out + "/" + f)) << f << " outlived its attempt";
+    limit->store(INT64_MAX);
+    client.wait();
+    EXPECT_EQ(hidden_files(out), std::set<std::string>{});
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    for (auto& l : committed_lines(out)) {
+      const auto sp = l.find(' ');
+      pairs.emplace_back(std::stoll(l.substr(0, sp)), std::stoll(l.substr(sp + 1)));
+    }
+    expect_exactly_once(pairs, expected_counts(0, kN));
+  }
+}
+
+struct CountTxn {
+  int64_t n = 0;
+};
+WEIR_SERDE(CountTxn, n)
+
+/// Its abort fails, as a file system that went away.
+struct AbortFails final : TwoPhaseCommitSink<int64_t, CountTxn> {
+  CountTxn begin_transaction() override { return {}; }
+  void invoke(CountTxn& t, const int64_t&, SinkContext&) override { ++t.n; }
+  void pre_commit(CountTxn&) override {}
+  void commit(CountTxn&) override {}
+  void abort(CountTxn&) override { throw std::runtime_error("the disk went away"); }
+};
+
+TEST(TwoPhaseCommit, AFailingAbortAtCloseIsReportedWithItsCause) {
+  weir::detail::TwoPhaseCommitSinkOperator<int64_t, CountTxn, AbortFails> op{AbortFails{}};
+  runtime::TaskInfo info;
+  info.task_name = "sink task";
+  op.set_name("my sink");
+  op.setup(info);
+  op.open();
+  try {
+    op.close();
+    ADD_FAILURE() << "the failed abort was swallowed";
+  } catch (const StateError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("my sink"), std::string::npos) << m;
+    EXPECT_NE(m.find("aborting the open transaction failed: the disk went away"), std::string::npos) << m;
+  }
+}
 
 }  // namespace
 }  // namespace weir::cptest

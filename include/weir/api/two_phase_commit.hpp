@@ -45,6 +45,12 @@ class TwoPhaseCommitSink {
   virtual void abort(TXN& txn) = 0;
   virtual void recover_and_commit(TXN& txn) { commit(txn); }
   virtual void recover_and_abort(TXN& txn) { abort(txn); }
+  /// Removes what earlier runs left behind (e.g. files of transactions that a failure or kill
+  /// cut off, or that belong to checkpoints that never completed), except what `referenced`
+  /// names: every transaction of the checkpoint this job restored (all subtasks'), which other
+  /// subtasks may still commit. Called after `open` when the subtask restored, and after the
+  /// final commit when its input has ended. Default: nothing.
+  virtual void clean_up(const std::vector<TXN>& referenced) { (void)referenced; }
   virtual void close() {}
 };
 
@@ -58,6 +64,12 @@ class TwoPhaseCommitSinkOperator final : public runtime::OneInputOperator<IN> {
 
   void initialize_state(const runtime::StateRestore& r) override {
     if (!r.is_restored()) return;
+    // Every subtask's transactions (a union list): what no one may clean up. Checkpoints
+    // without it (older versions) leave the clean-up out, as nothing is known to be unused.
+    if (r.has_list("2pc.refs")) {
+      referenced_.emplace();
+      for (const auto& e : r.list("2pc.refs")) referenced_->push_back(decode<TXN>(e));
+    }
     // Transactions pre-committed for a checkpoint this restore includes: commit them.
     for (const auto& e : r.list("2pc.pending")) {
       auto [id, txn] = decode<std::pair<int64_t, TXN>>(e);
@@ -72,6 +84,7 @@ class TwoPhaseCommitSinkOperator final : public runtime::OneInputOperator<IN> {
   void open() override {
     RuntimeContext rc(this->task_info(), this->name());
     this->call_user([&] { sink_.open(rc); });
+    if (referenced_) this->call_user([&] { sink_.clean_up(*referenced_); });
     current_ = this->call_user([&] { return sink_.begin_transaction(); });
   }
   void process(const IN& v, int64_t ts) override {
@@ -83,10 +96,15 @@ class TwoPhaseCommitSinkOperator final : public runtime::OneInputOperator<IN> {
     fault_point("sink.pre_commit");
     pending_.emplace_back(ctx.get_checkpoint_id(), std::move(*current_));
     current_ = this->call_user([&] { return sink_.begin_transaction(); });
-    std::vector<std::string> pending;
-    for (const auto& p : pending_) pending.push_back(serialize(p));
+    std::vector<std::string> pending, refs;
+    for (const auto& p : pending_) {
+      pending.push_back(serialize(p));
+      refs.push_back(serialize(p.second));
+    }
+    refs.push_back(serialize(*current_));
     ctx.add_list("2pc.pending", runtime::Redistribution::even_split, std::move(pending));
     ctx.add_list("2pc.open", runtime::Redistribution::even_split, {serialize(*current_)});
+    ctx.add_list("2pc.refs", runtime::Redistribution::union_, std::move(refs));
   }
   void notify_checkpoint_complete(int64_t id) override {
     while (!pending_.empty() && pending_.front().first <= id) {
@@ -94,6 +112,7 @@ class TwoPhaseCommitSinkOperator final : public runtime::OneInputOperator<IN> {
       this->call_user([&] { sink_.commit(pending_.front().second); });
       pending_.erase(pending_.begin());
     }
+    if (id == runtime::kFinalCheckpointId) clean_up_at_end();
   }
   void finish() override {
     if (this->task_info().checkpointing) return;  // the final checkpoint commits
@@ -102,20 +121,44 @@ class TwoPhaseCommitSinkOperator final : public runtime::OneInputOperator<IN> {
       sink_.commit(*current_);
     });
     current_.reset();
+    clean_up_at_end();
   }
   void close() override {
     // A failure or cancellation: the open transaction's records come again after a restore.
+    // The sink is closed even when the abort fails; then the first failure is rethrown with
+    // its cause (the task logs it with the operator's name; the job's outcome is decided).
+    std::string failed;
+    auto note = [&](const char* what, const std::string& cause) {
+      failed += (failed.empty() ? "" : "; ") + std::string(what) + ": " + cause;
+    };
     if (current_) {
       try {
         sink_.abort(*current_);
+      } catch (const std::exception& e) {
+        note("aborting the open transaction failed", e.what());
       } catch (...) {
+        note("aborting the open transaction failed", "unknown exception");
       }
       current_.reset();
     }
-    sink_.close();
+    try {
+      sink_.close();
+    } catch (const std::exception& e) {
+      note("closing the sink failed", e.what());
+    } catch (...) {
+      note("closing the sink failed", "unknown exception");
+    }
+    if (!failed.empty()) throw StateError("sink '" + this->name() + "': " + failed);
   }
 
  private:
+  /// Everything this subtask wrote is committed: what earlier runs left can go.
+  void clean_up_at_end() {
+    if (cleaned_at_end_) return;
+    cleaned_at_end_ = true;
+    const std::vector<TXN> none;
+    this->call_user([&] { sink_.clean_up(referenced_ ? *referenced_ : none); });
+  }
   template <class V>
   V decode(const std::string& bytes) const {
     try {
@@ -136,6 +179,8 @@ class TwoPhaseCommitSinkOperator final : public runtime::OneInputOperator<IN> {
   Ctx ctx_;
   std::optional<TXN> current_;
   std::vector<std::pair<int64_t, TXN>> pending_;  ///< by checkpoint id, oldest first
+  std::optional<std::vector<TXN>> referenced_;    ///< the restored checkpoint's transactions
+  bool cleaned_at_end_ = false;
 };
 
 }  // namespace detail

@@ -14,15 +14,25 @@
 /// visible name when the checkpoint completes (commit). Files whose names start with `.` are
 /// not part of the output. Without checkpoints the files are committed when the input ends.
 /// Part files roll at every checkpoint, and when they reach the size or age of the policy.
+///
+/// Hidden part files that a failure, a kill or a checkpoint that never completed left behind
+/// are removed when a subtask restores and when it has committed its last file: subtask i of
+/// p removes `.<prefix>-<s>-<run>-<n><suffix>.inprogress/.pending` with s mod p = i that the
+/// restored checkpoint does not name. Other files in the folder are never touched; two jobs
+/// may share a folder only with different part prefixes.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <set>
+#include <string_view>
 #include <memory>
 #include <random>
 #include <string>
@@ -160,6 +170,7 @@ class FileSink final : public TwoPhaseCommitSink<T, FileSinkTransaction> {
 
   void open(RuntimeContext& rc) override {
     subtask_ = rc.get_index_of_this_subtask();
+    parallelism_ = rc.get_number_of_parallel_subtasks();
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (ec) throw StateError("FileSink: cannot create '" + dir_ + "': " + ec.message());
@@ -205,9 +216,61 @@ class FileSink final : public TwoPhaseCommitSink<T, FileSinkTransaction> {
     for (const auto& p : txn.pending) drop(p);
     txn = {};
   }
+  void clean_up(const std::vector<FileSinkTransaction>& referenced) override {
+    std::set<std::string> keep;
+    for (const auto& t : referenced) {
+      keep.insert(t.pending.begin(), t.pending.end());
+      if (!t.in_progress.empty()) keep.insert(t.in_progress);
+    }
+    std::error_code ec;
+    std::vector<std::string> leftovers;
+    for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      const auto owner = leftover_subtask(name);
+      if (owner && *owner % static_cast<uint64_t>(parallelism_) == static_cast<uint64_t>(subtask_) && !keep.count(name)) leftovers.push_back(name);
+    }
+    if (ec) throw StateError("FileSink: cannot list '" + dir_ + "' to remove leftover part files: " + ec.message());
+    for (const auto& name : leftovers) {
+      const std::string path = dir_ + "/" + name;
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        throw StateError("FileSink: cannot remove the leftover part file '" + path + "': " + std::strerror(errno));
+      }
+    }
+  }
   void close() override { close_file(); }
 
  private:
+  /// The subtask index in a hidden part file's name of this sink's pattern
+  /// (".<prefix>-<subtask>-<run>-<n><suffix>.inprogress|.pending"), other than this subtask's
+  /// own current run; nullopt for any other file.
+  std::optional<uint64_t> leftover_subtask(const std::string& name) const {
+    std::string_view v(name);
+    const std::string head = "." + prefix_ + "-";
+    if (v.substr(0, head.size()) != head) return std::nullopt;
+    v.remove_prefix(head.size());
+    for (std::string_view end : {std::string_view(".inprogress"), std::string_view(".pending")}) {
+      if (v.size() > end.size() && v.substr(v.size() - end.size()) == end) {
+        v.remove_suffix(end.size());
+        if (v.size() < suffix_.size() || v.substr(v.size() - suffix_.size()) != suffix_) return std::nullopt;
+        v.remove_suffix(suffix_.size());
+        // <subtask>-<run>-<n>
+        const auto d1 = v.find('-');
+        const auto d2 = d1 == std::string_view::npos ? d1 : v.find('-', d1 + 1);
+        if (d2 == std::string_view::npos) return std::nullopt;
+        const auto sub = v.substr(0, d1), run = v.substr(d1 + 1, d2 - d1 - 1), n = v.substr(d2 + 1);
+        auto digits = [](std::string_view x, std::size_t max) {
+          return !x.empty() && x.size() <= max && std::all_of(x.begin(), x.end(), [](char c) { return c >= '0' && c <= '9'; });
+        };
+        const bool hex_run = run.size() == 16 && std::all_of(run.begin(), run.end(), [](char c) {
+                               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                             });
+        if (!digits(sub, 9) || !hex_run || !digits(n, 20) || run == run_) return std::nullopt;
+        return std::stoull(std::string(sub));
+      }
+    }
+    return std::nullopt;
+  }
+
   FileSink(std::string dir, Encoder enc, DefaultRollingPolicy policy, std::string prefix, std::string suffix)
       : dir_(std::move(dir)), enc_(std::move(enc)), policy_(policy), prefix_(std::move(prefix)), suffix_(std::move(suffix)) {}
 
@@ -283,6 +346,7 @@ class FileSink final : public TwoPhaseCommitSink<T, FileSinkTransaction> {
   std::string prefix_;
   std::string suffix_;
   int subtask_ = 0;
+  int parallelism_ = 1;
   std::string run_;
   uint64_t counter_ = 0;
   int fd_ = -1;

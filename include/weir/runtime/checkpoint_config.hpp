@@ -49,6 +49,13 @@ class CheckpointConfig {
   }
   bool is_unaligned_checkpoints_enabled() const { return unaligned_; }
   void enable_unaligned_checkpoints(bool on = true) { unaligned_ = on; }
+  /// Whether a restart may restore an older checkpoint when the newest retained one is damaged
+  /// although tasks already acted on its completion (sinks committed its output): then the
+  /// output between the two checkpoints is written again. Default false: the job fails with a
+  /// message naming the damaged checkpoint. When allowed, each such restart is logged and
+  /// counted in `CheckpointStats::fallbacks_past_committed`.
+  void set_allow_fallback_past_committed_checkpoint(bool allow) { fallback_past_committed_ = allow; }
+  bool allows_fallback_past_committed_checkpoint() const { return fallback_past_committed_; }
   void set_externalized_checkpoint_retention(CheckpointRetention r) { retention_ = r; }
   CheckpointRetention get_externalized_checkpoint_retention() const { return retention_; }
   /// "file:///dir" or a plain path. Empty: checkpoints go to a temporary folder that is removed
@@ -65,6 +72,7 @@ class CheckpointConfig {
   int tolerable_failures_ = 0;
   int retained_ = 1;
   bool unaligned_ = false;
+  bool fallback_past_committed_ = false;
   CheckpointRetention retention_ = CheckpointRetention::retain_on_cancellation;
   std::string storage_;
 };

@@ -43,6 +43,14 @@ struct CheckpointStats {
   int64_t last_duration_ms = 0;  ///< trigger to complete, of the newest completed checkpoint
   int64_t last_size_bytes = 0;   ///< bytes written by it (new files only, for incremental ones)
   std::string latest_path;       ///< folder of the newest completed checkpoint
+  /// The checkpoint or savepoint the running attempt started from (as Flink's latest restored
+  /// checkpoint): its id, -1 when it started without state, and its folder.
+  int64_t restored_checkpoint_id = -1;
+  std::string restored_path;
+  /// Restarts that restored an older checkpoint past a damaged newer one whose completion
+  /// tasks had acted on, so that output between the two was written again (only when
+  /// CheckpointConfig::set_allow_fallback_past_committed_checkpoint allows it).
+  int64_t fallbacks_past_committed = 0;
 };
 
 /// The lifecycle of a job, as Flink's JobStatus.

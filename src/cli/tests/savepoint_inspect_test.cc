@@ -341,6 +341,29 @@ TEST_F(SavepointInspect, CorruptOrMissingStateFileExitsWith2AndNamesIt) {
   EXPECT_NE(r.out.find(", 2 missing or corrupt\n"), std::string::npos) << r.out;
 }
 
+TEST_F(SavepointInspect, ImpossibleMetadataWithAValidChecksumExitsWith1AndSaysWhy) {
+  namespace cp = weir::checkpoint;
+  const std::string dir = copy_of_savepoint("impossible");
+  auto meta = cp::read_metadata(dir);
+  cp::OperatorMeta* op = nullptr;
+  for (auto& o : meta.operators) {
+    if (o.subtasks.size() >= 2 && !o.subtasks[0].file.name.empty()) op = &o;
+  }
+  ASSERT_NE(op, nullptr);
+  op->subtasks[1].first_key_group -= 3;  // overlaps subtask 0
+  fs::copy_file(dir + "/" + op->subtasks[0].file.name, tmp_->sub("outside.state"));
+  op->subtasks[0].file.name = "../outside.state";  // a valid file, outside the folder
+  cp::write_metadata(dir, meta);  // a valid checksum over impossible content
+
+  CliRun r = run_weir("savepoint inspect " + quote(dir), *tmp_);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find(dir + "/_metadata' describes impossible state"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("subtask 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("overlaps subtask 0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'../outside.state' is not a plain file name"), std::string::npos) << r.err;
+}
+
 // Metadata written by hand: RocksDB files in the shared folder (no operator of a real job
 // uploads them yet) and names that need escaping.
 TEST(SavepointInspectFormat, ListsAndVerifiesRocksDbFilesAndEscapesNames) {
