@@ -62,6 +62,8 @@ class Channel {
 
   int gate_index() const { return gate_index_; }
   std::size_t queued_bytes();
+  /// At or above capacity (a hint without the lock, for the producer).
+  bool full() const { return bytes_.load(std::memory_order_relaxed) >= capacity_; }
 
  private:
   std::mutex mu_;

@@ -181,8 +181,10 @@ void JobRun::build() {
       } else {
         for (std::size_t j = 0; j < consumers.size(); ++j) connect(j);
       }
+      const int64_t own_timeout = from.logical ? from.logical->buffer_timeout_us : -2;
       auto part = std::make_unique<ResultPartition>(std::move(chans), static_cast<int>(i), config_.batch_records,
-                                                    config_.batch_bytes);
+                                                    config_.batch_bytes,
+                                                    own_timeout >= -1 ? own_timeout : config_.buffer_timeout.count());
       auto w = e.writer_factory ? e.writer_factory(part.get(), max_p) : e.type->writer(e.partition, part.get());
       auto* wb = dynamic_cast<WriterBase*>(w.get());
       if (!wb) throw JobFailure("internal error: the writer of an edge cannot be flushed");
