@@ -41,9 +41,9 @@ class Channel {
   Channel(std::size_t capacity_bytes, Task* producer, InputGate* gate, int gate_index, ChannelStats* stats)
       : capacity_(capacity_bytes), producer_(producer), gate_(gate), gate_index_(gate_index), stats_(stats) {}
 
-  /// Appends an event and wakes the consumer. Never blocks: the producer checks
-  /// `producer_available()` before it makes more output, so a channel holds at most its
-  /// capacity plus what one step of the producer emits.
+  /// Appends an event and wakes the consumer. Never blocks: the producer checks `full()` after
+  /// each push and stops between two records, and `producer_available()` before it makes more
+  /// output, so a channel holds at most its capacity plus one batch (or one oversized record).
   void push(Event event);
 
   /// True when the channel is below capacity. When not, registers the producer to be notified

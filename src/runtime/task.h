@@ -8,7 +8,8 @@
 /// A slice of `run()` takes input (or lets the source emit) while every output channel has
 /// room, for about a millisecond, then yields. When input runs dry it flushes partial output
 /// batches and goes idle; when downstream is full it flushes and parks until the consumer
-/// drains (backpressure). Shutdown: inputs end → `end_input`/`finish` down the chain → flush →
+/// drains (backpressure). A channel that fills up stops the source's step or the input batch
+/// between two records; partial batches older than the buffer timeout leave after a step. Shutdown: inputs end → `end_input`/`finish` down the chain → flush →
 /// end-of-input on every output channel → `close` → done. On failure or cancellation: `close`
 /// → done.
 #include <atomic>
