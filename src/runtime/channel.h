@@ -45,10 +45,12 @@ struct ChannelStats {
 class OutputChannel {
  public:
   virtual ~OutputChannel() = default;
-  /// Appends an event and wakes the consumer. Never blocks: the producer checks
-  /// `producer_available()` before it makes more output, so a channel holds at most its
-  /// capacity plus what one step of the producer emits.
+  /// Appends an event and wakes the consumer. Never blocks: the producer checks `full()` after
+  /// each push and stops between two records, and `producer_available()` before it makes more
+  /// output, so a channel holds at most its capacity plus one batch (or one oversized record).
   virtual void push(Event event) = 0;
+  /// At or above capacity (a hint without a lock, for the producer).
+  virtual bool full() const = 0;
   /// True when the channel has room. When not, registers the producer to be notified once the
   /// consumer has made room again.
   virtual bool producer_available() = 0;
@@ -92,6 +94,7 @@ class LocalChannel final : public OutputChannel, public InputChannel {
   void push_priority(Event barrier, std::vector<InFlightEvent>& overtaken) override;
   bool pop_priority(Event& out) override;
   std::size_t queued_bytes() override;
+  bool full() const override { return bytes_.load(std::memory_order_relaxed) >= capacity_; }
 
  private:
   std::mutex mu_;

@@ -177,7 +177,10 @@ void JobRun::build() {
     const int i = producer->info().subtask;
     std::vector<OutputChannel*> chans;
     for (int32_t c : pp.channels) chans.push_back(channel_at[static_cast<std::size_t>(c)]);
-    auto part = std::make_unique<ResultPartition>(std::move(chans), i, config_.batch_records, config_.batch_bytes);
+    const auto& from = graph_.nodes[static_cast<std::size_t>(e.from)];
+    const int64_t own_timeout = from.logical ? from.logical->buffer_timeout_us : -2;
+    auto part = std::make_unique<ResultPartition>(std::move(chans), i, config_.batch_records, config_.batch_bytes,
+                                                  own_timeout >= -1 ? own_timeout : config_.buffer_timeout.count());
     auto w = e.writer_factory ? e.writer_factory(part.get(), max_p) : e.type->writer(e.partition, part.get());
     auto* wb = dynamic_cast<WriterBase*>(w.get());
     if (!wb) throw JobFailure("internal error: the writer of an edge cannot be flushed");

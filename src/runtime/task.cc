@@ -343,9 +343,17 @@ void Task::open_chain() {
   for (const auto& c : channels) ++open_channels_[static_cast<std::size_t>(c.input_index)];
   for (auto& p : partitions) {
     p->set_watermark_observer([this](int64_t wm) { output_watermark.store(wm, std::memory_order_relaxed); });
+    p->set_full_flag(&output_full_);
+    if (p->buffer_timeout_us() >= 0) {
+      buffer_timeout_ = std::min<std::chrono::nanoseconds>(buffer_timeout_, std::chrono::microseconds(p->buffer_timeout_us()));
+    }
   }
+  step_bytes_budget_ = std::max(job_->config().batch_bytes, job_->config().channel_capacity_bytes / 4);
   // The wake-up is set before `open()`, which may start a source's I/O thread that calls it.
-  if (source) source->set_wakeup([this] { notify(); });
+  if (source) {
+    source->set_wakeup([this] { notify(); });
+    source->set_output_full_flag(&output_full_);
+  }
   // State first (all operators), then open from the tail to the head, so an operator's
   // consumers are ready when it opens.
   for (std::size_t i = 0; i < operators.size(); ++i) {
@@ -364,11 +372,57 @@ bool Task::outputs_available() {
 
 void Task::flush_outputs() {
   for (auto* w : writers) w->flush();
+  unflushed_ = false;
+}
+
+void Task::flush_if_due(std::chrono::steady_clock::time_point step_start, std::chrono::steady_clock::time_point now) {
+  if (buffer_timeout_ == std::chrono::nanoseconds::max()) return;
+  if (!unflushed_) {
+    // What this step left in partly filled batches is at most as old as the step.
+    unflushed_ = true;
+    unflushed_since_ = step_start;
+  }
+  if (now - unflushed_since_ >= buffer_timeout_) flush_outputs();
+}
+
+uint64_t Task::pushed_bytes() const {
+  uint64_t n = 0;
+  for (const auto& p : partitions) n += p->pushed_bytes();
+  return n;
+}
+
+void Task::adapt_source_step(std::size_t emitted, uint64_t bytes, std::chrono::nanoseconds took) {
+  std::size_t limit = job_->config().batch_records;
+  if (buffer_timeout_ != std::chrono::nanoseconds::max() && took.count() > 0) {
+    // A step takes about half the buffer timeout at most, so partial batches leave in time
+    // even when the source takes long per record (a paced or blocking source).
+    const double per_record = static_cast<double>(took.count()) / static_cast<double>(emitted);
+    const double fit = static_cast<double>(buffer_timeout_.count()) / 2 / per_record;
+    if (fit < static_cast<double>(limit)) limit = std::max<std::size_t>(1, static_cast<std::size_t>(fit));
+  }
+  if (bytes > 0) {
+    // A step emits about a quarter of a channel's capacity at most (sources that check
+    // `output_full()` between records stop at capacity anyway; this bounds those that don't).
+    const double fit = static_cast<double>(step_bytes_budget_) * static_cast<double>(emitted) / static_cast<double>(bytes);
+    if (fit < static_cast<double>(limit)) limit = std::max<std::size_t>(1, static_cast<std::size_t>(fit));
+  }
+  source_step_ = std::min(limit, source_step_ * 2);
+}
+
+bool Task::consume_pending(bool stop) {
+  auto& ch = channels[static_cast<std::size_t>(pending_gi_)];
+  output_full_ = false;
+  pending_pos_ = ch.consumer->consume(*pending_batch_, pending_pos_, stop ? &output_full_ : nullptr);
+  if (pending_pos_ < pending_batch_->size()) return false;
+  pending_batch_.reset();
+  pending_pos_ = 0;
+  pending_gi_ = -1;
+  return true;
 }
 
 Task::Slice Task::run_source_slice() {
-  const auto deadline = std::chrono::steady_clock::now() + kSliceBudget;
-  const std::size_t step = job_->config().batch_records;
+  auto step_start = std::chrono::steady_clock::now();
+  const auto deadline = step_start + kSliceBudget;
   for (;;) {
     if (cancel_.load(std::memory_order_acquire)) {
       close_chain();
@@ -385,7 +439,9 @@ Task::Slice Task::run_source_slice() {
     }
     std::size_t emitted = 0;
     fault_point("task.process");
-    const auto status = source->emit_next(step, emitted);
+    output_full_ = false;
+    const uint64_t bytes_before = pushed_bytes();
+    const auto status = source->emit_next(source_step_, emitted);
     records_out.fetch_add(emitted, std::memory_order_relaxed);
     if (status == SourceOperator::Status::kEndOfInput) {
       // End of input ends event time: every window and timer downstream fires.
@@ -398,12 +454,17 @@ Task::Slice Task::run_source_slice() {
     }
     if (emitted == 0) flush_outputs();  // a source polling with nothing to give: let partial batches go
     fire_due_timers();
-    if (std::chrono::steady_clock::now() >= deadline) return Slice::kYield;
+    const auto now = std::chrono::steady_clock::now();
+    if (emitted > 0) adapt_source_step(emitted, pushed_bytes() - bytes_before, now - step_start);
+    flush_if_due(step_start, now);
+    if (now >= deadline) return Slice::kYield;
+    step_start = now;
   }
 }
 
 Task::Slice Task::run_input_slice() {
-  const auto deadline = std::chrono::steady_clock::now() + kSliceBudget;
+  auto step_start = std::chrono::steady_clock::now();
+  const auto deadline = step_start + kSliceBudget;
   Event event;
   if (!replay.empty()) replay_inflight();
   for (;;) {
@@ -415,6 +476,8 @@ Task::Slice Task::run_input_slice() {
       // A barrier that overtook data is taken even under backpressure.
       const int pgi = gate.poll_priority(event);
       if (pgi >= 0) {
+        // The rest of an interrupted batch came before the barrier: it goes into the snapshot.
+        if (pending_batch_) consume_pending(false);
         handle_barrier(pgi, event);
         continue;
       }
@@ -423,6 +486,16 @@ Task::Slice Task::run_input_slice() {
       flush_outputs();
       backpressured.fetch_add(1, std::memory_order_relaxed);
       return Slice::kWait;
+    }
+    if (pending_batch_) {
+      fault_point("task.process");
+      consume_pending(true);
+      fire_due_timers();
+      const auto now = std::chrono::steady_clock::now();
+      flush_if_due(step_start, now);
+      if (now >= deadline) return Slice::kYield;
+      step_start = now;
+      continue;
     }
     const int gi = gate.poll(event);
     if (gi < 0) {
@@ -435,8 +508,16 @@ Task::Slice Task::run_input_slice() {
         fault_point("task.process");
         if (!recording_.empty() && recording_[static_cast<std::size_t>(gi)]) record_inflight(gi, event);
         records_in.fetch_add(event.batch->size(), std::memory_order_relaxed);
-        ch.consumer->consume(*event.batch);
-        event.batch.reset();
+        output_full_ = false;
+        pending_pos_ = ch.consumer->consume(*event.batch, 0, &output_full_);
+        if (pending_pos_ < event.batch->size()) {
+          // An output channel filled up: the rest of the batch waits for room.
+          pending_batch_ = std::move(event.batch);
+          pending_gi_ = gi;
+        } else {
+          pending_pos_ = 0;
+          event.batch.reset();
+        }
         break;
       case Event::Kind::kWatermark:
         if (!recording_.empty() && recording_[static_cast<std::size_t>(gi)]) record_inflight(gi, event);
@@ -458,7 +539,10 @@ Task::Slice Task::run_input_slice() {
         break;
     }
     fire_due_timers();
-    if (std::chrono::steady_clock::now() >= deadline) return Slice::kYield;
+    const auto now = std::chrono::steady_clock::now();
+    flush_if_due(step_start, now);
+    if (now >= deadline) return Slice::kYield;
+    step_start = now;
   }
 }
 

@@ -8,10 +8,12 @@
 /// A slice of `run()` takes input (or lets the source emit) while every output channel has
 /// room, for about a millisecond, then yields. When input runs dry it flushes partial output
 /// batches and goes idle; when downstream is full it flushes and parks until the consumer
-/// drains (backpressure). Shutdown: inputs end → `end_input`/`finish` down the chain → flush →
+/// drains (backpressure). A channel that fills up stops the source's step or the input batch
+/// between two records; partial batches older than the buffer timeout leave after a step. Shutdown: inputs end → `end_input`/`finish` down the chain → flush →
 /// end-of-input on every output channel → `close` → done. On failure or cancellation: `close`
 /// → done.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -33,18 +35,29 @@ class WorkerPool;
 /// The channels of one producer subtask on one edge.
 class ResultPartition final : public ResultPartitionWriter {
  public:
+  /// `buffer_timeout_us`: the longest a partly filled batch waits (0: batches of one record;
+  /// negative: no bound).
   ResultPartition(std::vector<OutputChannel*> channels, int producer_subtask, std::size_t batch_records,
-                  std::size_t batch_bytes)
+                  std::size_t batch_bytes, int64_t buffer_timeout_us = -1)
       : channels_(std::move(channels)),
         producer_subtask_(producer_subtask),
-        batch_records_(batch_records),
-        batch_bytes_(batch_bytes) {}
+        batch_records_(buffer_timeout_us == 0 ? 1 : batch_records),
+        batch_bytes_(batch_bytes),
+        buffer_timeout_us_(buffer_timeout_us) {}
   int num_channels() const override { return static_cast<int>(channels_.size()); }
   void push(int channel, std::unique_ptr<BatchBase> batch) override {
     Event e;
+    pushed_bytes_ += batch->bytes();
     e.batch = std::move(batch);
-    channels_[static_cast<std::size_t>(channel)]->push(std::move(e));
+    OutputChannel* c = channels_[static_cast<std::size_t>(channel)];
+    c->push(std::move(e));
+    // Tells the producer to stop between two records: the channel has no room left.
+    if (full_flag_ != nullptr && c->full()) *full_flag_ = true;
   }
+  /// Where `push` reports a channel at capacity, and counts the bytes it sent (task thread).
+  void set_full_flag(bool* flag) { full_flag_ = flag; }
+  uint64_t pushed_bytes() const { return pushed_bytes_; }
+  int64_t buffer_timeout_us() const { return buffer_timeout_us_; }
   std::size_t batch_records() const override { return batch_records_; }
   std::size_t batch_bytes() const override { return batch_bytes_; }
   int producer_subtask() const override { return producer_subtask_; }
@@ -88,6 +101,9 @@ class ResultPartition final : public ResultPartitionWriter {
   int producer_subtask_;
   std::size_t batch_records_;
   std::size_t batch_bytes_;
+  int64_t buffer_timeout_us_;
+  bool* full_flag_ = nullptr;
+  uint64_t pushed_bytes_ = 0;
   std::function<void(int64_t)> on_watermark_;
 };
 
@@ -166,6 +182,16 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   void open_chain();
   bool outputs_available();
   void flush_outputs();
+  /// After a step that may have emitted: sends partly filled batches once the oldest of them
+  /// may be older than the buffer timeout. `now` is read once per step anyway.
+  void flush_if_due(std::chrono::steady_clock::time_point step_start, std::chrono::steady_clock::time_point now);
+  /// The number of records the source's next step may emit: grows to the batch size, and is
+  /// kept so that a step takes about half the buffer timeout and emits about a quarter of a
+  /// channel's capacity.
+  void adapt_source_step(std::size_t emitted, uint64_t bytes, std::chrono::nanoseconds took);
+  /// Feeds the rest of a batch interrupted when an output channel filled up; returns true when
+  /// it is done. `stop`: whether to stop again when a channel fills up.
+  bool consume_pending(bool stop);
   void handle_end_of_channel(int gate_index);
   void handle_watermark(int gate_index, int64_t watermark);
   void handle_watermark_status(int gate_index, bool idle);
@@ -225,6 +251,23 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   bool suspended_ = false;        ///< a source stopped by stop-with-savepoint
   uint32_t slices_ = 0;
   void sample_state_size();
+
+  // Bounded output (task thread only).
+  /// Set by a ResultPartition when a push leaves a channel at capacity; read by the source and
+  /// batch consumers between records, cleared before each step.
+  bool output_full_ = false;
+  /// A batch of which only the first `pending_pos_` records were fed, because an output channel
+  /// filled up; fed before anything else is taken from the gate.
+  std::unique_ptr<BatchBase> pending_batch_;
+  std::size_t pending_pos_ = 0;
+  int pending_gi_ = -1;
+  /// The buffer timeout of the task's outputs (the smallest of its partitions'); max: none.
+  std::chrono::nanoseconds buffer_timeout_ = std::chrono::nanoseconds::max();
+  bool unflushed_ = false;  ///< a step may have left records in partly filled batches since the last flush
+  std::chrono::steady_clock::time_point unflushed_since_{};
+  std::size_t source_step_ = 1;  ///< records the source's next step may emit
+  std::size_t step_bytes_budget_ = 64 * 1024;
+  uint64_t pushed_bytes() const;
 };
 
 }  // namespace weir::runtime

@@ -31,7 +31,25 @@ void WorkerPool::submit(Task* task, int home) {
     wake = w.sleeping;
   }
   // Only a sleeping thread needs the (system-call) wake-up; a busy or spinning one sees the queue.
-  if (wake) w.cv.notify_one();
+  if (wake) {
+    w.cv.notify_one();
+    return;
+  }
+  // The home thread is in the middle of another task's slice (which may take up to a slice
+  // budget, or block in user code): a sleeping thread steals the task instead of finding it at
+  // its next periodic look. Spinning threads steal on their own.
+  if (!w.busy.load(std::memory_order_relaxed) || workers_.size() < 2) return;
+  const std::size_t n = workers_.size();
+  const std::size_t self = static_cast<std::size_t>(home) % n;
+  for (std::size_t k = 1; k < n; ++k) {
+    Worker& other = *workers_[(self + k) % n];
+    if (!other.asleep.load(std::memory_order_relaxed)) continue;
+    std::lock_guard lock(other.mu);
+    if (other.sleeping) {
+      other.cv.notify_one();
+      return;
+    }
+  }
 }
 
 void WorkerPool::stop() {
@@ -96,7 +114,9 @@ void WorkerPool::loop(int index) {
           return;
         }
         me.sleeping = true;
+        me.asleep.store(true, std::memory_order_relaxed);
         me.cv.wait_for(lock, std::chrono::milliseconds(1));
+        me.asleep.store(false, std::memory_order_relaxed);
         me.sleeping = false;
       }
       if (!me.queue.empty()) {
@@ -108,7 +128,9 @@ void WorkerPool::loop(int index) {
         task = steal(index);
       }
     }
+    me.busy.store(true, std::memory_order_relaxed);
     task->run();
+    me.busy.store(false, std::memory_order_relaxed);
   }
 }
 

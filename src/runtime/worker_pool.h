@@ -6,7 +6,9 @@
 /// operator on thread i mod n, as Flink puts subtask i of each operator in slot i), so a task's
 /// state stays in one core's cache. A thread with nothing of its own to run steals from the
 /// others after a short spin, and a sleeping thread looks for work to steal every millisecond,
-/// so a task blocked in a user function delays the others on its thread by at most that.
+/// so a task blocked in a user function delays the others on its thread by at most that. A
+/// task queued on a thread that is busy running another one wakes a sleeping thread at once to
+/// steal it: a task that blocks or runs long (a paced source) does not delay its neighbours.
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -41,6 +43,9 @@ class WorkerPool {
     std::deque<Task*> queue;      // guarded by mu
     bool sleeping = false;        // guarded by mu
     std::atomic<int> queued{0};   // the queue's size, readable without mu (a hint)
+    // Hints readable without mu: the thread is running a task slice / waiting on cv.
+    std::atomic<bool> busy{false};
+    std::atomic<bool> asleep{false};
   };
   void loop(int index);
   Task* pop(Worker& w);

@@ -351,4 +351,29 @@ TEST(ApiContract, StateAndCheckpointUsagesCompileAndRun) {
   fs::remove_all(dir);
 }
 
+TEST(ApiContract, BufferTimeoutUsagesCompileAndRun) {
+  // env.set_buffer_timeout(ms) as Flink's: 0 flushes after every record, -1 only full batches,
+  // a number of milliseconds bounds how long a partly filled batch waits; finer units too.
+  auto env = weir::StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(2);
+  env.set_buffer_timeout(5);
+  env.set_buffer_timeout(0);
+  env.set_buffer_timeout(-1);
+  env.set_buffer_timeout(std::chrono::microseconds(250));
+  EXPECT_EQ(env.get_buffer_timeout(), std::chrono::microseconds(250));
+  EXPECT_EQ(env.get_config().buffer_timeout, std::chrono::microseconds(250));
+  // DataStream::set_buffer_timeout(ms): the timeout of that operator's output.
+  auto count = std::make_shared<std::atomic<int64_t>>(0);
+  env.from_sequence(1, 1000)
+      .set_buffer_timeout(0)
+      .map([](const int64_t& x) { return x * 2; })
+      .set_buffer_timeout(-1)
+      .rebalance()
+      .map([](const int64_t& x) { return x + 1; })
+      .set_buffer_timeout(1)
+      .add_sink([count](const int64_t&) { count->fetch_add(1); });
+  env.execute("buffer timeouts");
+  EXPECT_EQ(count->load(), 1000);
+}
+
 }  // namespace

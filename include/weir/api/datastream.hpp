@@ -205,6 +205,17 @@ class DataStream {
     node().uid = std::move(uid);
     return *this;
   }
+  /// The buffer timeout of this operator's output to other tasks, in milliseconds (as
+  /// `StreamExecutionEnvironment::set_buffer_timeout`: 0 every record, -1 only full batches).
+  DataStream& set_buffer_timeout(int64_t timeout_ms) {
+    auto& n = operator_node("set_buffer_timeout");
+    if (timeout_ms < -1) {
+      throw GraphError("set_buffer_timeout(" + std::to_string(timeout_ms) + ") on '" + n.name +
+                       "': the timeout must be -1 (only full batches), 0 (every record) or a number of milliseconds");
+    }
+    n.buffer_timeout_us = timeout_ms < 0 ? -1 : timeout_ms * 1000;
+    return *this;
+  }
   /// Runs the operator in a task of its own: chained to neither its producer nor its consumers.
   DataStream& disable_chaining() {
     operator_node("disable_chaining").chaining = detail::LogicalNode::Chaining::kNever;

@@ -58,6 +58,27 @@ class StreamExecutionEnvironment {
   }
   ExecutionConfig& get_config() { return state_->config; }
 
+  /// The longest a partly filled output batch waits before it is sent downstream, in
+  /// milliseconds (Flink's setBufferTimeout): 0 sends each record at once (lowest latency),
+  /// -1 only full batches (throughput mode: a batch also leaves when its task's input runs dry
+  /// or before a watermark or barrier). Default 0.25 ms; see the overload for sub-millisecond values.
+  StreamExecutionEnvironment& set_buffer_timeout(int64_t timeout_ms) {
+    if (timeout_ms < -1) {
+      throw GraphError("set_buffer_timeout(" + std::to_string(timeout_ms) +
+                       "): the timeout must be -1 (only full batches), 0 (every record) or a number of milliseconds");
+    }
+    state_->config.buffer_timeout = timeout_ms < 0 ? std::chrono::microseconds(-1) : std::chrono::milliseconds(timeout_ms);
+    return *this;
+  }
+  /// `set_buffer_timeout` with a finer unit, e.g. `std::chrono::microseconds(100)`; a negative
+  /// duration means only full batches.
+  StreamExecutionEnvironment& set_buffer_timeout(std::chrono::microseconds timeout) {
+    state_->config.buffer_timeout = timeout.count() < 0 ? std::chrono::microseconds(-1) : timeout;
+    return *this;
+  }
+  /// The buffer timeout (negative: only full batches).
+  std::chrono::microseconds get_buffer_timeout() const { return state_->config.buffer_timeout; }
+
   // ---- sources -----------------------------------------------------------------------------
 
   /// The elements, in order, from one subtask (parallelism 1).

@@ -386,7 +386,12 @@ class CollectionSource final : public runtime::SourceOperator {
   }
   Status emit_next(std::size_t max_records, std::size_t& emitted) override {
     const std::size_t end = std::min(items_->size(), pos_ + max_records);
-    for (; pos_ < end; ++pos_, ++emitted) out_->emit((*items_)[pos_], kNoTimestamp);
+    while (pos_ < end) {
+      out_->emit((*items_)[pos_], kNoTimestamp);
+      ++pos_;
+      ++emitted;
+      if (output_full()) break;  // no room downstream: stop between records
+    }
     return pos_ < items_->size() ? Status::kMoreAvailable : Status::kEndOfInput;
   }
 
@@ -447,10 +452,13 @@ class GeneratorSource final : public FunctionOperator<runtime::SourceOperator, F
     while (next_range_ < ranges_.size()) {
       auto& [next, end] = ranges_[next_range_];
       const int64_t stop = next + std::min<int64_t>(end - next, static_cast<int64_t>(max_records));
-      emitted += static_cast<std::size_t>(stop - next);
-      for (; next < stop; ++next) {
+      const int64_t first = next;
+      while (next < stop) {
         out_->emit(this->call_user([&]() -> T { return this->f_(next); }), kNoTimestamp);
+        ++next;
+        if (this->output_full()) break;  // no room downstream: stop between records
       }
+      emitted += static_cast<std::size_t>(next - first);
       if (next < end) return runtime::SourceOperator::Status::kMoreAvailable;
       ++next_range_;
       return next_range_ < ranges_.size() ? runtime::SourceOperator::Status::kMoreAvailable

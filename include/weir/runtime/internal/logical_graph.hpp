@@ -129,6 +129,9 @@ struct LogicalNode {
   std::vector<Input> inputs;
   std::shared_ptr<const TypeOps> out_type;
   std::function<std::unique_ptr<runtime::StreamOperator>()> factory;
+  /// The buffer timeout of this operator's output to other tasks, in microseconds; -2: the
+  /// environment's (set with DataStream::set_buffer_timeout).
+  int64_t buffer_timeout_us = -2;
 
   // kPartition
   PartitionKind partition = PartitionKind::kDefault;

@@ -248,14 +248,22 @@ class SourceOperator : public StreamOperator {
   virtual Status emit_next(std::size_t max_records, std::size_t& emitted) = 0;
   /// Set by the runtime: schedules the task again. Thread-safe; may be called from any thread.
   void set_wakeup(std::function<void()> wakeup) { wakeup_ = std::move(wakeup); }
+  /// Set by the runtime: a flag of the task (read on its thread only) that is true once an
+  /// output channel of the task is at capacity.
+  void set_output_full_flag(const bool* flag) { output_full_ = flag; }
 
  protected:
   void wakeup() const {
     if (wakeup_) wakeup_();
   }
+  /// True when an output channel has no room left: a source that emits several records per
+  /// `emit_next` checks it between records and returns early (kMoreAvailable), so channels stay
+  /// bounded in bytes whatever the record size.
+  bool output_full() const { return output_full_ != nullptr && *output_full_; }
 
  private:
   std::function<void()> wakeup_;
+  const bool* output_full_ = nullptr;
 };
 
 /// A one-input operator receiving `IN`.
@@ -359,7 +367,11 @@ void Batch<T>::encode(std::string& out) const {
 class BatchConsumer {
  public:
   virtual ~BatchConsumer() = default;
-  virtual void consume(BatchBase& batch) = 0;
+  /// Feeds records `from`, `from + 1`, ... of `batch`; stops after a record when `*stop` has
+  /// become true (an output channel filled up). Returns the index of the first record not fed
+  /// (the batch's size when all were). `stop` may be null.
+  virtual std::size_t consume(BatchBase& batch, std::size_t from, const bool* stop) = 0;
+  void consume(BatchBase& batch) { consume(batch, 0, nullptr); }
   /// Feeds records `BatchBase::encode` wrote (replaying an unaligned checkpoint).
   virtual void consume_encoded(std::string_view bytes) = 0;
 };
@@ -368,10 +380,19 @@ template <class T>
 class TypedBatchConsumer final : public BatchConsumer {
  public:
   explicit TypedBatchConsumer(Input<T>* in) : in_(in) {}
-  void consume(BatchBase& base) override {
+  std::size_t consume(BatchBase& base, std::size_t from, const bool* stop) override {
     auto& b = static_cast<Batch<T>&>(base);
     const std::size_t n = b.values.size();
-    for (std::size_t i = 0; i < n; ++i) in_->process(std::move(b.values[i]), b.timestamps[i]);
+    if (stop == nullptr) {
+      for (std::size_t i = from; i < n; ++i) in_->process(std::move(b.values[i]), b.timestamps[i]);
+      return n;
+    }
+    for (std::size_t i = from; i < n;) {
+      in_->process(std::move(b.values[i]), b.timestamps[i]);
+      ++i;
+      if (*stop) return i;
+    }
+    return n;
   }
   void consume_encoded(std::string_view bytes) override {
     if constexpr (SerdeType<T>) {
