@@ -100,16 +100,32 @@ class StreamExecutionEnvironment {
     });
     return DataStream<T>(state_, n.id);
   }
-  /// Reads a split source with a watermark generator per split (Flink's `fromSource`).
+  /// Reads a split source with a watermark generator per split (Flink's `fromSource`): a
+  /// `Source<T>` (fixed splits) or an `EnumeratedSource<T, Split>` (splits assigned while the
+  /// job runs by its enumerator).
   template <class S>
   auto from_source(S source, WatermarkStrategy<typename S::value_type> strategy, std::string source_name) {
     using T = typename S::value_type;
-    static_assert(std::is_base_of_v<Source<T>, S>, "from_source: the source must derive from weir::Source<T>");
-    auto shared = std::make_shared<const S>(std::move(source));
-    auto& n = add_source<T>(std::move(source_name), [shared, strategy] {
-      return std::make_unique<detail::SplitSourceOperator<T>>(shared, strategy);
-    });
-    return DataStream<T>(state_, n.id);
+    if constexpr (std::is_base_of_v<Source<T>, S>) {
+      auto shared = std::make_shared<const S>(std::move(source));
+      auto& n = add_source<T>(std::move(source_name), [shared, strategy] {
+        return std::make_unique<detail::SplitSourceOperator<T>>(shared, strategy);
+      });
+      return DataStream<T>(state_, n.id);
+    } else {
+      static_assert(detail::is_enumerated_source_v<S>,
+                    "from_source: the source must derive from weir::Source<T> or weir::EnumeratedSource<T, Split>");
+      using Split = typename S::split_type;
+      static_assert(SerdeType<Split>, "from_source: the split type of an EnumeratedSource needs a weir::Serde "
+                                      "(splits are stored in checkpoints); declare one with WEIR_SERDE");
+      std::shared_ptr<const EnumeratedSource<T, Split>> shared = std::make_shared<const S>(std::move(source));
+      // One enumerator per job run: the operators of a run share the slot's coordinator.
+      auto slot = std::make_shared<detail::SplitCoordinatorSlot<T, Split>>(shared);
+      auto& n = add_source<T>(std::move(source_name), [shared, slot, strategy] {
+        return std::make_unique<detail::EnumeratedSourceOperator<T, Split>>(shared, slot->get(), strategy);
+      });
+      return DataStream<T>(state_, n.id);
+    }
   }
 
   /// Milliseconds between periodic watermarks (default 200; 0 turns periodic watermarks off).
