@@ -13,7 +13,6 @@ namespace weir {
 namespace detail {
 /// Sources implemented in the library (src/connectors/).
 std::unique_ptr<runtime::StreamOperator> make_text_file_source(std::string path);
-std::unique_ptr<runtime::StreamOperator> make_socket_source(std::string host, int port, char delimiter);
 }  // namespace detail
 
 /// The context a streaming job is declared in and run from. Embedded: `execute()` runs the job
@@ -191,15 +190,14 @@ class StreamExecutionEnvironment {
     n.parallelism = 1;
     return DataStream<std::string>(state_, n.id);
   }
-  /// The lines read from a TCP server; ends when the server closes the connection.
-  DataStream<std::string> socket_text_stream(std::string host, int port, char delimiter = '\n') {
-    if (port < 1 || port > 65535) throw GraphError("socket_text_stream: port " + std::to_string(port) + " is not in [1, 65535]");
-    auto& n = add_source<std::string>("Socket Stream", [host, port, delimiter] {
-      return detail::make_socket_source(host, port, delimiter);
-    });
-    n.non_parallel = true;
-    n.parallelism = 1;
-    return DataStream<std::string>(state_, n.id);
+  /// Moved to the socket connector library: link `weir::socket`, include
+  /// `<weir/connectors/socket.hpp>` and call `weir::socket_text_stream(env, host, port)`.
+  template <class... Args>
+  DataStream<std::string> socket_text_stream(Args&&...) {
+    static_assert(sizeof...(Args) == 0 && sizeof...(Args) != 0,
+                  "env.socket_text_stream moved to the socket connector: link weir::socket, "
+                  "#include <weir/connectors/socket.hpp> and call weir::socket_text_stream(env, host, port)");
+    return DataStream<std::string>(state_, 0);
   }
 
   // ---- running -----------------------------------------------------------------------------
