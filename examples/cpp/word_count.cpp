@@ -2,6 +2,7 @@
 //   word_count --input words.txt [--parallelism 4] [--output counts.txt]
 //   word_count --host 127.0.0.1 --port 9999
 // Prints the final count of every word as "(word,count)".
+#include <weir/connectors/socket.hpp>  // the weir::socket connector library
 #include <weir/weir.hpp>
 
 #include <cctype>
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
 
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(parallelism);
-  auto lines = input.empty() ? env.socket_text_stream(host, port) : env.read_text_file(input);
+  auto lines = input.empty() ? weir::socket_text_stream(env, host, port) : env.read_text_file(input);
 
   auto counts = lines
                     .flat_map([](const std::string& line, weir::Collector<WordCount>& out) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "weir/connectors/socket.hpp"
 #include "weir/weir.hpp"
 
 #include <arpa/inet.h>
@@ -397,7 +398,7 @@ TEST(DataStream, SocketTextStreamReadsLinesUntilTheServerCloses) {
   });
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(2);
-  auto got = env.socket_text_stream("127.0.0.1", port).map([](const std::string& s) { return s; }).execute_and_collect();
+  auto got = weir::socket_text_stream(env, "127.0.0.1", port).map([](const std::string& s) { return s; }).execute_and_collect();
   server.join();
   ::close(srv);
   ASSERT_EQ(got.size(), 10001u);
@@ -418,7 +419,7 @@ TEST(DataStream, SocketTextStreamFailsWithClearErrorWhenNothingListens) {
   const int port = ntohs(addr.sin_port);
   ::close(s);  // the port is free and nobody listens
   auto env = weir::StreamExecutionEnvironment::create();
-  env.socket_text_stream("127.0.0.1", port).print();
+  weir::socket_text_stream(env, "127.0.0.1", port).print();
   try {
     env.execute();
     FAIL() << "expected JobFailure";

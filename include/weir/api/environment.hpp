@@ -13,7 +13,6 @@ namespace weir {
 namespace detail {
 /// Sources implemented in the library (src/connectors/).
 std::unique_ptr<runtime::StreamOperator> make_text_file_source(std::string path);
-std::unique_ptr<runtime::StreamOperator> make_socket_source(std::string host, int port, char delimiter);
 }  // namespace detail
 
 /// The context a streaming job is declared in and run from. Embedded: `execute()` runs the job
@@ -121,16 +120,32 @@ class StreamExecutionEnvironment {
     });
     return DataStream<T>(state_, n.id);
   }
-  /// Reads a split source with a watermark generator per split (Flink's `fromSource`).
+  /// Reads a split source with a watermark generator per split (Flink's `fromSource`): a
+  /// `Source<T>` (fixed splits) or an `EnumeratedSource<T, Split>` (splits assigned while the
+  /// job runs by its enumerator).
   template <class S>
   auto from_source(S source, WatermarkStrategy<typename S::value_type> strategy, std::string source_name) {
     using T = typename S::value_type;
-    static_assert(std::is_base_of_v<Source<T>, S>, "from_source: the source must derive from weir::Source<T>");
-    auto shared = std::make_shared<const S>(std::move(source));
-    auto& n = add_source<T>(std::move(source_name), [shared, strategy] {
-      return std::make_unique<detail::SplitSourceOperator<T>>(shared, strategy);
-    });
-    return DataStream<T>(state_, n.id);
+    if constexpr (std::is_base_of_v<Source<T>, S>) {
+      auto shared = std::make_shared<const S>(std::move(source));
+      auto& n = add_source<T>(std::move(source_name), [shared, strategy] {
+        return std::make_unique<detail::SplitSourceOperator<T>>(shared, strategy);
+      });
+      return DataStream<T>(state_, n.id);
+    } else {
+      static_assert(detail::is_enumerated_source_v<S>,
+                    "from_source: the source must derive from weir::Source<T> or weir::EnumeratedSource<T, Split>");
+      using Split = typename S::split_type;
+      static_assert(SerdeType<Split>, "from_source: the split type of an EnumeratedSource needs a weir::Serde "
+                                      "(splits are stored in checkpoints); declare one with WEIR_SERDE");
+      std::shared_ptr<const EnumeratedSource<T, Split>> shared = std::make_shared<const S>(std::move(source));
+      // One enumerator per job run: the operators of a run share the slot's coordinator.
+      auto slot = std::make_shared<detail::SplitCoordinatorSlot<T, Split>>(shared);
+      auto& n = add_source<T>(std::move(source_name), [shared, slot, strategy] {
+        return std::make_unique<detail::EnumeratedSourceOperator<T, Split>>(shared, slot->get(), strategy);
+      });
+      return DataStream<T>(state_, n.id);
+    }
   }
 
   /// Milliseconds between periodic watermarks (default 200; 0 turns periodic watermarks off).
@@ -196,15 +211,14 @@ class StreamExecutionEnvironment {
     n.parallelism = 1;
     return DataStream<std::string>(state_, n.id);
   }
-  /// The lines read from a TCP server; ends when the server closes the connection.
-  DataStream<std::string> socket_text_stream(std::string host, int port, char delimiter = '\n') {
-    if (port < 1 || port > 65535) throw GraphError("socket_text_stream: port " + std::to_string(port) + " is not in [1, 65535]");
-    auto& n = add_source<std::string>("Socket Stream", [host, port, delimiter] {
-      return detail::make_socket_source(host, port, delimiter);
-    });
-    n.non_parallel = true;
-    n.parallelism = 1;
-    return DataStream<std::string>(state_, n.id);
+  /// Moved to the socket connector library: link `weir::socket`, include
+  /// `<weir/connectors/socket.hpp>` and call `weir::socket_text_stream(env, host, port)`.
+  template <class... Args>
+  DataStream<std::string> socket_text_stream(Args&&...) {
+    static_assert(sizeof...(Args) == 0 && sizeof...(Args) != 0,
+                  "env.socket_text_stream moved to the socket connector: link weir::socket, "
+                  "#include <weir/connectors/socket.hpp> and call weir::socket_text_stream(env, host, port)");
+    return DataStream<std::string>(state_, 0);
   }
 
   // ---- running -----------------------------------------------------------------------------

@@ -1,13 +1,20 @@
 #pragma once
 /// Sources made of splits (as Flink's FLIP-27 sources), read with a watermark strategy:
-/// `env.from_source(source, strategy, name)`. Split i is read by subtask i % parallelism; each
-/// split has its own watermark generator, and a subtask's watermark is the minimum over its
-/// splits that are neither idle nor finished.
+/// `env.from_source(source, strategy, name)`. Two forms:
+/// - `Source<T>`: a fixed number of splits; split i is read by subtask i % parallelism.
+/// - `EnumeratedSource<T, Split>` (`weir/api/split_enumerator.hpp`): an enumerator finds splits
+///   while the job runs and assigns them to subtasks.
+/// Each split has its own reader and watermark generator; a subtask's watermark is the minimum
+/// over its splits that are neither idle nor finished. A reader that waits on the outside world
+/// (its own I/O thread, a client library's callbacks) returns `kNothingAvailable` and calls
+/// `wakeup()` when data arrives; the task does not poll it in between.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +22,8 @@
 #include <vector>
 
 #include "weir/api/functions.hpp"
+#include "weir/api/split_coordinator.hpp"
+#include "weir/api/split_enumerator.hpp"
 #include "weir/time/watermark.hpp"
 
 namespace weir {
@@ -28,16 +37,60 @@ class SourceOutput {
   void collect(const T& value, int64_t timestamp = kNoTimestamp) { collect(T(value), timestamp); }
 };
 
-/// Reads one split. Called from its subtask's thread only.
+/// Wakes the task that reads a split (Flink's `SourceReader::isAvailable` future, as a call).
+/// A cheap copyable handle: `wakeup()` is thread-safe, may be called from any thread at any
+/// time (before the task is running, after it has ended: then it does nothing), and coalesces
+/// (calls between two reads cost one atomic exchange each and schedule the task once).
+class SourceWakeup {
+ public:
+  SourceWakeup() : s_(std::make_shared<State>()) {}
+  /// Schedules the task to read again.
+  void wakeup() const {
+    // seq_cst pairs with `arm`: either the read after `arm` sees the data the caller published
+    // before this call, or this exchange comes after `arm`'s and schedules the task.
+    if (s_->pending.exchange(true)) return;
+    std::lock_guard lock(s_->mu);
+    if (s_->target) s_->target();
+  }
+  void operator()() const { wakeup(); }
+
+  // For the runtime (the source operator), on the task's thread.
+  /// Routes wake-ups to `target` (thread-safe to call, under the handle's lock).
+  void connect(std::function<void()> target) const {
+    std::lock_guard lock(s_->mu);
+    s_->target = std::move(target);
+  }
+  /// Stops routing; returns once no call to the old target is running.
+  void disconnect() const { connect(nullptr); }
+  /// Called right before each read: a wake-up from now on schedules the task again.
+  void arm() const { s_->pending.store(false); }
+
+ private:
+  struct State {
+    std::atomic<bool> pending{false};
+    std::mutex mu;
+    std::function<void()> target;  // guarded by mu
+  };
+  std::shared_ptr<State> s_;
+};
+
+/// Reads one split. `read`, `snapshot_position` and `restore_position` are called from its
+/// subtask's thread only; `wakeup()` from any thread.
 template <class T>
 class SplitReader {
  public:
   enum class Status {
     kMoreAvailable,     ///< call again
-    kNothingAvailable,  ///< nothing now; the reader calls the wake-up it was given when data arrives
+    kNothingAvailable,  ///< nothing now; the reader calls `wakeup()` when data arrives (no polling)
     kEndOfSplit,        ///< the split is done
   };
   virtual ~SplitReader() = default;
+  /// The handle that wakes this reader's task; copy it into the reader's I/O thread. Valid from
+  /// construction (a wake-up before the first read is remembered, not lost).
+  const SourceWakeup& wakeup_handle() const { return wakeup_; }
+  /// Wakes this reader's task: call it after data became available to a read that returned
+  /// `kNothingAvailable` (thread-safe; see `SourceWakeup`).
+  void wakeup() const { wakeup_.wakeup(); }
   /// Emits at most `max_records` records into `out`.
   virtual Status read(std::size_t max_records, SourceOutput<T>& out) = 0;
   /// The reader's position for a checkpoint, or nullopt when it cannot go back to one (the
@@ -45,6 +98,9 @@ class SplitReader {
   virtual std::optional<std::string> snapshot_position() const { return std::nullopt; }
   /// Moves a fresh reader to a position `snapshot_position` returned.
   virtual void restore_position(std::string_view position) {}
+
+ private:
+  SourceWakeup wakeup_;
 };
 
 /// A source: how many splits, and a reader per split. Copied into every subtask.
@@ -131,75 +187,22 @@ DataGeneratorSource(F, int64_t, int = 0) -> DataGeneratorSource<std::decay_t<std
 
 namespace detail {
 
-/// Reads the splits of one subtask with a watermark generator per split.
+/// Reads the splits of one subtask, each with its own reader and watermark generator. The
+/// splits come from a `Source<T>` (`SplitSourceOperator`) or from an enumerator
+/// (`EnumeratedSourceOperator`).
 template <class T>
-class SplitSourceOperator final : public runtime::SourceOperator {
+class SplitReadingOperator : public runtime::SourceOperator {
  public:
-  SplitSourceOperator(std::shared_ptr<const Source<T>> source, WatermarkStrategy<T> strategy)
-      : source_(std::move(source)), strategy_(std::move(strategy)) {}
-
-  void initialize_state(const runtime::StateRestore& r) override { restored_ = r.list("splits"); }
+  explicit SplitReadingOperator(WatermarkStrategy<T> strategy) : strategy_(std::move(strategy)) {}
+  ~SplitReadingOperator() override { disconnect_readers(); }
 
   void open() override {
     out_ = typed_output<T>();
-    const int p = task_info().parallelism;
-    auto add = [&](int s, int n, const SplitState* st) {
-      auto split = std::make_unique<Split>();
-      split->op = this;
-      split->index = s;
-      split->count = n;
-      split->reader = call_user([&] { return source_->create_reader(s, n); });
-      if (st) {
-        split->done = std::get<2>(*st);
-        if (const auto& pos = std::get<3>(*st)) call_user([&] { split->reader->restore_position(*pos); });
-      }
-      split->generator = strategy_.create_generator([this] { return processing_time_service().now(); });
-      splits_.push_back(std::move(split));
-    };
-    if (!restored_.empty()) {
-      // The splits of the checkpoint (every old subtask's, a union), dealt out again by index.
-      for (const auto& e : restored_) {
-        const auto st = deserialize<SplitState>(e);
-        if (std::get<0>(st) % p == task_info().subtask) add(std::get<0>(st), std::get<1>(st), &st);
-      }
-      restored_.clear();
-    } else {
-      const int n = source_->num_splits(p);
-      for (int s = task_info().subtask; s < n; s += p) add(s, n, nullptr);
-    }
     if (task_info().auto_watermark_interval > 0) schedule_periodic();
   }
-
-  void snapshot_state(runtime::SnapshotContext& ctx) override {
-    std::vector<std::string> out;
-    for (const auto& s : splits_) {
-      SplitState st{s->index, s->count, s->done, s->done ? std::nullopt : s->reader->snapshot_position()};
-      out.push_back(serialize(st));
-    }
-    ctx.add_list("splits", runtime::Redistribution::union_, std::move(out));
-  }
-
-  Status emit_next(std::size_t max_records, std::size_t& emitted) override {
-    bool any_more = false;
-    bool any_open = false;
-    const std::size_t per_split = std::max<std::size_t>(1, max_records / std::max<std::size_t>(1, splits_.size()));
-    for (auto& split : splits_) {
-      if (split->done) continue;
-      any_open = true;
-      split->emitted = 0;
-      const auto st = call_user([&] { return split->reader->read(per_split, *split); });
-      emitted += split->emitted;
-      if (st == SplitReader<T>::Status::kEndOfSplit) {
-        split->done = true;
-        update_watermark();  // a finished split no longer holds the others back
-      } else if (st == SplitReader<T>::Status::kMoreAvailable) {
-        any_more = true;
-      }
-    }
-    if (!any_open || std::all_of(splits_.begin(), splits_.end(), [](auto& s) { return s->done; })) {
-      return Status::kEndOfInput;
-    }
-    return any_more ? Status::kMoreAvailable : Status::kNothingAvailable;
+  void close() override {
+    disconnect_readers();
+    splits_.clear();  // readers stop their I/O threads
   }
 
   /// The watermark of each split (for tests and metrics).
@@ -209,13 +212,12 @@ class SplitSourceOperator final : public runtime::SourceOperator {
     return w;
   }
 
- private:
-  /// A split in a checkpoint: index, number of splits, done, reader position.
-  using SplitState = std::tuple<int32_t, int32_t, bool, std::optional<std::string>>;
+ protected:
   struct Split final : SourceOutput<T>, WatermarkOutput {
-    SplitSourceOperator* op = nullptr;
-    int index = 0;
-    int count = 0;
+    SplitReadingOperator* op = nullptr;
+    int index = 0;            ///< `Source<T>`: the split's index
+    int count = 0;            ///< `Source<T>`: the number of splits
+    std::string descriptor;   ///< `EnumeratedSource`: the split, serialised
     std::unique_ptr<SplitReader<T>> reader;
     std::unique_ptr<WatermarkGenerator<T>> generator;
     int64_t watermark = std::numeric_limits<int64_t>::min();
@@ -249,6 +251,46 @@ class SplitSourceOperator final : public runtime::SourceOperator {
     }
   };
 
+  /// Adds a split read by `reader` (wake-ups routed to this task).
+  Split& add_split(std::unique_ptr<SplitReader<T>> reader) {
+    auto split = std::make_unique<Split>();
+    split->op = this;
+    split->reader = std::move(reader);
+    if (!split->reader) throw OperatorFailure(name(), "the source's create_reader returned null");
+    split->reader->wakeup_handle().connect([this] { wakeup(); });
+    split->generator = strategy_.create_generator([this] { return processing_time_service().now(); });
+    splits_.push_back(std::move(split));
+    return *splits_.back();
+  }
+
+  /// Reads from every open split. `more_may_come`: splits may still be added, so the subtask
+  /// does not end when the ones it has are done.
+  Status read_splits(std::size_t max_records, std::size_t& emitted, bool more_may_come) {
+    bool any_more = false;
+    bool any_open = false;
+    const std::size_t per_split = std::max<std::size_t>(1, max_records / std::max<std::size_t>(1, splits_.size()));
+    for (auto& split : splits_) {
+      if (split->done) continue;
+      any_open = true;
+      split->emitted = 0;
+      split->reader->wakeup_handle().arm();
+      const auto st = call_user([&] { return split->reader->read(per_split, *split); });
+      emitted += split->emitted;
+      if (st == SplitReader<T>::Status::kEndOfSplit) {
+        split->done = true;
+        split->reader->wakeup_handle().disconnect();
+        update_watermark();  // a finished split no longer holds the others back
+      } else if (st == SplitReader<T>::Status::kMoreAvailable) {
+        any_more = true;
+      }
+    }
+    (void)any_open;
+    if (!more_may_come && std::all_of(splits_.begin(), splits_.end(), [](auto& s) { return s->done; })) {
+      return Status::kEndOfInput;
+    }
+    return any_more ? Status::kMoreAvailable : Status::kNothingAvailable;
+  }
+
   void update_watermark() {
     int64_t m = std::numeric_limits<int64_t>::max();
     bool any_active = false;
@@ -271,6 +313,9 @@ class SplitSourceOperator final : public runtime::SourceOperator {
     }
   }
 
+  std::vector<std::unique_ptr<Split>> splits_;
+
+ private:
   void schedule_periodic() {
     auto& ts = processing_time_service();
     ts.register_timer(ts.now() + task_info().auto_watermark_interval, [this](int64_t) {
@@ -280,14 +325,183 @@ class SplitSourceOperator final : public runtime::SourceOperator {
       schedule_periodic();
     });
   }
+  void disconnect_readers() {
+    for (auto& s : splits_) {
+      if (s->reader) s->reader->wakeup_handle().disconnect();
+    }
+  }
 
-  std::shared_ptr<const Source<T>> source_;
   WatermarkStrategy<T> strategy_;
-  std::vector<std::string> restored_;
-  std::vector<std::unique_ptr<Split>> splits_;
   runtime::Output<T>* out_ = nullptr;
   int64_t emitted_watermark_ = std::numeric_limits<int64_t>::min();
   bool idle_ = false;
+};
+
+/// Reads the splits of a `Source<T>` that fall to this subtask (split i: subtask i % p).
+template <class T>
+class SplitSourceOperator final : public SplitReadingOperator<T> {
+  using Base = SplitReadingOperator<T>;
+
+ public:
+  SplitSourceOperator(std::shared_ptr<const Source<T>> source, WatermarkStrategy<T> strategy)
+      : Base(std::move(strategy)), source_(std::move(source)) {}
+
+  void initialize_state(const runtime::StateRestore& r) override { restored_ = r.list("splits"); }
+
+  void open() override {
+    Base::open();
+    const int p = this->task_info().parallelism;
+    auto add = [&](int s, int n, const SplitState* st) {
+      auto& split = this->add_split(this->call_user([&] { return source_->create_reader(s, n); }));
+      split.index = s;
+      split.count = n;
+      if (st) {
+        split.done = std::get<2>(*st);
+        if (const auto& pos = std::get<3>(*st)) this->call_user([&] { split.reader->restore_position(*pos); });
+      }
+    };
+    if (!restored_.empty()) {
+      // The splits of the checkpoint (every old subtask's, a union), dealt out again by index.
+      for (const auto& e : restored_) {
+        const auto st = deserialize<SplitState>(e);
+        if (std::get<0>(st) % p == this->task_info().subtask) add(std::get<0>(st), std::get<1>(st), &st);
+      }
+      restored_.clear();
+    } else {
+      const int n = source_->num_splits(p);
+      for (int s = this->task_info().subtask; s < n; s += p) add(s, n, nullptr);
+    }
+  }
+
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    std::vector<std::string> out;
+    for (const auto& s : this->splits_) {
+      SplitState st{s->index, s->count, s->done, s->done ? std::nullopt : s->reader->snapshot_position()};
+      out.push_back(serialize(st));
+    }
+    ctx.add_list("splits", runtime::Redistribution::union_, std::move(out));
+  }
+
+  typename Base::Status emit_next(std::size_t max_records, std::size_t& emitted) override {
+    return this->read_splits(max_records, emitted, false);
+  }
+
+ private:
+  /// A split in a checkpoint: index, number of splits, done, reader position.
+  using SplitState = std::tuple<int32_t, int32_t, bool, std::optional<std::string>>;
+  std::shared_ptr<const Source<T>> source_;
+  std::vector<std::string> restored_;
+};
+
+/// Reads the splits an enumerator assigns to this subtask, while the job runs. A subtask ends
+/// when it was told no more splits come and its splits are done.
+///
+/// Checkpoints: list "enumerated-splits" (union) holds every split (serialised, done, position);
+/// a restore deals them out by their place in the list, so any parallelism gets each once. List
+/// "enumerator" (union) holds the enumerator's state, stored by the one subtask that took it
+/// (see `SplitCoordinator`), or a mark that every reader had ended.
+template <class T, class SplitT>
+class EnumeratedSourceOperator final : public SplitReadingOperator<T> {
+  using Base = SplitReadingOperator<T>;
+
+ public:
+  EnumeratedSourceOperator(std::shared_ptr<const EnumeratedSource<T, SplitT>> source,
+                           std::shared_ptr<SplitCoordinator<T, SplitT>> coordinator, WatermarkStrategy<T> strategy)
+      : Base(std::move(strategy)), source_(std::move(source)), coordinator_(std::move(coordinator)) {}
+  ~EnumeratedSourceOperator() override { unregister(); }
+
+  void initialize_state(const runtime::StateRestore& r) override {
+    restored_ = r.list("enumerated-splits");
+    std::optional<EnumeratorState> newest;
+    bool any = false;
+    for (const auto& e : r.list("enumerator")) {
+      auto st = deserialize<EnumeratorState>(e);
+      any = true;
+      if (!std::get<1>(st) && (!newest || std::get<0>(st) > std::get<0>(*newest))) newest = std::move(st);
+    }
+    coordinator_->restore(newest ? std::optional<std::string>(std::get<2>(*newest)) : std::nullopt, any && !newest);
+  }
+
+  void open() override {
+    Base::open();
+    const int p = this->task_info().parallelism;
+    const int me = this->task_info().subtask;
+    for (std::size_t i = 0; i < restored_.size(); ++i) {
+      if (static_cast<int>(i % static_cast<std::size_t>(p)) != me) continue;
+      auto st = deserialize<SplitState>(restored_[i]);
+      auto& split = add(deserialize<SplitT>(std::get<0>(st)), std::get<0>(st));
+      split.done = std::get<1>(st);
+      if (const auto& pos = std::get<2>(st)) this->call_user([&] { split.reader->restore_position(*pos); });
+      if (split.done) split.reader->wakeup_handle().disconnect();
+    }
+    restored_.clear();
+    registered_ = true;
+    coordinator_->register_reader(me, p, [this] { this->wakeup(); });
+  }
+
+  void close() override {
+    unregister();
+    Base::close();
+  }
+
+  void snapshot_state(runtime::SnapshotContext& ctx) override {
+    std::vector<std::string> enumerator;
+    if (ctx.get_checkpoint_id() == runtime::kFinalCheckpointId) {
+      // Finished: told no more splits come and read them all. Marks that this reader ended.
+      enumerator.push_back(serialize(EnumeratorState{0, true, {}}));
+    } else {
+      auto snap = this->call_user([&] { return coordinator_->checkpoint(ctx.get_checkpoint_id(), this->task_info().subtask, incoming_, no_more_); });
+      take_incoming();
+      if (snap.taken) enumerator.push_back(serialize(EnumeratorState{ctx.get_checkpoint_id(), snap.finished, std::move(snap.state)}));
+    }
+    std::vector<std::string> out;
+    for (const auto& s : this->splits_) {
+      SplitState st{s->descriptor, s->done, s->done ? std::nullopt : s->reader->snapshot_position()};
+      out.push_back(serialize(st));
+    }
+    ctx.add_list("enumerated-splits", runtime::Redistribution::union_, std::move(out));
+    ctx.add_list("enumerator", runtime::Redistribution::union_, std::move(enumerator));
+  }
+
+  void notify_checkpoint_complete(int64_t id) override {
+    if (id != runtime::kFinalCheckpointId) coordinator_->checkpoint_complete(id);
+  }
+  void notify_checkpoint_aborted(int64_t id) override { coordinator_->checkpoint_aborted(id, this->task_info().subtask); }
+
+  typename Base::Status emit_next(std::size_t max_records, std::size_t& emitted) override {
+    this->call_user([&] { coordinator_->take(this->task_info().subtask, incoming_, no_more_); });
+    take_incoming();
+    return this->read_splits(max_records, emitted, !no_more_);
+  }
+
+ private:
+  /// A split in a checkpoint: the split (serialised), done, reader position.
+  using SplitState = std::tuple<std::string, bool, std::optional<std::string>>;
+  /// The enumerator's part: checkpoint id, every reader had ended (no state), state.
+  using EnumeratorState = std::tuple<int64_t, bool, std::string>;
+
+  typename Base::Split& add(const SplitT& split, std::string descriptor) {
+    auto& s = this->add_split(this->call_user([&] { return source_->create_reader(split); }));
+    s.descriptor = std::move(descriptor);
+    return s;
+  }
+  void take_incoming() {
+    for (auto& sp : incoming_) add(sp, serialize(sp));  // splits_ keeps the order of assignment
+    incoming_.clear();
+  }
+  void unregister() {
+    if (registered_) {
+      registered_ = false;
+      coordinator_->unregister_reader(this->task_info().subtask);
+    }
+  }
+
+  std::shared_ptr<const EnumeratedSource<T, SplitT>> source_;
+  std::shared_ptr<SplitCoordinator<T, SplitT>> coordinator_;
+  std::vector<std::string> restored_;
+  std::vector<SplitT> incoming_;
+  bool no_more_ = false;
+  bool registered_ = false;
 };
 
 /// assign_timestamps_and_watermarks: sets each record's timestamp and generates watermarks;

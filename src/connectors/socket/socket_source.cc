@@ -7,81 +7,78 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
-#include "weir/api/environment.hpp"
+#include "weir/connectors/socket.hpp"
 
-namespace weir::detail {
+namespace weir {
 namespace {
 
-/// Reads delimited text from a TCP server. A dedicated reader thread does the blocking
-/// connect and reads and hands lines to the task through a bounded queue (the worker pool
-/// never waits on the network); the task's `emit_next` drains that queue. The stream ends when
-/// the server closes the connection. Not replayable: what was read is gone.
-class SocketSource final : public runtime::SourceOperator {
+/// Reads the one split of a `SocketTextSource`. A dedicated thread does the blocking connect
+/// and reads and queues records (bounded); `read` on the task thread drains the queue, and
+/// the thread wakes the task through the reader's wake-up when it adds records, ends or fails.
+class SocketReader final : public SplitReader<std::string> {
  public:
-  SocketSource(std::string host, int port, char delimiter) : host_(std::move(host)), port_(port), delim_(delimiter) {}
-  bool warned_ = false;
-  ~SocketSource() override { stop(); }
-
-  void open() override {
-    out_ = typed_output<std::string>();
-    reader_ = std::thread([this] { read_loop(); });
+  SocketReader(std::string host, int port, char delimiter) : host_(std::move(host)), port_(port), delim_(delimiter) {
+    // The wake-up handle is valid from construction, so the thread may start here.
+    reader_ = std::thread([this, wake = wakeup_handle()] { read_loop(wake); });
   }
-  void snapshot_state(runtime::SnapshotContext& ctx) override {
-    if (!warned_) {
-      warned_ = true;
-      spdlog::warn("source '{}' reads a socket, which cannot be replayed: after a restore from checkpoint {} or later, "
-                   "it reads on from a new connection, and lines the failed run had read after the checkpoint are lost",
-                   name(), ctx.get_checkpoint_id());
-    }
-  }
+  ~SocketReader() override { stop(); }
 
-  Status emit_next(std::size_t max_records, std::size_t& emitted) override {
+  Status read(std::size_t max_records, SourceOutput<std::string>& out) override {
     std::unique_lock lock(mu_);
-    if (!error_.empty()) throw OperatorFailure(name(), error_);
+    if (!error_.empty()) throw std::runtime_error(error_);
     std::size_t n = 0;
     while (n < max_records && !lines_.empty()) {
       std::string line = std::move(lines_.front());
       lines_.pop_front();
       lock.unlock();
-      out_->emit(std::move(line), kNoTimestamp);
+      out.collect(std::move(line), kNoTimestamp);
       ++n;
       lock.lock();
     }
-    emitted += n;
     if (n > 0) {
       room_.notify_one();
       return Status::kMoreAvailable;
     }
-    return eof_ ? Status::kEndOfInput : Status::kNothingAvailable;
+    return eof_ ? Status::kEndOfSplit : Status::kNothingAvailable;
   }
 
-  void close() override { stop(); }
+  std::optional<std::string> snapshot_position() const override {
+    if (!warned_) {
+      warned_ = true;
+      spdlog::warn("the socket source reading {}:{} cannot be replayed: after a restore it reads on from a new "
+                   "connection, and lines the failed run had read after the checkpoint are lost",
+                   host_, port_);
+    }
+    return std::nullopt;
+  }
 
  private:
   static constexpr std::size_t kMaxQueued = 16384;
 
-  void fail(std::string message) {
+  void fail(std::string message, const SourceWakeup& wake) {
     {
       std::lock_guard lock(mu_);
       error_ = std::move(message);
     }
-    wakeup();
+    wake.wakeup();
   }
 
-  void read_loop() {
+  void read_loop(const SourceWakeup& wake) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
     const int rc = ::getaddrinfo(host_.c_str(), std::to_string(port_).c_str(), &hints, &res);
     if (rc != 0) {
-      fail("cannot resolve '" + host_ + "': " + ::gai_strerror(rc));
+      fail("cannot resolve '" + host_ + "': " + ::gai_strerror(rc), wake);
       return;
     }
     int fd = -1;
@@ -99,7 +96,7 @@ class SocketSource final : public runtime::SourceOperator {
     }
     ::freeaddrinfo(res);
     if (fd < 0) {
-      fail("cannot connect to " + host_ + ":" + std::to_string(port_) + ": " + std::strerror(last_errno));
+      fail("cannot connect to " + host_ + ":" + std::to_string(port_) + ": " + std::strerror(last_errno), wake);
       return;
     }
     {
@@ -121,7 +118,7 @@ class SocketSource final : public runtime::SourceOperator {
           std::lock_guard lock(mu_);
           stopping = stopping_;
         }
-        if (!stopping) fail("reading from " + host_ + ":" + std::to_string(port_) + " failed: " + std::strerror(errno));
+        if (!stopping) fail("reading from " + host_ + ":" + std::to_string(port_) + " failed: " + std::strerror(errno), wake);
         return;
       }
       if (n == 0) break;
@@ -137,27 +134,27 @@ class SocketSource final : public runtime::SourceOperator {
         }
       }
       partial.append(buf + start, static_cast<std::size_t>(n) - start);
-      if (!got.empty() && !enqueue(std::move(got))) return;
+      if (!got.empty() && !enqueue(std::move(got), wake)) return;
     }
     std::deque<std::string> last;
     if (!partial.empty()) last.push_back(std::move(partial));
-    if (!last.empty() && !enqueue(std::move(last))) return;
+    if (!last.empty() && !enqueue(std::move(last), wake)) return;
     {
       std::lock_guard lock(mu_);
       eof_ = true;
     }
-    wakeup();
+    wake.wakeup();
   }
 
-  /// Waits for room (backpressure reaches the server through TCP), then queues the lines.
-  bool enqueue(std::deque<std::string> got) {
+  /// Waits for room (backpressure reaches the server through TCP), then queues the records.
+  bool enqueue(std::deque<std::string> got, const SourceWakeup& wake) {
     {
       std::unique_lock lock(mu_);
       room_.wait(lock, [&] { return stopping_ || lines_.size() < kMaxQueued; });
       if (stopping_) return false;
       for (auto& l : got) lines_.push_back(std::move(l));
     }
-    wakeup();
+    wake.wakeup();
     return true;
   }
 
@@ -178,21 +175,27 @@ class SocketSource final : public runtime::SourceOperator {
   std::string host_;
   int port_;
   char delim_;
-  runtime::Output<std::string>* out_ = nullptr;
-  std::thread reader_;
+  mutable bool warned_ = false;  // task thread only
   std::mutex mu_;
   std::condition_variable room_;
   std::deque<std::string> lines_;  // guarded by mu_
   bool eof_ = false;               // guarded by mu_
   bool stopping_ = false;          // guarded by mu_
   std::string error_;              // guarded by mu_
-  int fd_ = -1;                    // guarded by mu_ while the reader runs
+  int fd_ = -1;                    // guarded by mu_ while the thread runs
+  std::thread reader_;
 };
 
 }  // namespace
 
-std::unique_ptr<runtime::StreamOperator> make_socket_source(std::string host, int port, char delimiter) {
-  return std::make_unique<SocketSource>(std::move(host), port, delimiter);
+SocketTextSource::SocketTextSource(std::string host, int port, char delimiter)
+    : host_(std::move(host)), port_(port), delimiter_(delimiter) {
+  if (port < 1 || port > 65535) throw GraphError("socket_text_stream: port " + std::to_string(port) + " is not in [1, 65535]");
+  if (host_.empty()) throw GraphError("socket_text_stream: the host must not be empty");
 }
 
-}  // namespace weir::detail
+std::unique_ptr<SplitReader<std::string>> SocketTextSource::create_reader(int, int) const {
+  return std::make_unique<SocketReader>(host_, port_, delimiter_);
+}
+
+}  // namespace weir
