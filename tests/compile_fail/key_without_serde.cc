@@ -1,4 +1,4 @@
-// Must not compile: the key type has no weir::Serde. The error names the KeySelectorFor concept.
+// Must not compile: the key type has no weir::Serde. One error, which suggests WEIR_SERDE.
 #include <weir/weir.hpp>
 
 struct NoSerde {

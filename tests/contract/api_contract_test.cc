@@ -351,6 +351,28 @@ TEST(ApiContract, StateAndCheckpointUsagesCompileAndRun) {
   fs::remove_all(dir);
 }
 
+/// A generator derived from weir::WatermarkGenerator<Ev>, for the forms of for_generator.
+struct DerivedGen : weir::WatermarkGenerator<Ev> {
+  void on_event(const Ev&, int64_t ts, weir::WatermarkOutput& out) override { out.emit_watermark(weir::Watermark(ts)); }
+  void on_periodic_emit(weir::WatermarkOutput&) override {}
+};
+
+TEST(ApiContract, ForGeneratorFactoryReturnsByValueOrUniquePtr) {
+  // "factory() returns an object with on_event ... and on_periodic_emit ...": by value, a
+  // unique_ptr to a WatermarkGenerator<T> subclass, a unique_ptr to any type with the members.
+  auto by_value = weir::WatermarkStrategy<Ev>::for_generator([] { return Gen{}; });
+  auto derived_by_value = weir::WatermarkStrategy<Ev>::for_generator([] { return DerivedGen{}; });
+  auto derived_ptr = weir::WatermarkStrategy<Ev>::for_generator([] { return std::make_unique<DerivedGen>(); });
+  auto plain_ptr = weir::WatermarkStrategy<Ev>::for_generator([] { return std::make_unique<Gen>(); });
+  for (const auto* s : {&by_value, &derived_by_value, &derived_ptr, &plain_ptr}) {
+    auto env = weir::StreamExecutionEnvironment::create();
+    auto out = env.from_generator(10, [](int64_t i) { return Ev{i, "u", i * 10}; })
+                   .assign_timestamps_and_watermarks(s->with_timestamp_assigner([](const Ev& e, int64_t) { return e.ts; }))
+                   .execute_and_collect();
+    EXPECT_EQ(out.size(), 10u);
+  }
+}
+
 TEST(ApiContract, BufferTimeoutUsagesCompileAndRun) {
   // env.set_buffer_timeout(ms) as Flink's: 0 flushes after every record, -1 only full batches,
   // a number of milliseconds bounds how long a partly filled batch waits; finer units too.

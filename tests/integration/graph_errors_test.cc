@@ -1,6 +1,11 @@
 // Misuse fails when the graph is built, with a message that says what to do.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
 #include "weir/weir.hpp"
 
 namespace {
@@ -88,6 +93,60 @@ TEST(GraphErrors, StreamsOfAnExecutedJobAreStale) {
   env.execute();
   const auto msg = graph_error([&] { s.map([](const int64_t& x) { return x; }); });
   EXPECT_NE(msg.find("already executed"), std::string::npos) << msg;
+}
+
+
+TEST(GraphErrors, TimeEvictorRejectsANegativeSize) {
+  using namespace std::chrono_literals;
+  const auto msg = graph_error([] { weir::TimeEvictor::of(-5ms); });
+  EXPECT_NE(msg.find("TimeEvictor::of(-5ms): the size must not be negative"), std::string::npos) << msg;
+  EXPECT_EQ(graph_error([] { weir::TimeEvictor::of(0ms); }), "no GraphError");
+}
+
+TEST(GraphErrors, WindowAssignerErrorsNameTheClassThatWasCalled) {
+  using namespace std::chrono_literals;
+  struct Case {
+    std::string msg;
+    std::string cls;
+  };
+  const std::vector<Case> cases{
+      {graph_error([] { weir::TumblingProcessingTimeWindows::of(0ms); }), "TumblingProcessingTimeWindows::of"},
+      {graph_error([] { weir::TumblingProcessingTimeWindows::of(10ms, 10ms); }), "TumblingProcessingTimeWindows::of"},
+      {graph_error([] { weir::TumblingEventTimeWindows::of(-1ms); }), "TumblingEventTimeWindows::of"},
+      {graph_error([] { weir::SlidingProcessingTimeWindows::of(10ms, 0ms); }), "SlidingProcessingTimeWindows::of"},
+      {graph_error([] { weir::SlidingProcessingTimeWindows::of(10ms, 5ms, 5ms); }), "SlidingProcessingTimeWindows::of"},
+      {graph_error([] { weir::SlidingEventTimeWindows::of(0ms, 5ms); }), "SlidingEventTimeWindows::of"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(c.msg.rfind(c.cls, 0), 0u) << c.msg;
+    if (c.cls.find("Processing") != std::string::npos) {
+      EXPECT_EQ(c.msg.find("EventTime"), std::string::npos) << c.msg;
+    }
+  }
+}
+
+TEST(GraphErrors, AThrowingKeySelectorIsBlamedOnTheKeyByNotTheSource) {
+  for (int p : {1, 2}) {
+    auto env = weir::StreamExecutionEnvironment::create();
+    env.set_parallelism(p);
+    env.from_sequence(1, 1000)
+        .name("numbers")
+        .key_by([](const int64_t& x) -> int64_t {
+          if (x == 500) throw std::runtime_error("no key for 500");
+          return x % 7;
+        })
+        .reduce([](const int64_t& a, const int64_t& b) { return a + b; })
+        .add_sink([](const int64_t&) {});
+    std::string msg = "no JobFailure";
+    try {
+      env.execute();
+    } catch (const weir::JobFailure& e) {
+      msg = e.what();
+    }
+    EXPECT_NE(msg.find("operator 'Key By'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("key_by: the key selector threw: no key for 500"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("numbers"), std::string::npos) << "the source is not to blame: " << msg;
+  }
 }
 
 }  // namespace

@@ -96,6 +96,22 @@ class TextFileSinkOperator final : public runtime::OneInputOperator<T> {
   std::ofstream out_;
 };
 
+/// The parallelism a node runs at as written in the logical graph (0: the environment's
+/// default). Repartitionings and side outputs run at their producer's parallelism, a union at
+/// its first input's (as Flink's transformations report it).
+inline int declared_parallelism(const LogicalGraph& g, int id) {
+  const LogicalNode& n = g.at(id);
+  if (n.non_parallel) return 1;
+  switch (n.kind) {
+    case LogicalNode::Kind::kPartition:
+    case LogicalNode::Kind::kUnion:
+    case LogicalNode::Kind::kSideOutput:
+      return n.inputs.empty() ? n.parallelism : declared_parallelism(g, n.inputs.front().node);
+    default:
+      return n.parallelism;
+  }
+}
+
 /// Opens (creating directories) the file a text sink subtask writes. Throws OperatorFailure.
 std::string open_text_sink_file(const std::string& op_name, const std::string& path, WriteMode mode,
                                 int subtask, int parallelism, std::ofstream& out);
@@ -274,15 +290,19 @@ class DataStream {
   /// Sets each record's event timestamp and generates watermarks with `strategy` (one generator
   /// per subtask). Watermarks from upstream are replaced by the new ones.
   DataStream<T> assign_timestamps_and_watermarks(WatermarkStrategy<T> strategy) const {
-    return add_one_input<T>("Timestamps/Watermarks", [strategy] {
+    auto s = add_one_input<T>("Timestamps/Watermarks", [strategy] {
       return std::make_unique<detail::TimestampsAndWatermarksOperator<T>>(strategy);
     });
+    // As Flink's: at the input's parallelism, over a forward edge that keeps the records' order.
+    env_->graph.at(s.get_id()).parallelism = detail::declared_parallelism(env_->graph, node_);
+    return s;
   }
 
-  /// Partitions by key: every record of a key goes to the same subtask.
+  /// Partitions by key: every record of a key goes to the same subtask. `K f(const T&)`, where
+  /// K has a weir::Serde (WEIR_SERDE for structs), `==`, and no floating-point value. Returns a
+  /// `KeyedStream<T, K>`. A selector that throws fails the job naming this step ("Key By").
   template <class F>
-    requires KeySelectorFor<F, T>
-  KeyedStream<T, key_type_t<F, T>> key_by(F key_selector) const;
+  auto key_by(F key_selector) const;
 
   /// Window join: `join(other).where(k1).equal_to(k2).window(assigner).apply(f)`.
   template <class U>
@@ -574,19 +594,47 @@ class KeyedStream : public DataStream<T> {
   std::function<K(const T&)> key_selector_;
 };
 
+namespace detail {
+
+/// The key selector of a hash edge, run by the producer's writer. An exception it throws fails
+/// the producer's task naming the key_by step (`step`, read when the job is built), not the
+/// operator that emitted the record.
+template <class F>
+struct BlamedKeySelector {
+  F f;
+  std::string step;
+  template <class T>
+  decltype(auto) operator()(const T& v) const {
+    try {
+      return f(v);
+    } catch (const std::exception& e) {
+      throw OperatorFailure(step, std::string("key_by: the key selector threw: ") + e.what());
+    } catch (...) {
+      throw OperatorFailure(step, "key_by: the key selector threw an exception that is not a std::exception");
+    }
+  }
+};
+
+}  // namespace detail
+
 template <class T>
 template <class F>
-  requires KeySelectorFor<F, T>
-KeyedStream<T, key_type_t<F, T>> DataStream<T>::key_by(F key_selector) const {
-  using K = key_type_t<F, T>;
-  auto& n = add_virtual(detail::LogicalNode::Kind::kPartition, "Key By");
-  n.partition = detail::PartitionKind::kHash;
-  n.writer_factory = [key_selector](runtime::ResultPartitionWriter* p, int max_parallelism) {
-    using Sel = runtime::KeyGroupSelector<F>;
-    return std::unique_ptr<runtime::OutputBase>(
-        std::make_unique<runtime::RecordWriter<T, Sel>>(p, Sel{key_selector, max_parallelism}));
-  };
-  return KeyedStream<T, K>(env_, n.id, key_selector);
+auto DataStream<T>::key_by(F key_selector) const {
+  if constexpr (detail::check_key_selector<F, T>()) {
+    using K = key_type_t<F, T>;
+    auto& n = add_virtual(detail::LogicalNode::Kind::kPartition, "Key By");
+    n.partition = detail::PartitionKind::kHash;
+    std::weak_ptr<const detail::LogicalNode> self = env_->graph.nodes.at(static_cast<std::size_t>(n.id));
+    n.writer_factory = [key_selector, self](runtime::ResultPartitionWriter* p, int max_parallelism) {
+      const auto node = self.lock();
+      using Key = detail::BlamedKeySelector<F>;
+      using Sel = runtime::KeyGroupSelector<Key>;
+      Key key{key_selector, node ? node->name : std::string("Key By")};
+      return std::unique_ptr<runtime::OutputBase>(
+          std::make_unique<runtime::RecordWriter<T, Sel>>(p, Sel{std::move(key), max_parallelism}));
+    };
+    return KeyedStream<T, K>(env_, n.id, key_selector);
+  }
 }
 
 /// Two streams processed by one operator with two inputs (`connect`).

@@ -2,9 +2,10 @@
 //
 // Wire format (see src/serde/README.md): fixed-width little-endian for every arithmetic type,
 // unsigned LEB128 varints for lengths and counts, fields and elements concatenated in order with
-// no tags or padding. Decoding is canonical: every value has exactly one accepted encoding, so
-// decode-then-encode reproduces the input bytes (except for unordered containers, whose element
-// order follows the container's iteration order).
+// no tags or padding. Encoding is canonical: equal values encode to the same bytes (unordered
+// containers write their elements sorted by encoded bytes), so keys can be hashed through their
+// bytes; floating-point values are the exception (-0.0 == 0.0), which is why keys refuse them. Decoding accepts exactly one encoding per value, so decode-then-encode reproduces the
+// input bytes (except for unordered containers, which decode from any element order).
 //
 // Untrusted bytes: every read is bounds-checked, every length prefix is checked against the bytes
 // that remain before anything is allocated, and every malformed input is reported by throwing
@@ -602,18 +603,48 @@ struct Serde<std::set<T, C, A>> {
   }
 };
 
-/// Unordered maps: varint count, then key, value pairs in iteration order. Decoding rejects
-/// duplicate keys. Two equal maps may encode differently (iteration order is unspecified).
+namespace detail {
+
+/// Writes the `n` elements of an unordered container canonically: each element's encoding
+/// (`write_one(ByteWriter&, element)`) in ascending order of its bytes, so two equal containers
+/// encode alike whatever their iteration order (keys are hashed from their bytes).
+template <class Container, class WriteOne>
+void write_sorted_by_bytes(ByteWriter& w, const Container& c, WriteOne write_one) {
+  w.write_varint(c.size());
+  if (c.size() < 2) {
+    for (const auto& e : c) write_one(w, e);
+    return;
+  }
+  std::string scratch;
+  std::vector<std::pair<std::size_t, std::size_t>> spans;  // (offset, length) in scratch
+  spans.reserve(c.size());
+  ByteWriter sw(scratch);
+  for (const auto& e : c) {
+    const std::size_t at = scratch.size();
+    write_one(sw, e);
+    spans.emplace_back(at, scratch.size() - at);
+  }
+  const std::string_view all(scratch);
+  std::sort(spans.begin(), spans.end(), [all](const auto& a, const auto& b) {
+    return all.substr(a.first, a.second) < all.substr(b.first, b.second);
+  });
+  for (const auto& [at, n] : spans) w.write_bytes(all.data() + at, n);
+}
+
+}  // namespace detail
+
+/// Unordered maps: varint count, then key, value pairs in ascending order of their encoded
+/// bytes, so equal maps encode alike (and hash alike as keys). Decoding accepts any order and
+/// rejects duplicate keys.
 template <SerdeType K, SerdeType V, class H, class E, class A>
 struct Serde<std::unordered_map<K, V, H, E, A>> {
   using M = std::unordered_map<K, V, H, E, A>;
   static constexpr std::size_t min_encoded_size = 1;
   static void write(ByteWriter& w, const M& m) {
-    w.write_varint(m.size());
-    for (const auto& [k, v] : m) {
-      Serde<K>::write(w, k);
-      Serde<V>::write(w, v);
-    }
+    detail::write_sorted_by_bytes(w, m, [](ByteWriter& out, const typename M::value_type& kv) {
+      Serde<K>::write(out, kv.first);
+      Serde<V>::write(out, kv.second);
+    });
   }
   static M read(ByteReader& r) {
     const std::size_t n = r.read_length(detail::container_element_size<std::pair<K, V>>());
@@ -629,14 +660,14 @@ struct Serde<std::unordered_map<K, V, H, E, A>> {
   }
 };
 
-/// Unordered sets: varint count, then the elements in iteration order; duplicates are rejected.
+/// Unordered sets: varint count, then the elements in ascending order of their encoded bytes,
+/// so equal sets encode alike. Decoding accepts any order and rejects duplicates.
 template <SerdeType T, class H, class E, class A>
 struct Serde<std::unordered_set<T, H, E, A>> {
   using S = std::unordered_set<T, H, E, A>;
   static constexpr std::size_t min_encoded_size = 1;
   static void write(ByteWriter& w, const S& s) {
-    w.write_varint(s.size());
-    for (const auto& e : s) Serde<T>::write(w, e);
+    detail::write_sorted_by_bytes(w, s, [](ByteWriter& out, const T& e) { Serde<T>::write(out, e); });
   }
   static S read(ByteReader& r) {
     const std::size_t n = r.read_length(detail::container_element_size<T>());

@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "weir/common/errors.hpp"
@@ -99,6 +100,45 @@ class WithIdleness final : public WatermarkGenerator<T> {
   bool idle_ = false;
 };
 
+/// What a `for_generator` factory returns: a generator by value, or a std::unique_ptr to one.
+template <class R>
+struct GeneratorResult {
+  using type = R;
+  static constexpr bool kPointer = false;
+};
+template <class G, class D>
+struct GeneratorResult<std::unique_ptr<G, D>> {
+  using type = G;
+  static constexpr bool kPointer = true;
+};
+
+/// A type with the two members of a watermark generator for records of type T.
+template <class G, class T>
+concept watermark_generator_for = requires(G& g, const T& e, int64_t ts, WatermarkOutput& out) {
+  g.on_event(e, ts, out);
+  g.on_periodic_emit(out);
+};
+
+/// Makes a WatermarkGenerator<T> of any object with `on_event` and `on_periodic_emit`, held by
+/// value or (when `Holder` is a pointer) through a pointer.
+template <class T, class Holder>
+class GeneratorAdapter final : public WatermarkGenerator<T> {
+ public:
+  explicit GeneratorAdapter(Holder g) : g_(std::move(g)) {}
+  void on_event(const T& e, int64_t ts, WatermarkOutput& out) override { get().on_event(e, ts, out); }
+  void on_periodic_emit(WatermarkOutput& out) override { get().on_periodic_emit(out); }
+
+ private:
+  auto& get() {
+    if constexpr (GeneratorResult<Holder>::kPointer) {
+      return *g_;
+    } else {
+      return g_;
+    }
+  }
+  Holder g_;
+};
+
 }  // namespace detail
 
 /// How a stream gets timestamps and watermarks: a generator factory, an optional timestamp
@@ -117,23 +157,33 @@ class WatermarkStrategy {
     const int64_t b = max_out_of_orderness.count();
     return WatermarkStrategy([b] { return std::make_unique<detail::BoundedOutOfOrderness<T>>(b); });
   }
-  /// A user generator: `factory()` returns an object with `on_event(const T&, int64_t,
-  /// WatermarkOutput&)` and `on_periodic_emit(WatermarkOutput&)` (a WatermarkGenerator<T>
-  /// subclass, or any type with those members).
+  /// A user generator, one per split or subtask: `factory()` returns either
+  ///   - a generator by value: any object with `on_event(const T&, int64_t, WatermarkOutput&)`
+  ///     and `on_periodic_emit(WatermarkOutput&)` (a WatermarkGenerator<T> subclass or not), or
+  ///   - a `std::unique_ptr` to a WatermarkGenerator<T> subclass, or
+  ///   - a `std::unique_ptr` to any type with those two members.
   template <class Factory>
   static WatermarkStrategy for_generator(Factory factory) {
-    using G = std::decay_t<decltype(*factory())>;
+    static_assert(std::is_invocable_v<const Factory&>, "for_generator: the factory must be callable with no arguments");
+    using R = std::decay_t<std::invoke_result_t<const Factory&>>;
+    using G = typename detail::GeneratorResult<R>::type;
+    static_assert(detail::watermark_generator_for<G, T>,
+                  "for_generator: factory() must return a generator (by value or in a std::unique_ptr) with "
+                  "on_event(const T&, int64_t timestamp, weir::WatermarkOutput&) and "
+                  "on_periodic_emit(weir::WatermarkOutput&)");
     return WatermarkStrategy([factory]() -> std::unique_ptr<WatermarkGenerator<T>> {
-      if constexpr (std::is_base_of_v<WatermarkGenerator<T>, G>) {
-        return std::unique_ptr<WatermarkGenerator<T>>(factory());
+      if constexpr (detail::GeneratorResult<R>::kPointer) {
+        std::unique_ptr<G> g = factory();
+        if (!g) throw GraphError("for_generator: the factory returned an empty std::unique_ptr");
+        if constexpr (std::is_base_of_v<WatermarkGenerator<T>, G>) {
+          return std::unique_ptr<WatermarkGenerator<T>>(std::move(g));
+        } else {
+          return std::make_unique<detail::GeneratorAdapter<T, std::unique_ptr<G>>>(std::move(g));
+        }
+      } else if constexpr (std::is_base_of_v<WatermarkGenerator<T>, G>) {
+        return std::make_unique<G>(factory());
       } else {
-        struct Adapter final : WatermarkGenerator<T> {
-          explicit Adapter(G g) : g(std::move(g)) {}
-          void on_event(const T& e, int64_t ts, WatermarkOutput& out) override { g.on_event(e, ts, out); }
-          void on_periodic_emit(WatermarkOutput& out) override { g.on_periodic_emit(out); }
-          G g;
-        };
-        return std::make_unique<Adapter>(std::move(*factory()));
+        return std::make_unique<detail::GeneratorAdapter<T, G>>(factory());
       }
     });
   }

@@ -288,6 +288,15 @@ IntervalJoin<T, U, K> KeyedStream<T, K>::interval_join(const KeyedStream<U, K>& 
 // ---- window join and co-group ------------------------------------------------------------------
 
 namespace detail {
+
+/// Gives an operator the parallelism of its (single) input, so the edge between them is forward.
+template <class S>
+void run_at_input_parallelism(const S& stream) {
+  auto& g = stream.get_execution_environment_state().graph;
+  LogicalNode& n = g.at(stream.get_id());
+  n.parallelism = declared_parallelism(g, n.inputs.front().node);
+}
+
 /// Splits the tagged elements of a window and calls the co-group function.
 template <class L, class R, class OUT, class K, class W, class G>
 class CoGroupWindowFunction final : public ProcessWindowFunction<std::variant<L, R>, OUT, K, W> {
@@ -346,8 +355,12 @@ class CoGroupedStreams {
           using E = std::variant<L, R>;
           auto kl = kl_;
           auto kr = kr_;
+          // The taggers run at their input's parallelism (as Flink's), so they chain to it over a
+          // forward edge and each side's records reach the window in their input order.
           auto tagged_l = s_.left_.map([](const L& l) { return E(std::in_place_index<0>, l); }).name("Join Left");
           auto tagged_r = s_.right_.map([](const R& r) { return E(std::in_place_index<1>, r); }).name("Join Right");
+          detail::run_at_input_parallelism(tagged_l);
+          detail::run_at_input_parallelism(tagged_r);
           auto keyed = tagged_l.union_(tagged_r).key_by([kl, kr](const E& e) -> K {
             return e.index() == 0 ? kl(std::get<0>(e)) : kr(std::get<1>(e));
           });
@@ -386,9 +399,10 @@ class CoGroupedStreams {
       KR kr_;
     };
     template <class KR>
-      requires KeySelectorFor<KR, R>
     EqualTo<KR> equal_to(KR kr) {
-      static_assert(std::is_same_v<key_type_t<KL, L>, key_type_t<KR, R>>, "equal_to: both key selectors must return the same key type");
+      if constexpr (detail::check_key_selector<KR, R>()) {
+        static_assert(std::is_same_v<key_type_t<KL, L>, key_type_t<KR, R>>, "equal_to: both key selectors must return the same key type");
+      }
       return EqualTo<KR>(s_, kl_, std::move(kr));
     }
 
@@ -398,8 +412,9 @@ class CoGroupedStreams {
   };
 
   template <class KL>
-    requires KeySelectorFor<KL, L>
   Where<KL> where(KL kl) {
+    constexpr bool key_selector_ok = detail::check_key_selector<KL, L>();
+    (void)key_selector_ok;
     return Where<KL>(*this, std::move(kl));
   }
 

@@ -410,6 +410,10 @@ class CountEvictor {
 class TimeEvictor {
  public:
   static TimeEvictor of(std::chrono::milliseconds window_size, bool do_evict_after = false) {
+    if (window_size.count() < 0) {
+      throw GraphError("TimeEvictor::of(" + std::to_string(window_size.count()) +
+                       "ms): the size must not be negative (it keeps the elements within that time of the newest)");
+    }
     return TimeEvictor(window_size.count(), do_evict_after);
   }
   template <class T, class W>
@@ -453,8 +457,7 @@ class TumblingEventTimeWindows {
   using window_type = TimeWindow;
   static constexpr bool kMerging = false;
   static TumblingEventTimeWindows of(std::chrono::milliseconds size, std::chrono::milliseconds offset = std::chrono::milliseconds(0)) {
-    if (size.count() <= 0) throw GraphError("TumblingEventTimeWindows::of: the size must be positive");
-    if (std::abs(offset.count()) >= size.count()) throw GraphError("TumblingEventTimeWindows::of: |offset| must be below the size");
+    check("TumblingEventTimeWindows", size, offset);
     return TumblingEventTimeWindows(size.count(), offset.count());
   }
   bool is_event_time() const { return true; }
@@ -470,6 +473,14 @@ class TumblingEventTimeWindows {
 
  protected:
   TumblingEventTimeWindows(int64_t s, int64_t o) : size_(s), offset_(o) {}
+  /// Throws GraphError naming `cls` (the event- or processing-time class the user called).
+  static void check(const char* cls, std::chrono::milliseconds size, std::chrono::milliseconds offset) {
+    if (size.count() <= 0) throw GraphError(std::string(cls) + "::of: the size must be positive, got " + std::to_string(size.count()) + "ms");
+    if (std::abs(offset.count()) >= size.count()) {
+      throw GraphError(std::string(cls) + "::of: |offset| must be below the size, got offset " + std::to_string(offset.count()) +
+                       "ms for size " + std::to_string(size.count()) + "ms");
+    }
+  }
   int64_t size_;
   int64_t offset_;
 };
@@ -478,8 +489,8 @@ class TumblingEventTimeWindows {
 class TumblingProcessingTimeWindows : public TumblingEventTimeWindows {
  public:
   static TumblingProcessingTimeWindows of(std::chrono::milliseconds size, std::chrono::milliseconds offset = std::chrono::milliseconds(0)) {
-    auto e = TumblingEventTimeWindows::of(size, offset);
-    return TumblingProcessingTimeWindows(e.size(), e.offset());
+    check("TumblingProcessingTimeWindows", size, offset);
+    return TumblingProcessingTimeWindows(size.count(), offset.count());
   }
   bool is_event_time() const { return false; }
   ProcessingTimeTrigger default_trigger() const { return {}; }
@@ -499,8 +510,7 @@ class SlidingEventTimeWindows {
   static constexpr bool kMerging = false;
   static SlidingEventTimeWindows of(std::chrono::milliseconds size, std::chrono::milliseconds slide,
                                     std::chrono::milliseconds offset = std::chrono::milliseconds(0)) {
-    if (size.count() <= 0 || slide.count() <= 0) throw GraphError("SlidingEventTimeWindows::of: size and slide must be positive");
-    if (std::abs(offset.count()) >= slide.count()) throw GraphError("SlidingEventTimeWindows::of: |offset| must be below the slide");
+    check("SlidingEventTimeWindows", size, slide, offset);
     return SlidingEventTimeWindows(size.count(), slide.count(), offset.count());
   }
   bool is_event_time() const { return true; }
@@ -516,6 +526,18 @@ class SlidingEventTimeWindows {
 
  protected:
   SlidingEventTimeWindows(int64_t s, int64_t sl, int64_t o) : size_(s), slide_(sl), offset_(o) {}
+  /// Throws GraphError naming `cls` (the event- or processing-time class the user called).
+  static void check(const char* cls, std::chrono::milliseconds size, std::chrono::milliseconds slide,
+                    std::chrono::milliseconds offset) {
+    if (size.count() <= 0 || slide.count() <= 0) {
+      throw GraphError(std::string(cls) + "::of: size and slide must be positive, got size " + std::to_string(size.count()) +
+                       "ms and slide " + std::to_string(slide.count()) + "ms");
+    }
+    if (std::abs(offset.count()) >= slide.count()) {
+      throw GraphError(std::string(cls) + "::of: |offset| must be below the slide, got offset " + std::to_string(offset.count()) +
+                       "ms for slide " + std::to_string(slide.count()) + "ms");
+    }
+  }
   int64_t size_;
   int64_t slide_;
   int64_t offset_;
@@ -525,8 +547,8 @@ class SlidingProcessingTimeWindows : public SlidingEventTimeWindows {
  public:
   static SlidingProcessingTimeWindows of(std::chrono::milliseconds size, std::chrono::milliseconds slide,
                                          std::chrono::milliseconds offset = std::chrono::milliseconds(0)) {
-    auto e = SlidingEventTimeWindows::of(size, slide, offset);
-    return SlidingProcessingTimeWindows(e.size(), e.slide(), e.offset());
+    check("SlidingProcessingTimeWindows", size, slide, offset);
+    return SlidingProcessingTimeWindows(size.count(), slide.count(), offset.count());
   }
   bool is_event_time() const { return false; }
   ProcessingTimeTrigger default_trigger() const { return {}; }

@@ -428,4 +428,56 @@ TEST(Watermarks, IdleSplitStopsHoldingBackTheWatermarkAndWindowsFire) {
   client.wait();
 }
 
+
+/// A stateful generator that is no WatermarkGenerator<Ev> subclass: emits, periodically, the
+/// highest timestamp seen minus one, and a watermark from on_event for records marked value 99.
+struct MaxMinusOne {
+  int64_t max_ts = std::numeric_limits<int64_t>::min() + 1;
+  void on_event(const Ev& e, int64_t ts, weir::WatermarkOutput& out) {
+    max_ts = std::max(max_ts, ts);
+    if (e.value == 99) out.emit_watermark(weir::Watermark(ts));
+  }
+  void on_periodic_emit(weir::WatermarkOutput& out) { out.emit_watermark(weir::Watermark(max_ts - 1)); }
+};
+
+/// The same behaviour as a WatermarkGenerator<Ev> subclass.
+struct MaxMinusOneDerived final : weir::WatermarkGenerator<Ev> {
+  MaxMinusOne g;
+  void on_event(const Ev& e, int64_t ts, weir::WatermarkOutput& out) override { g.on_event(e, ts, out); }
+  void on_periodic_emit(weir::WatermarkOutput& out) override { g.on_periodic_emit(out); }
+};
+
+std::vector<int64_t> watermarks_of(const weir::WatermarkStrategy<Ev>& strategy) {
+  auto env = make_env(1);
+  auto s = env.from_elements(Ev{}).assign_timestamps_and_watermarks(
+      strategy.with_timestamp_assigner([](const Ev& e, int64_t) { return e.ts; }));
+  OneInputHarness<Ev, Ev> h(s, 0, 1, 128, /*auto_watermark_interval=*/100);
+  h.open();
+  h.process_element(Ev{"a", 1000, 1});
+  h.process_element(Ev{"a", 1500, 1});
+  h.set_processing_time(100);
+  h.process_element(Ev{"a", 1700, 99});
+  h.process_element(Ev{"a", 1600, 1});
+  h.set_processing_time(200);
+  return h.watermarks();
+}
+
+TEST(Watermarks, ForGeneratorAcceptsAGeneratorByValueOrInAUniquePtr) {
+  // The factory may return the generator by value (the documented form, which did not compile),
+  // a unique_ptr to a WatermarkGenerator<T> subclass, or a unique_ptr to any type with the two
+  // members; each subtask gets a fresh generator whose state persists between calls.
+  const std::vector<int64_t> expected{1499, 1700};
+  using S = weir::WatermarkStrategy<Ev>;
+  EXPECT_EQ(watermarks_of(S::for_generator([] { return MaxMinusOne{}; })), expected) << "plain type by value";
+  EXPECT_EQ(watermarks_of(S::for_generator([] { return MaxMinusOneDerived{}; })), expected) << "subclass by value";
+  EXPECT_EQ(watermarks_of(S::for_generator([] { return std::make_unique<MaxMinusOneDerived>(); })), expected)
+      << "unique_ptr to a subclass";
+  EXPECT_EQ(watermarks_of(S::for_generator([] { return std::make_unique<MaxMinusOne>(); })), expected)
+      << "unique_ptr to a plain type";
+  // One strategy, two generators: state is not shared between them.
+  auto strategy = S::for_generator([] { return MaxMinusOne{}; });
+  EXPECT_EQ(watermarks_of(strategy), expected);
+  EXPECT_EQ(watermarks_of(strategy), expected);
+}
+
 }  // namespace

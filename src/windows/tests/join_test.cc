@@ -171,4 +171,83 @@ TEST(WindowJoin, JoinAndCoGroupMatchNestedLoopsPerWindowIncludingSelfJoin) {
   }
 }
 
+
+TEST(WindowJoin, CoGroupAndJoinSeeEachSidesElementsInArrivalOrderAtEveryParallelism) {
+  // A parallelism-1 input (a collection source): each side's elements of a key must reach the
+  // co-group function, and the join's pairs must follow, in the order they arrived, as a
+  // sequential computation gives, at every window parallelism and on every run. Timestamps are
+  // slightly out of order, so arrival order is not timestamp order.
+  auto ts_of = [](int64_t i, int64_t step) { return i * step + (i % 3 == 0 ? 5 : 0); };
+  std::vector<KV> left, right;
+  for (int64_t i = 0; i < 3000; ++i) left.push_back({"k" + std::to_string(i % 5), ts_of(i, 3)});
+  for (int64_t i = 0; i < 2000; ++i) right.push_back({"k" + std::to_string(i % 3), ts_of(i, 4)});
+  const int64_t size = 200;
+  auto group_of = [&](const KV& kv) { return kv.first + "@" + std::to_string(kv.second / size); };
+  std::map<std::string, std::pair<std::vector<int64_t>, std::vector<int64_t>>> seq;
+  for (const auto& l : left) seq[group_of(l)].first.push_back(l.second);
+  for (const auto& r : right) seq[group_of(r)].second.push_back(r.second);
+  std::map<std::string, std::string> want_cogroup;
+  std::map<std::string, std::vector<std::string>> want_join;
+  auto render = [](const std::vector<int64_t>& v) {
+    std::string s;
+    for (auto x : v) s += std::to_string(x) + ",";
+    return s;
+  };
+  for (const auto& [g, sides] : seq) {
+    want_cogroup[g] = render(sides.first) + "|" + render(sides.second);
+    for (auto l : sides.first)
+      for (auto r : sides.second) want_join[g].push_back(std::to_string(l) + "+" + std::to_string(r));
+  }
+  // Timestamps assigned after a collection source, or by a source of parallelism 1 itself.
+  for (bool at_source : {false, true}) {
+    for (int p : {1, 2, 3, 4}) {
+      for (int run = 0; run < 3; ++run) {
+        auto env = weir::StreamExecutionEnvironment::create();
+        env.set_parallelism(p);
+        env.set_worker_threads(2);
+        auto input = [&](const std::vector<KV>& side, const char* name) {
+          if (!at_source) return env.from_collection(side).assign_timestamps_and_watermarks(by_value_bounded(10));
+          auto gen = weir::DataGeneratorSource([side](int64_t i) { return side[static_cast<std::size_t>(i)]; },
+                                               static_cast<int64_t>(side.size()), 1);
+          return env.from_source(gen, by_value_bounded(10), name).set_parallelism(1);
+        };
+        auto a = input(left, "left");
+        auto b = input(right, "right");
+        auto key = [](const KV& kv) { return kv.first; };
+        auto window = weir::TumblingEventTimeWindows::of(std::chrono::milliseconds(size));
+        auto grouped = a.co_group(b).where(key).equal_to(key).window(window)
+                           .apply([size](const std::vector<KV>& ls, const std::vector<KV>& rs, weir::Collector<std::pair<std::string, std::string>>& out) {
+                             const auto& any = ls.empty() ? rs.front() : ls.front();
+                             std::string s;
+                             for (const auto& l : ls) s += std::to_string(l.second) + ",";
+                             s += "|";
+                             for (const auto& r : rs) s += std::to_string(r.second) + ",";
+                             out.collect(std::pair<std::string, std::string>{any.first + "@" + std::to_string(any.second / size), s});
+                           })
+                           .collect_async();
+        auto joined = a.join(b).where(key).equal_to(key).window(window)
+                          .apply([size](const KV& l, const KV& r) {
+                            return KV{l.first + "@" + std::to_string(l.second / size) + "#" + std::to_string(l.second) + "+" +
+                                          std::to_string(r.second),
+                                      0};
+                          })
+                          .collect_async();
+        env.execute("ordered co-group");
+        std::map<std::string, std::string> got_cogroup;
+        for (auto& [g, s] : grouped.get()) got_cogroup[g] = s;
+        EXPECT_EQ(got_cogroup, want_cogroup) << "co_group at parallelism " << p << ", run " << run
+                                             << (at_source ? ", timestamps from the source" : "");
+        std::map<std::string, std::vector<std::string>> got_join;
+        for (auto& [s, unused] : joined.get()) {
+          const auto hash = s.find('#');
+          got_join[s.substr(0, hash)].push_back(s.substr(hash + 1));
+        }
+        EXPECT_EQ(got_join, want_join) << "join at parallelism " << p << ", run " << run
+                                       << (at_source ? ", timestamps from the source" : "");
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
 }  // namespace
