@@ -17,7 +17,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "weir/api/datastream.hpp"
-#include "weir/api/keyed_process.hpp"
+#include "weir/api/internal/keyed_process_operator.hpp"
 
 namespace weir {
 

@@ -19,7 +19,7 @@
 #include <absl/container/inlined_vector.h>
 
 #include "weir/api/functions.hpp"
-#include "weir/api/keyed_process.hpp"
+#include "weir/api/internal/keyed_process_operator.hpp"
 #include "weir/windows/windows.hpp"
 
 namespace weir::detail {
