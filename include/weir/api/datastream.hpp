@@ -15,6 +15,7 @@
 #include "weir/api/internal/text_sink_operators.hpp"
 #include "weir/api/job.hpp"
 #include "weir/api/internal/keyed_process_operator.hpp"
+#include "weir/api/internal/source_operator.hpp"
 #include "weir/api/source.hpp"
 #include "weir/api/traits.hpp"
 #include "weir/api/two_phase_commit.hpp"

@@ -1,4 +1,5 @@
 #pragma once
+/// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// Internal: runs the `SplitEnumerator` of one `EnumeratedSource` for one job run and carries
 /// its assignments to the reader subtasks. Not for jobs to use.
 ///
