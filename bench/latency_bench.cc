@@ -56,8 +56,10 @@ struct Ages {
 struct AgeSink {
   std::shared_ptr<Ages> ages;
   int64_t skip_before_ns;  ///< records made before this are warm-up
+  std::size_t reserve;
   std::vector<int64_t> local;
   void operator()(const Rec& r) {
+    if (local.capacity() == 0) local.reserve(reserve);  // no reallocation while measuring
     if (r.created_ns >= skip_before_ns) local.push_back(now_ns() - r.created_ns);
   }
   void finish() {
@@ -94,7 +96,7 @@ Result run(int64_t rate, int p, double seconds, int64_t buffer_timeout_us, int w
       .map([](const Rec& r) { return Rec{r.key, r.created_ns, r.value * 2}; })
       .key_by([](const Rec& r) { return r.key; })
       .reduce([](const Rec& a, const Rec& b) { return Rec{b.key, b.created_ns, a.value + b.value}; })
-      .add_sink(AgeSink{ages, warmup_end, {}});
+      .add_sink(AgeSink{ages, warmup_end, static_cast<std::size_t>(n), {}});
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
   env.execute("latency");
