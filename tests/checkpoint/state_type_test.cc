@@ -346,7 +346,9 @@ TEST_P(FormatOne, SnapshotsRestoreAndValuesOfAnotherSizeAreRefused) {
   ASSERT_EQ(checkpoint::read_metadata(path).version, 1u);
 
   std::string m = restore(dir, path, backend, AllKinds<int8_t>{});
-  EXPECT_NE(m.find("keyed state 'count': a stored value of 16 bytes has 7 bytes left over"), std::string::npos) << m;
+  EXPECT_NE(m.find("operator uid 'counts', keyed state 'count': a stored value of 16 bytes has 7 bytes left over"),
+            std::string::npos)
+      << m;
   m = restore(dir, path, backend, AllKinds<int64_t, int32_t>{});
   EXPECT_NE(m.find("keyed state 'seen'"), std::string::npos) << m;
   m = restore(dir, path, backend, AllKinds<std::string>{});
@@ -416,7 +418,9 @@ TEST(SerdeTypeId, NamesTypesByWhatTheyEncode) {
   EXPECT_EQ(serde_type_id<std::chrono::milliseconds>(), "duration<int64,1/1000>");
   EXPECT_EQ(serde_type_id<Outer>(), "Outer{id:int32,inner:optional<Inner{name:string,xs:vector<double>}>,counts:map<string,int64>}");
   EXPECT_EQ(serde_type_id<Tree>(), "Tree{value:int64,children:vector<Tree>}");
-  EXPECT_EQ(serde_type_id<Color>(), "enum weir::cptest::{anonymous}::Color(uint8)");
+  // Enumerations: their C++ name as the compiler spells it, and the underlying type.
+  EXPECT_TRUE(serde_type_id<Color>().starts_with("enum weir::cptest::")) << serde_type_id<Color>();
+  EXPECT_TRUE(serde_type_id<Color>().ends_with("::Color(uint8)")) << serde_type_id<Color>();
   EXPECT_EQ(serde_type_id<Versioned>(), "Versioned");
   EXPECT_EQ(serde_type_version<Versioned>(), 3u);
   EXPECT_EQ(serde_type_version<int64_t>(), 1u);

@@ -59,24 +59,26 @@ class StateTableBase {
   virtual void flush() {}
 };
 
-/// Decodes one stored state value with `read(ByteReader&)`, which must consume all of
-/// `bytes`: a value that does not decode, or leaves bytes over, was written as another type.
-/// Throws IncompatibleStateError naming the state.
+/// Decodes one stored value of keyed state `state` (of operator `uid`, empty if unknown) with
+/// `read(ByteReader&)`, which must consume all of `bytes`: a value that does not decode, or
+/// leaves bytes over, was written as another type. Throws IncompatibleStateError naming both.
 template <class Read>
-auto decode_state_value(const std::string& state, std::string_view bytes, Read&& read) {
+auto decode_state_value(const std::string& uid, const std::string& state, std::string_view bytes, Read&& read) {
+  const auto what = [&] { return (uid.empty() ? std::string() : "operator uid '" + uid + "', ") + "keyed state '" + state + "': "; };
   ByteReader r(bytes);
   try {
     auto v = read(r);
     if (!r.at_end()) {
-      throw IncompatibleStateError("keyed state '" + state + "': a stored value of " + std::to_string(bytes.size()) + " bytes has " +
-                       std::to_string(r.remaining()) +
-                       " bytes left over after decoding; it was written as another type: restore it with the type it "
-                       "was saved with");
+      throw IncompatibleStateError(what() + "a stored value of " + std::to_string(bytes.size()) + " bytes has " +
+                                   std::to_string(r.remaining()) +
+                                   " bytes left over after decoding; it was written as another type: restore it with "
+                                   "the type it was saved with");
     }
     return v;
   } catch (const SerdeError& e) {
-    throw IncompatibleStateError("keyed state '" + state + "': a stored value does not decode (" + e.what() +
-                     "); it was written as another type or is corrupt: restore it with the type it was saved with");
+    throw IncompatibleStateError(what() + "a stored value does not decode (" + e.what() +
+                                 "); it was written as another type or is corrupt: restore it with the type it was "
+                                 "saved with");
   }
 }
 
@@ -96,8 +98,8 @@ class KeyedBackendBase {
   int key_group_of_slot(uint32_t slot) const { return key_groups_[slot]; }
   /// A table, created by `make` on first use. Throws when the name is used with another type.
   /// Entries restored for this name before it was registered are handed to it now.
-  /// `state_type`, when given, is recorded in snapshots; a restore refuses (StateError) a
-  /// table whose saved type differs.
+  /// `state_type`, when given, is recorded in snapshots; a restore refuses
+  /// (IncompatibleStateError) a table whose saved type differs.
   StateTableBase* table(const std::string& name, std::type_index type,
                         const std::function<std::unique_ptr<StateTableBase>()>& make,
                         const runtime::StateType* state_type = nullptr) {
@@ -126,8 +128,8 @@ class KeyedBackendBase {
   }
 
   /// Before restored records are applied: the operator's uid (for messages) and the types its
-  /// states were saved with. Throws StateError when the key type or the type of an already
-  /// registered state differs from what was saved.
+  /// states were saved with. Throws IncompatibleStateError when the key type or the type of an
+  /// already registered state differs from what was saved.
   void begin_restore(const runtime::StateRestore& r) {
     uid_ = r.operator_uid();
     saved_types_.clear();
@@ -146,6 +148,8 @@ class KeyedBackendBase {
     }
     return nullptr;
   }
+  /// The operator's uid, once a restore named it (for messages).
+  const std::string& operator_uid() const { return uid_; }
   /// The key type, as recorded in snapshots (none when the key has no Serde).
   virtual std::optional<runtime::StateType> key_type() const = 0;
 
@@ -481,7 +485,7 @@ class ValueTable final : public StateTableBase {
   }
   void restore_current(std::string_view payload) override {
     if constexpr (SerdeType<V> && SerdeType<N>) {
-      auto entry = decode_state_value(state_name_, payload, [](ByteReader& r) {
+      auto entry = decode_state_value(backend_->operator_uid(), state_name_, payload, [](ByteReader& r) {
         N ns = Serde<N>::read(r);
         V v = Serde<V>::read(r);
         return std::pair<N, V>(std::move(ns), std::move(v));
@@ -503,7 +507,7 @@ class ValueTable final : public StateTableBase {
   V* rocks_get(const N& ns) {
     if constexpr (SerdeType<V> && SerdeType<N>) {
       if (!backend_->store()->get(rocks_key(ns), buf_)) return nullptr;
-      cache_ = decode_state_value(state_name_, buf_, [](ByteReader& r) { return Serde<V>::read(r); });
+      cache_ = decode_state_value(backend_->operator_uid(), state_name_, buf_, [](ByteReader& r) { return Serde<V>::read(r); });
       return &cache_;
     } else {
       no_serde("keyed state");

@@ -369,7 +369,7 @@ class KeyedTable final : public StateTableBase {
 
   /// An entry as written by `snapshot` or `flush`; all of `bytes` must be consumed.
   E decode(std::string_view bytes) const {
-    return decode_state_value(state_name_, bytes, [](ByteReader& r) { return EntryCodec<E>::read(r); });
+    return decode_state_value(backend_->operator_uid(), state_name_, bytes, [](ByteReader& r) { return EntryCodec<E>::read(r); });
   }
 
   KeyedBackendBase* backend_;
