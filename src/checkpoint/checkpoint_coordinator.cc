@@ -246,6 +246,7 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
           sm.keys = keys.size();
           for (const auto& l : snap.lists) names.insert(l.name);
           sm.state_names.assign(names.begin(), names.end());
+          sm.state_types = snap.state_types;
           if (!snap.key_groups.empty() || !snap.lists.empty() || !snap.inflight_in.empty() || !snap.inflight_out.empty()) {
             const std::string bytes = checkpoint::encode_state_file(snap);
             const std::string name = file_name(static_cast<std::size_t>(it - meta.operators.begin()), te.subtask);
@@ -584,6 +585,10 @@ RestorePlan load_restore_plan(const std::string& dir, const std::vector<Operator
     for (int s = 0; s < p; ++s) {
       auto& r = restores[static_cast<std::size_t>(s)];
       r.restored_ = true;
+      r.uid_ = op.uid;
+      for (const auto& st : op.subtasks) {
+        for (const auto& t : st.state_types) add_state_type(r.types_, t);
+      }
       if (inflight) {
         r.inflight_in_ = old[static_cast<std::size_t>(s)].inflight_in;
         r.inflight_out_ = old[static_cast<std::size_t>(s)].inflight_out;

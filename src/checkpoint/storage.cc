@@ -43,17 +43,74 @@ void write_header(std::string& out, std::string_view magic) {
   w.write_fixed(kFormatVersion);
 }
 
-std::string_view check_header(std::string_view bytes, std::string_view magic, const std::string& path) {
+std::string_view check_header(std::string_view bytes, std::string_view magic, const std::string& path,
+                              uint32_t* version_out = nullptr) {
   if (bytes.size() < magic.size() + 4 || bytes.substr(0, magic.size()) != magic) {
     throw StateError("'" + path + "' is not a Weir checkpoint file (bad magic)");
   }
   ByteReader r(bytes.substr(magic.size(), 4));
   const auto version = r.read_fixed<uint32_t>();
-  if (version != kFormatVersion) {
-    throw StateError("'" + path + "' has format version " + std::to_string(version) + "; this Weir reads version " +
-                     std::to_string(kFormatVersion));
+  if (version < kOldestReadableVersion || version > kFormatVersion) {
+    throw StateError("'" + path + "' has format version " + std::to_string(version) + "; this Weir reads versions " +
+                     std::to_string(kOldestReadableVersion) + " to " + std::to_string(kFormatVersion));
   }
+  if (version_out) *version_out = version;
   return bytes.substr(magic.size() + 4);
+}
+
+// Format 1: the metadata without state types.
+struct SubtaskMetaV1 {
+  int32_t subtask = 0;
+  int32_t first_key_group = 0;
+  int32_t last_key_group = 0;
+  FileRef file;
+  std::vector<detail::KvFile> kv_files;
+  uint64_t keyed_bytes = 0;
+  uint64_t keyed_records = 0;
+  uint64_t keys = 0;
+  std::vector<std::string> state_names;
+};
+struct OperatorMetaV1 {
+  std::string uid;
+  std::string name;
+  int32_t parallelism = 1;
+  int32_t max_parallelism = 128;
+  std::vector<SubtaskMetaV1> subtasks;
+};
+struct MetadataV1 {
+  uint32_t version = 1;
+  int64_t checkpoint_id = 0;
+  int64_t timestamp = 0;
+  bool savepoint = false;
+  std::string job_name;
+  std::string backend;
+  std::string shared_dir;
+  std::vector<OperatorMetaV1> operators;
+};
+WEIR_SERDE(SubtaskMetaV1, subtask, first_key_group, last_key_group, file, kv_files, keyed_bytes, keyed_records, keys,
+           state_names)
+WEIR_SERDE(OperatorMetaV1, uid, name, parallelism, max_parallelism, subtasks)
+WEIR_SERDE(MetadataV1, version, checkpoint_id, timestamp, savepoint, job_name, backend, shared_dir, operators)
+
+Metadata from_v1(MetadataV1 v1) {
+  Metadata m;
+  m.version = 1;
+  m.checkpoint_id = v1.checkpoint_id;
+  m.timestamp = v1.timestamp;
+  m.savepoint = v1.savepoint;
+  m.job_name = std::move(v1.job_name);
+  m.backend = std::move(v1.backend);
+  m.shared_dir = std::move(v1.shared_dir);
+  for (auto& o : v1.operators) {
+    OperatorMeta op{std::move(o.uid), std::move(o.name), o.parallelism, o.max_parallelism, {}};
+    for (auto& st : o.subtasks) {
+      op.subtasks.push_back(SubtaskMeta{st.subtask, st.first_key_group, st.last_key_group, std::move(st.file),
+                                        std::move(st.kv_files), st.keyed_bytes, st.keyed_records, st.keys,
+                                        std::move(st.state_names), {}});
+    }
+    m.operators.push_back(std::move(op));
+  }
+  return m;
 }
 }  // namespace
 
@@ -222,7 +279,8 @@ Metadata read_metadata(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw StateError("'" + dir + "' is not a complete checkpoint or savepoint: no " + kMetadataFile);
   const std::string bytes = read_file(path);
-  std::string_view rest = check_header(bytes, kMetaMagic, path);
+  uint32_t version = 0;
+  std::string_view rest = check_header(bytes, kMetaMagic, path, &version);
   if (rest.size() < 8) throw StateError("'" + path + "' is truncated");
   ByteReader r(rest.substr(0, 8));
   const auto sum = r.read_fixed<uint64_t>();
@@ -230,7 +288,7 @@ Metadata read_metadata(const std::string& dir) {
   if (checksum(body) != sum) throw StateError("'" + path + "' is corrupt: checksum mismatch");
   Metadata meta;
   try {
-    meta = deserialize<Metadata>(body);
+    meta = version == 1 ? from_v1(deserialize<MetadataV1>(body)) : deserialize<Metadata>(body);
   } catch (const SerdeError& e) {
     throw StateError("'" + path + "' does not decode: " + e.what());
   }

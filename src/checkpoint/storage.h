@@ -19,7 +19,10 @@
 
 namespace weir::checkpoint {
 
-inline constexpr uint32_t kFormatVersion = 1;
+/// 2: the metadata records each state's type (`SubtaskMeta::state_types`). Version 1 is still
+/// read (its states restore unchecked).
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kOldestReadableVersion = 1;
 inline constexpr const char* kMetadataFile = "_metadata";
 
 struct FileRef {
@@ -38,6 +41,7 @@ struct SubtaskMeta {
   uint64_t keyed_records = 0;
   uint64_t keys = 0;  ///< distinct keys with keyed state or timers
   std::vector<std::string> state_names;  ///< keyed state names and operator list names
+  std::vector<runtime::StateType> state_types;  ///< the type of each state (format 2)
 };
 
 struct OperatorMeta {
@@ -112,10 +116,13 @@ std::string path_of_uri(const std::string& uri);
 namespace weir::detail {
 WEIR_SERDE(KvFile, name, size, checksum)
 }  // namespace weir::detail
+namespace weir::runtime {
+WEIR_SERDE(StateType, scope, name, type, version)
+}  // namespace weir::runtime
 namespace weir::checkpoint {
 WEIR_SERDE(FileRef, name, size, checksum)
 WEIR_SERDE(SubtaskMeta, subtask, first_key_group, last_key_group, file, kv_files, keyed_bytes, keyed_records, keys,
-           state_names)
+           state_names, state_types)
 WEIR_SERDE(OperatorMeta, uid, name, parallelism, max_parallelism, subtasks)
 WEIR_SERDE(Metadata, version, checkpoint_id, timestamp, savepoint, job_name, backend, shared_dir, operators)
 }  // namespace weir::checkpoint

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -234,6 +235,7 @@ struct OperatorTotals {
   uint64_t keyed_bytes = 0;
   uint64_t files = 0;
   uint64_t file_bytes = 0;  ///< state files and RocksDB files
+  std::vector<weir::runtime::StateType> state_types;  ///< by scope, then name
 };
 
 OperatorTotals totals_of(const weir::checkpoint::OperatorMeta& op) {
@@ -251,8 +253,44 @@ OperatorTotals totals_of(const weir::checkpoint::OperatorMeta& op) {
       ++t.files;
       t.file_bytes += f.size;
     }
+    for (const auto& ty : st.state_types) weir::runtime::add_state_type(t.state_types, ty);
   }
+  std::sort(t.state_types.begin(), t.state_types.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.scope, a.name) < std::tie(b.scope, b.name);
+  });
   return t;
+}
+
+/// "key type: int64 (v1)", "'count': ValueState<int64> (v1)", "'buf' (operator state): ...".
+std::string state_type_line(const weir::runtime::StateType& t) {
+  using weir::runtime::StateScope;
+  const std::string type = printable(t.describe());
+  switch (t.scope) {
+    case StateScope::key:
+      return "key type: " + type;
+    case StateScope::operator_list:
+      return "'" + printable(t.name) + "' (operator state): " + type;
+    case StateScope::broadcast:
+      return "'" + printable(t.name) + "' (broadcast state): " + type;
+    case StateScope::keyed:
+      break;
+  }
+  return "'" + printable(t.name) + "': " + type;
+}
+
+const char* scope_name(weir::runtime::StateScope s) {
+  using weir::runtime::StateScope;
+  switch (s) {
+    case StateScope::key:
+      return "key";
+    case StateScope::operator_list:
+      return "operator";
+    case StateScope::broadcast:
+      return "broadcast";
+    case StateScope::keyed:
+      break;
+  }
+  return "keyed";
 }
 
 void print_text(const std::string& dir, const weir::checkpoint::Metadata& meta,
@@ -283,6 +321,12 @@ void print_text(const std::string& dir, const weir::checkpoint::Metadata& meta,
     out += fmt::format("    state: {}\n", names.empty() ? "(none)" : names);
     out += fmt::format("    keys: {}  records: {}  keyed bytes: {}  files: {} ({})\n", t.keys, t.records,
                        human_bytes(t.keyed_bytes), t.files, human_bytes(t.file_bytes));
+    if (meta.version < 2) {
+      out += fmt::format("    state types: not recorded (format {})\n", meta.version);
+    } else if (!t.state_types.empty()) {
+      out += "    state types:\n";
+      for (const auto& ty : t.state_types) out += "      " + state_type_line(ty) + "\n";
+    }
     for (std::size_t s = 0; s < op.subtasks.size(); ++s) {
       const auto& st = op.subtasks[s];
       const auto& r = reports[o][s];
@@ -336,8 +380,21 @@ void print_json(const std::string& dir, const weir::checkpoint::Metadata& meta,
       out += json_str(n);
       first = false;
     }
-    out += fmt::format("],\"keys\":{},\"records\":{},\"keyed_bytes\":{},\"files\":{},\"file_bytes\":{},\"subtasks\":[", t.keys,
+    out += fmt::format("],\"keys\":{},\"records\":{},\"keyed_bytes\":{},\"files\":{},\"file_bytes\":{},\"state_types\":", t.keys,
                        t.records, t.keyed_bytes, t.files, t.file_bytes);
+    if (meta.version < 2) {
+      out += "null";
+    } else {
+      out += '[';
+      for (std::size_t i = 0; i < t.state_types.size(); ++i) {
+        const auto& ty = t.state_types[i];
+        if (i > 0) out += ',';
+        out += fmt::format("{{\"scope\":\"{}\",\"name\":{},\"type\":{},\"version\":{}}}", scope_name(ty.scope),
+                           json_str(ty.name), json_str(ty.type), ty.version);
+      }
+      out += ']';
+    }
+    out += ",\"subtasks\":[";
     for (std::size_t s = 0; s < op.subtasks.size(); ++s) {
       const auto& st = op.subtasks[s];
       const auto& r = reports[o][s];

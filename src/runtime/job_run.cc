@@ -358,10 +358,11 @@ void JobRun::task_done(Task*) {
   if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) complete();
 }
 
-void JobRun::task_failed(Task* task, const std::string& message) {
+void JobRun::task_failed(Task* task, const std::string& message, bool recoverable) {
   bool first = false;
   {
     std::lock_guard lock(mu_);
+    if (status_ == JobStatus::running && !recoverable) unrecoverable_ = true;
     if (status_ == JobStatus::running) {
       status_ = JobStatus::failing;
       failure_ = message;
@@ -432,7 +433,7 @@ void JobRun::complete() {
   int64_t restart_delay = -1;
   {
     std::lock_guard lock(mu_);
-    if (status_ == JobStatus::failing) {
+    if (status_ == JobStatus::failing && !unrecoverable_) {
       if (auto delay = restart_strategy_.on_failure(config_.clock->now_ms())) {
         spdlog::warn("job '{}' restarts in {} ms (restart {}) after: {}", graph_.job_name, *delay,
                      restart_strategy_.restarts(), failure_);

@@ -61,7 +61,8 @@ class JobRun {
 
   // Called by tasks, from worker threads.
   void task_done(Task* task);
-  void task_failed(Task* task, const std::string& message);
+  /// `recoverable` false: the job fails without restarting (a restart would fail the same way).
+  void task_failed(Task* task, const std::string& message, bool recoverable = true);
 
   /// Savepoints and checkpoints on demand.
   std::future<std::string> trigger_savepoint(const std::string& dir, bool stop);
@@ -106,6 +107,7 @@ class JobRun {
   std::condition_variable cv_;
   JobStatus status_ = JobStatus::created;  // guarded by mu_
   std::string failure_;                    // guarded by mu_: the root cause
+  bool unrecoverable_ = false;             // guarded by mu_: the root cause rules out a restart
   bool ended_ = false;                     // guarded by mu_
   bool joined_ = false;                    // guarded by mu_
   bool stop_requested_ = false;            // guarded by mu_: a stop-with-savepoint ends the job

@@ -44,9 +44,10 @@ void Task::run() {
     result = run_slice();
   } catch (...) {
     const std::string message = describe_failure(std::current_exception());
+    const bool recoverable = is_recoverable(std::current_exception());
     close_chain();
     state_.store(kDone, std::memory_order_release);
-    job_->task_failed(this, message);
+    job_->task_failed(this, message, recoverable);
     return;
   }
   switch (result) {
@@ -644,6 +645,18 @@ void Task::close_chain() noexcept {
   outputs.clear();
   writers.clear();
   timers_.clear();
+}
+
+bool Task::is_recoverable(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const OperatorFailure& e) {
+    return e.recoverable();
+  } catch (const IncompatibleStateError&) {
+    return false;
+  } catch (...) {
+    return true;
+  }
 }
 
 std::string Task::describe_failure(std::exception_ptr error) const {

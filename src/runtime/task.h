@@ -211,6 +211,8 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   void check_alignment();
   void end_alignment();
   std::string describe_failure(std::exception_ptr error) const;
+  /// False for failures a restart would meet again (an IncompatibleStateError).
+  static bool is_recoverable(std::exception_ptr error);
 
   TaskInfo info_;
   JobRun* job_;

@@ -36,7 +36,11 @@ class BroadcastStates {
     }
     auto m = std::make_shared<M>();
     std::function<std::vector<std::string>()> encode;
+    std::optional<runtime::StateType> type;
     if constexpr (SerdeType<K> && SerdeType<V>) {
+      type = runtime::StateType{runtime::StateScope::broadcast, d.get_name(), "BroadcastState<" + serde_type_id<K>() + "," + serde_type_id<V>() + ">",
+                                serde_type_version<V>()};
+      runtime::check_state_type(uid_, saved_type(d.get_name()), *type);
       encode = [m] {
         std::vector<std::string> out;
         for (const auto& [k, v] : *m) out.push_back(serialize(std::pair<K, V>(k, v)));
@@ -45,7 +49,14 @@ class BroadcastStates {
       auto it = restored_.find(d.get_name());
       if (it != restored_.end()) {
         for (const auto& e : it->second) {
-          auto kv = deserialize<std::pair<K, V>>(e);
+          auto kv = [&] {
+            try {
+              return deserialize<std::pair<K, V>>(e);
+            } catch (const SerdeError& err) {
+              throw IncompatibleStateError("operator uid '" + uid_ + "', broadcast state '" + d.get_name() + "': an entry does not decode (" +
+                               err.what() + "); restore it with the type it was saved with");
+            }
+          }();
           m->insert_or_assign(std::move(kv.first), std::move(kv.second));
         }
         restored_.erase(it);
@@ -56,7 +67,7 @@ class BroadcastStates {
         return {};
       };
     }
-    states_.push_back({d.get_name(), typeid(M), m, std::move(encode)});
+    states_.push_back({d.get_name(), typeid(M), m, std::move(encode), std::move(type)});
     return *m;
   }
 
@@ -64,10 +75,20 @@ class BroadcastStates {
   /// subtask reads it (a union list per state).
   void snapshot(runtime::SnapshotContext& ctx, int subtask) const {
     if (subtask != 0) return;
-    for (const auto& s : states_) ctx.add_list("broadcast." + s.name, runtime::Redistribution::union_, s.encode());
-    for (const auto& [name, elems] : restored_) ctx.add_list("broadcast." + name, runtime::Redistribution::union_, elems);
+    for (const auto& s : states_) {
+      ctx.add_list("broadcast." + s.name, runtime::Redistribution::union_, s.encode());
+      if (s.state_type) ctx.add_state_type(*s.state_type);
+    }
+    for (const auto& [name, elems] : restored_) {
+      ctx.add_list("broadcast." + name, runtime::Redistribution::union_, elems);
+      if (const auto* t = saved_type(name)) ctx.add_state_type(*t);
+    }
   }
   void set_restore(const runtime::StateRestore& r) {
+    uid_ = r.operator_uid();
+    for (const auto& t : r.state_types()) {
+      if (t.scope == runtime::StateScope::broadcast) saved_types_.push_back(t);
+    }
     for (const auto& [name, elems] : r.lists_) {
       if (name.rfind("broadcast.", 0) == 0) restored_[name.substr(10)] = elems;
     }
@@ -79,8 +100,17 @@ class BroadcastStates {
     std::type_index type;
     std::shared_ptr<void> map;
     std::function<std::vector<std::string>()> encode;
+    std::optional<runtime::StateType> state_type;
   };
+  const runtime::StateType* saved_type(const std::string& name) const {
+    for (const auto& t : saved_types_) {
+      if (t.name == name) return &t;
+    }
+    return nullptr;
+  }
   std::vector<Entry> states_;
+  std::string uid_;
+  std::vector<runtime::StateType> saved_types_;  ///< of the restore
   std::map<std::string, std::vector<std::string>> restored_;  ///< not yet asked for
 };
 }  // namespace detail

@@ -57,7 +57,8 @@ class OperatorListState final : public detail::OperatorListBase {
       try {
         items_.push_back(deserialize<T>(e));
       } catch (const SerdeError& err) {
-        throw StateError("operator state '" + name + "' does not decode: " + err.what());
+        throw IncompatibleStateError("operator state '" + name + "' does not decode: " + err.what() +
+                                     "; it was written as another type: restore it with the type it was saved with");
       }
     }
   }
@@ -84,7 +85,10 @@ class OperatorStateStore {
   void set_restore(const runtime::StateRestore* r) { restore_ = r; }
   bool is_restored() const { return restore_ && restore_->is_restored(); }
   void snapshot(runtime::SnapshotContext& ctx) const {
-    for (const auto& e : entries_) ctx.add_list(e.name, e.mode, e.list->encode());
+    for (const auto& e : entries_) {
+      ctx.add_list(e.name, e.mode, e.list->encode());
+      ctx.add_state_type(e.type);
+    }
   }
 
  private:
@@ -98,16 +102,24 @@ class OperatorStateStore {
         return *l;
       }
     }
+    runtime::StateType type{runtime::StateScope::operator_list, name,
+                            std::string(mode == runtime::Redistribution::union_ ? "UnionListState<" : "ListState<") +
+                                serde_type_id<T>() + ">",
+                            serde_type_version<T>()};
     auto list = std::make_unique<OperatorListState<T>>();
-    if (restore_ && restore_->is_restored()) list->decode(restore_->list(name), name);
+    if (restore_ && restore_->is_restored()) {
+      runtime::check_state_type(restore_->operator_uid(), restore_->saved_type(runtime::StateScope::operator_list, name), type);
+      list->decode(restore_->list(name), name);
+    }
     auto& ref = *list;
-    entries_.push_back(Entry{name, mode, std::move(list)});
+    entries_.push_back(Entry{name, mode, std::move(list), std::move(type)});
     return ref;
   }
   struct Entry {
     std::string name;
     runtime::Redistribution mode;
     std::unique_ptr<detail::OperatorListBase> list;
+    runtime::StateType type;
   };
   std::vector<Entry> entries_;
   const runtime::StateRestore* restore_ = nullptr;

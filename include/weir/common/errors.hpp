@@ -23,16 +23,20 @@ class GraphError : public std::invalid_argument {
 /// that adds the subtask. Carries the operator's name and the original message.
 class OperatorFailure : public std::runtime_error {
  public:
-  OperatorFailure(std::string op, std::string cause)
+  OperatorFailure(std::string op, std::string cause, bool recoverable = true)
       : std::runtime_error("operator '" + op + "' failed: " + cause),
         operator_name_(std::move(op)),
-        cause_(std::move(cause)) {}
+        cause_(std::move(cause)),
+        recoverable_(recoverable) {}
   const std::string& operator_name() const noexcept { return operator_name_; }
   const std::string& cause() const noexcept { return cause_; }
+  /// False when restarting cannot help (an IncompatibleStateError): the job fails at once.
+  bool recoverable() const noexcept { return recoverable_; }
 
  private:
   std::string operator_name_;
   std::string cause_;
+  bool recoverable_ = true;
 };
 
 /// Thrown by state backends and checkpoint storage when I/O fails or stored data is corrupt.
@@ -40,6 +44,14 @@ class OperatorFailure : public std::runtime_error {
 class StateError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// Thrown on restore when a state was saved with another type than the job now gives it (or a
+/// stored value does not decode as that type). A restart would meet it again, so the job
+/// fails without restarting.
+class IncompatibleStateError : public StateError {
+ public:
+  using StateError::StateError;
 };
 
 }  // namespace weir

@@ -761,6 +761,242 @@ T deserialize(std::string_view bytes) {
   return v;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Type identity: what a snapshot records about the serializer of each state
+// ---------------------------------------------------------------------------------------------
+//
+// Built-in types are named by what they encode: "int64", "double", "string", "vector<int64>",
+// "map<string,int64>", "optional<Trade>"; WEIR_SERDE structs by their name and fields in wire
+// order ("Trade{id:int64,price:double}"). A Serde specialisation may declare
+//   static constexpr std::string_view type_name = "...";  // its identity (default: the C++ name)
+//   static constexpr uint32_t version = N;                 // raise it when the encoding changes
+// A restore compares identity and version of each state and refuses a change.
+
+namespace detail {
+
+/// The C++ name of T as the compiler spells it (GCC and Clang); the identity of types with a
+/// custom Serde that declares no `type_name`.
+template <class T>
+std::string cpp_type_name() {
+  const std::string_view f = __PRETTY_FUNCTION__;
+  const std::size_t at = f.find("T = ");
+  if (at == std::string_view::npos) return std::string(f);
+  const std::size_t from = at + 4;
+  std::size_t to = f.find(';', from);
+  if (to == std::string_view::npos) to = f.rfind(']');
+  if (to == std::string_view::npos || to < from) to = f.size();
+  return std::string(f.substr(from, to - from));
+}
+
+template <class T>
+constexpr uint32_t serde_version_of() {
+  if constexpr (requires { Serde<T>::version; }) {
+    return static_cast<uint32_t>(Serde<T>::version);
+  } else {
+    return 1;
+  }
+}
+
+template <class T>
+inline constexpr char kSerdeTypeTag = 0;
+
+template <class T>
+void append_type_id(std::string& out, std::vector<const void*>& open);
+
+template <class... Ts>
+void append_type_ids(std::string& out, std::vector<const void*>& open) {
+  std::size_t i = 0;
+  ((out += (i++ != 0 ? "," : ""), append_type_id<Ts>(out, open)), ...);
+}
+
+template <class T>
+std::string arithmetic_type_name() {
+  if constexpr (std::is_same_v<T, bool>) {
+    return "bool";
+  } else if constexpr (std::is_same_v<T, char>) {
+    return "char";
+  } else if constexpr (std::is_same_v<T, wchar_t>) {
+    return "wchar";
+  } else if constexpr (std::is_same_v<T, char8_t>) {
+    return "char8";
+  } else if constexpr (std::is_same_v<T, char16_t>) {
+    return "char16";
+  } else if constexpr (std::is_same_v<T, char32_t>) {
+    return "char32";
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return sizeof(T) == 4 ? "float" : "double";
+  } else {
+    return (std::is_signed_v<T> ? "int" : "uint") + std::to_string(sizeof(T) * 8);
+  }
+}
+
+/// The identity of T without its own version (its parts carry theirs).
+template <class T, class = void>
+struct SerdeTypeId {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    if constexpr (has_serde_fields<T>) {
+      // A recursive struct names itself inside its own fields.
+      if (std::find(open.begin(), open.end(), &kSerdeTypeTag<T>) != open.end()) {
+        out += serde_type_name<T>();
+        return;
+      }
+      open.push_back(&kSerdeTypeTag<T>);
+      out += serde_type_name<T>();
+      out += '{';
+      constexpr auto desc = describe<T>();
+      std::size_t i = 0;
+      std::apply(
+          [&](const auto&... field) {
+            ((out += (i++ != 0 ? "," : ""), out += field.name, out += ':',
+              append_type_id<typename std::remove_cvref_t<decltype(field)>::member_type>(out, open)),
+             ...);
+          },
+          desc.fields);
+      out += '}';
+      open.pop_back();
+    } else if constexpr (std::is_enum_v<T>) {
+      out += "enum " + cpp_type_name<T>() + "(" + arithmetic_type_name<std::underlying_type_t<T>>() + ")";
+    } else if constexpr (std::is_arithmetic_v<T>) {
+      out += arithmetic_type_name<T>();
+    } else {
+      out += cpp_type_name<T>();
+    }
+  }
+};
+template <class C, class Tr, class A>
+struct SerdeTypeId<std::basic_string<C, Tr, A>> {
+  static void append(std::string& out, std::vector<const void*>&) {
+    out += std::is_same_v<C, char> ? std::string("string") : "string<" + arithmetic_type_name<C>() + ">";
+  }
+};
+template <class T, class A>
+struct SerdeTypeId<std::vector<T, A>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "vector<";
+    append_type_id<T>(out, open);
+    out += '>';
+  }
+};
+template <class T, std::size_t N>
+struct SerdeTypeId<std::array<T, N>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "array<";
+    append_type_id<T>(out, open);
+    out += "," + std::to_string(N) + ">";
+  }
+};
+template <class A, class B>
+struct SerdeTypeId<std::pair<A, B>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "pair<";
+    append_type_ids<A, B>(out, open);
+    out += '>';
+  }
+};
+template <class... Ts>
+struct SerdeTypeId<std::tuple<Ts...>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "tuple<";
+    append_type_ids<Ts...>(out, open);
+    out += '>';
+  }
+};
+template <class T>
+struct SerdeTypeId<std::optional<T>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "optional<";
+    append_type_id<T>(out, open);
+    out += '>';
+  }
+};
+template <class K, class V, class C, class A>
+struct SerdeTypeId<std::map<K, V, C, A>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "map<";
+    append_type_ids<K, V>(out, open);
+    out += '>';
+  }
+};
+template <class T, class C, class A>
+struct SerdeTypeId<std::set<T, C, A>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "set<";
+    append_type_id<T>(out, open);
+    out += '>';
+  }
+};
+template <class K, class V, class H, class E, class A>
+struct SerdeTypeId<std::unordered_map<K, V, H, E, A>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "unordered_map<";
+    append_type_ids<K, V>(out, open);
+    out += '>';
+  }
+};
+template <class T, class H, class E, class A>
+struct SerdeTypeId<std::unordered_set<T, H, E, A>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "unordered_set<";
+    append_type_id<T>(out, open);
+    out += '>';
+  }
+};
+template <class Rep, class Period>
+struct SerdeTypeId<std::chrono::duration<Rep, Period>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "duration<";
+    append_type_id<Rep>(out, open);
+    out += "," + std::to_string(Period::num) + "/" + std::to_string(Period::den) + ">";
+  }
+};
+template <class Clock, class D>
+struct SerdeTypeId<std::chrono::time_point<Clock, D>> {
+  static void append(std::string& out, std::vector<const void*>& open) {
+    out += "time_point<";
+    append_type_id<D>(out, open);
+    out += '>';
+  }
+};
+
+/// T's identity without its own version.
+template <class T>
+void append_type_body(std::string& out, std::vector<const void*>& open) {
+  if constexpr (requires { Serde<T>::type_name; }) {
+    out += std::string_view(Serde<T>::type_name);
+  } else {
+    SerdeTypeId<T>::append(out, open);
+  }
+}
+
+/// T's identity as a part of another type: with "@v<N>" when its version is not 1.
+template <class T>
+void append_type_id(std::string& out, std::vector<const void*>& open) {
+  using U = std::remove_cv_t<T>;
+  append_type_body<U>(out, open);
+  if constexpr (serde_version_of<U>() != 1) out += "@v" + std::to_string(serde_version_of<U>());
+}
+
+}  // namespace detail
+
+/// The identity of T's encoding, e.g. "int64", "vector<string>", "Trade{id:int64,price:double}".
+/// Computed once per type; the same in every build of the same type definitions.
+template <class T>
+const std::string& serde_type_id() {
+  static const std::string id = [] {
+    std::string s;
+    std::vector<const void*> open;
+    detail::append_type_body<std::remove_cv_t<T>>(s, open);
+    return s;
+  }();
+  return id;
+}
+
+/// The version of T's Serde: its `version` member, or 1.
+template <class T>
+constexpr uint32_t serde_type_version() {
+  return detail::serde_version_of<std::remove_cv_t<T>>();
+}
+
 }  // namespace weir
 
 // ---------------------------------------------------------------------------------------------

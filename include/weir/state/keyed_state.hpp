@@ -97,24 +97,31 @@ class StateDescriptor {
   const std::string& get_name() const { return name_; }
   void enable_time_to_live(const StateTtlConfig& ttl) { ttl_ = ttl; }
   const std::optional<StateTtlConfig>& get_ttl_config() const { return ttl_; }
+  /// The kind of state ("ValueState", "ListState", ...), recorded with its type in
+  /// snapshots; empty for internal tables, whose type is not recorded.
+  const char* state_kind() const { return kind_; }
+
+ protected:
+  StateDescriptor(std::string name, const char* kind) : StateDescriptor(std::move(name)) { kind_ = kind; }
 
  private:
   std::string name_;
   std::optional<StateTtlConfig> ttl_;
+  const char* kind_ = "";
 };
 
 template <class T>
 class ValueStateDescriptor : public StateDescriptor {
  public:
   using value_type = T;
-  using StateDescriptor::StateDescriptor;
+  explicit ValueStateDescriptor(std::string name) : StateDescriptor(std::move(name), "ValueState") {}
 };
 
 template <class T>
 class ListStateDescriptor : public StateDescriptor {
  public:
   using value_type = T;
-  using StateDescriptor::StateDescriptor;
+  explicit ListStateDescriptor(std::string name) : StateDescriptor(std::move(name), "ListState") {}
 };
 
 template <class K, class V>
@@ -122,7 +129,7 @@ class MapStateDescriptor : public StateDescriptor {
  public:
   using key_type = K;
   using value_type = V;
-  using StateDescriptor::StateDescriptor;
+  explicit MapStateDescriptor(std::string name) : StateDescriptor(std::move(name), "MapState") {}
 };
 
 /// `reduce_fn(const T& acc, const T& value) -> T` folds what is added.
@@ -131,7 +138,8 @@ class ReducingStateDescriptor : public StateDescriptor {
  public:
   using value_type = T;
   template <class F>
-  ReducingStateDescriptor(std::string name, F reduce_fn) : StateDescriptor(std::move(name)), reduce_(std::move(reduce_fn)) {
+  ReducingStateDescriptor(std::string name, F reduce_fn)
+      : StateDescriptor(std::move(name), "ReducingState"), reduce_(std::move(reduce_fn)) {
     static_assert(std::is_invocable_r_v<T, const F&, const T&, const T&>,
                   "ReducingStateDescriptor: the function must be callable as T(const T&, const T&)");
   }
@@ -147,7 +155,7 @@ template <class IN, class ACC, class OUT>
 class AggregatingStateDescriptor : public StateDescriptor {
  public:
   template <class A>
-  AggregatingStateDescriptor(std::string name, A agg) : StateDescriptor(std::move(name)) {
+  AggregatingStateDescriptor(std::string name, A agg) : StateDescriptor(std::move(name), "AggregatingState") {
     auto shared = std::make_shared<A>(std::move(agg));
     create_ = [shared] { return ACC(shared->create_accumulator()); };
     add_ = [shared](const IN& v, ACC acc) { return ACC(shared->add(v, std::move(acc))); };
@@ -209,7 +217,7 @@ struct EntryCodec<std::vector<Stamped<V>>> {
     for (const auto& x : e) EntryCodec<Stamped<V>>::write(w, x);
   }
   static std::vector<Stamped<V>> read(ByteReader& r) {
-    std::vector<Stamped<V>> e(r.read_varint());
+    std::vector<Stamped<V>> e(r.read_length(sizeof(int64_t)));  // each element ends with its stamp
     for (auto& x : e) x = EntryCodec<Stamped<V>>::read(r);
     return e;
   }
@@ -241,7 +249,7 @@ template <class E>
 class KeyedTable final : public StateTableBase {
  public:
   KeyedTable(KeyedBackendBase* backend, const std::optional<StateTtlConfig>& ttl, std::string_view name = {})
-      : backend_(backend), rules_(ttl), name_(KeyedBackendBase::name_part(name)) {}
+      : backend_(backend), rules_(ttl), name_(KeyedBackendBase::name_part(name)), state_name_(name) {}
   std::size_t size() const override { return map_.size(); }
   E* find() {
     if (backend_->store()) return rocks_find();
@@ -328,8 +336,8 @@ class KeyedTable final : public StateTableBase {
   }
   void restore_current(std::string_view payload) override {
     if constexpr (EntryCodec<E>::kSupported) {
-      ByteReader r(payload);
-      get_or_create() = EntryCodec<E>::read(r);
+      E e = decode(payload);
+      get_or_create() = std::move(e);
     } else {
       no_serde("keyed state");
     }
@@ -349,10 +357,7 @@ class KeyedTable final : public StateTableBase {
       dirty_ = false;
       if constexpr (EntryCodec<E>::kSupported) {
         present_ = backend_->store()->get(cache_key_, buf_);
-        if (present_) {
-          ByteReader r(buf_);
-          cache_ = EntryCodec<E>::read(r);
-        }
+        if (present_) cache_ = decode(buf_);
       } else {
         no_serde("keyed state");
       }
@@ -362,11 +367,17 @@ class KeyedTable final : public StateTableBase {
     return &cache_;
   }
 
+  /// An entry as written by `snapshot` or `flush`; all of `bytes` must be consumed.
+  E decode(std::string_view bytes) const {
+    return decode_state_value(backend_->operator_uid(), state_name_, bytes, [](ByteReader& r) { return EntryCodec<E>::read(r); });
+  }
+
   KeyedBackendBase* backend_;
   TtlRules rules_;
   absl::flat_hash_map<uint32_t, E> map_;
   // RocksDB mode: the current key's entry.
   std::string name_;
+  std::string state_name_;
   E cache_{};
   std::string cache_key_;
   std::string buf_;
@@ -376,11 +387,46 @@ class KeyedTable final : public StateTableBase {
   bool dirty_ = false;
 };
 
+/// The serialised types inside a table entry, as "V" or "K,V", and the version of V.
+template <class E>
+struct EntryTypes;
+template <class V>
+struct EntryTypes<Stamped<V>> {
+  static std::string names() { return serde_type_id<V>(); }
+  static constexpr uint32_t version = serde_type_version<V>();
+};
+template <class V>
+struct EntryTypes<std::vector<Stamped<V>>> : EntryTypes<Stamped<V>> {};
+template <class K, class V, class H>
+struct EntryTypes<absl::flat_hash_map<K, Stamped<V>, H>> {
+  static std::string names() {
+    std::string s = serde_type_id<K>();
+    if constexpr (serde_type_version<K>() != 1) s += "@v" + std::to_string(serde_type_version<K>());
+    return s + "," + serde_type_id<V>();
+  }
+  static constexpr uint32_t version = serde_type_version<V>();
+};
+
+/// The recorded type of a table registered through descriptor `d`: its kind and entry types,
+/// e.g. "MapState<string,int64>"; none for internal tables and types without Serde.
+template <class E>
+std::optional<runtime::StateType> table_state_type(const StateDescriptor& d) {
+  if constexpr (EntryCodec<E>::kSupported && requires { EntryTypes<E>::names(); }) {
+    if (*d.state_kind() == '\0') return std::nullopt;
+    return runtime::StateType{runtime::StateScope::keyed, d.get_name(),
+                              std::string(d.state_kind()) + "<" + EntryTypes<E>::names() + ">", EntryTypes<E>::version};
+  } else {
+    return std::nullopt;
+  }
+}
+
 template <class E>
 KeyedTable<E>* keyed_table(KeyedBackendBase* backend, const StateDescriptor& d) {
-  auto* t = static_cast<KeyedTable<E>*>(backend->table(d.get_name(), typeid(KeyedTable<E>), [&] {
-    return std::make_unique<KeyedTable<E>>(backend, d.get_ttl_config(), d.get_name());
-  }));
+  const auto type = table_state_type<E>(d);
+  auto* t = static_cast<KeyedTable<E>*>(backend->table(
+      d.get_name(), typeid(KeyedTable<E>),
+      [&] { return std::make_unique<KeyedTable<E>>(backend, d.get_ttl_config(), d.get_name()); },
+      type ? &*type : nullptr));
   return t;
 }
 

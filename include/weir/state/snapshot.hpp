@@ -42,6 +42,55 @@ struct OperatorList {
   std::vector<std::string> elements;
 };
 
+/// Which family a recorded state type belongs to; names are unique within a family.
+enum class StateScope : uint8_t {
+  key = 0,            ///< the key type of a keyed operator (name empty)
+  keyed = 1,          ///< keyed state: ValueState, ListState, MapState, ReducingState, AggregatingState
+  operator_list = 2,  ///< operator list and union list state of a CheckpointedFunction
+  broadcast = 3,      ///< broadcast state
+};
+
+/// The type one state was written with: the identity of its serializer (`serde_type_id`,
+/// wrapped in the kind of state, e.g. "ValueState<int64>") and its version. A restore refuses
+/// a state whose type differs.
+struct StateType {
+  StateScope scope = StateScope::keyed;
+  std::string name;
+  std::string type;
+  uint32_t version = 1;
+
+  bool same_type(const StateType& o) const { return type == o.type && version == o.version; }
+  /// "ValueState<int64> (v1)".
+  std::string describe() const { return type + " (v" + std::to_string(version) + ")"; }
+};
+
+/// Adds `t` to `types` unless its scope and name are there already.
+inline void add_state_type(std::vector<StateType>& types, StateType t) {
+  for (const auto& x : types) {
+    if (x.scope == t.scope && x.name == t.name) return;
+  }
+  types.push_back(std::move(t));
+}
+
+/// Throws IncompatibleStateError when a state restored as `now` was saved as another type: the message
+/// names the operator, the state, and both types. `saved` may be null (nothing recorded: a
+/// snapshot of an older format, or a new state).
+inline void check_state_type(const std::string& operator_uid, const StateType* saved, const StateType& now) {
+  if (!saved || saved->same_type(now)) return;
+  if (now.scope == StateScope::key) {
+    throw IncompatibleStateError("operator uid '" + operator_uid + "', key type: saved as " + saved->describe() + ", restored as " +
+                     now.describe() +
+                     "; the key type of keyed state cannot change across a restore: keep the saved key type, or give "
+                     "the operator a new uid and restore with allow_non_restored_state (its state starts empty)");
+  }
+  const std::string what = now.scope == StateScope::broadcast ? "broadcast state '" + now.name + "'" : "state '" + now.name + "'";
+  throw IncompatibleStateError("operator uid '" + operator_uid + "', " + what + ": saved as " + saved->describe() + ", restored as " +
+                   now.describe() +
+                   "; state types cannot change across a restore: keep the saved type, or register the new type "
+                   "under a new state name (it starts empty), or give the operator a new uid and restore with "
+                   "allow_non_restored_state");
+}
+
 /// Events in flight in one channel at an unaligned checkpoint, in order: kind (0 batch,
 /// 1 watermark, 2 watermark status) and the encoded batch or the value.
 struct InFlightEvent {
@@ -66,7 +115,11 @@ struct OperatorSnapshot {
   std::vector<ChannelState> inflight_out;
   /// A backend snapshot to upload after the synchronous part (RocksDB incremental files).
   std::shared_ptr<detail::KvSnapshot> kv;
-  bool empty() const { return key_groups.empty() && lists.empty() && !kv && inflight_in.empty() && inflight_out.empty(); }
+  /// The type of every state the operator holds (registered, or restored and kept).
+  std::vector<StateType> state_types;
+  bool empty() const {
+    return key_groups.empty() && lists.empty() && !kv && inflight_in.empty() && inflight_out.empty() && state_types.empty();
+  }
 };
 
 /// The synchronous part of a checkpoint, as an operator sees it.
@@ -89,6 +142,8 @@ class SnapshotContext {
     }
     out_->lists.push_back(OperatorList{std::move(name), mode, std::move(elements)});
   }
+  /// Records the type of a state (once per scope and name).
+  void add_state_type(StateType t) { runtime::add_state_type(out_->state_types, std::move(t)); }
   OperatorSnapshot& snapshot() { return *out_; }
 
  private:
@@ -122,6 +177,17 @@ class StateRestore {
   };
   const std::vector<KvSource>& kv_sources() const { return kv_sources_; }
   const std::string& kv_shared_dir() const { return kv_dir_; }
+  /// The operator's uid, for messages.
+  const std::string& operator_uid() const { return uid_; }
+  /// The types the operator's states were saved with (none from snapshots of format 1).
+  const std::vector<StateType>& state_types() const { return types_; }
+  /// The saved type of state `name` in `scope`, or null when none was recorded.
+  const StateType* saved_type(StateScope scope, std::string_view name) const {
+    for (const auto& t : types_) {
+      if (t.scope == scope && t.name == name) return &t;
+    }
+    return nullptr;
+  }
 
   // Filled by the runtime.
   bool restored_ = false;
@@ -131,6 +197,8 @@ class StateRestore {
   std::map<std::string, std::vector<std::string>> lists_;
   std::vector<KvSource> kv_sources_;
   std::string kv_dir_;
+  std::string uid_;
+  std::vector<StateType> types_;
   std::vector<ChannelState> inflight_in_;
   std::vector<ChannelState> inflight_out_;
   std::vector<std::shared_ptr<const std::string>> keep_alive_;  ///< owns the bytes the views point into

@@ -228,6 +228,9 @@ TEST_F(SavepointInspect, TextListsOperatorsStateKeysAndFiles) {
   ASSERT_FALSE(block.empty()) << r.out;
   EXPECT_NE(block.find("\n    state: sum\n"), std::string::npos) << block;
   EXPECT_NE(block.find("\n    keys: 10  records: 10  keyed bytes: "), std::string::npos) << block;
+  EXPECT_NE(block.find("\n    state types:\n      key type: int64 (v1)\n      'sum': ValueState<int64> (v1)\n"),
+            std::string::npos)
+      << block;
   EXPECT_NE(block.find("\n    subtask 0  key groups 0-63  keys "), std::string::npos) << block;
   EXPECT_NE(block.find("\n    subtask 1  key groups 64-127  keys "), std::string::npos) << block;
   // Per-subtask keys add up to the operator's; every state file is listed with its size.
@@ -255,6 +258,11 @@ TEST_F(SavepointInspect, JsonHoldsTheSameInformation) {
   EXPECT_NE(r.out.find("\"verify\":\"ok\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("{\"uid\":\"sums\",\"name\":\"running sums\",\"parallelism\":2,\"max_parallelism\":128,"
                        "\"state_names\":[\"sum\"],\"keys\":10,\"records\":10,"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"state_types\":[{\"scope\":\"key\",\"name\":\"\",\"type\":\"int64\",\"version\":1},"
+                       "{\"scope\":\"keyed\",\"name\":\"sum\",\"type\":\"ValueState<int64>\",\"version\":1}],"
+                       "\"subtasks\":["),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("{\"subtask\":0,\"first_key_group\":0,\"last_key_group\":63,"), std::string::npos) << r.out;
@@ -393,17 +401,27 @@ TEST(SavepointInspectFormat, ListsAndVerifiesRocksDbFilesAndEscapesNames) {
   st.keyed_records = 3;
   st.keys = 2;
   st.state_names = {"b", "a"};
+  st.state_types = {{weir::runtime::StateScope::operator_list, "b", "UnionListState<string>", 2},
+                    {weir::runtime::StateScope::keyed, "a", "MapState<string,vector<int64>>", 1},
+                    {weir::runtime::StateScope::broadcast, "r\"", "BroadcastState<string,double>", 1},
+                    {weir::runtime::StateScope::key, "", "string", 1}};
   meta.operators.push_back(cp::OperatorMeta{"u\"1", "Op\tname", 1, 128, {st}});
   cp::write_metadata(dir, meta);
 
   CliRun r = run_weir("savepoint inspect " + quote(dir), tmp);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_EQ(r.out.rfind("checkpoint " + dir + "  (checkpoint 3, taken 2026-11-25 02:02:38 UTC, format 1, backend rocksdb)\n", 0), 0u)
+  EXPECT_EQ(r.out.rfind("checkpoint " + dir + "  (checkpoint 3, taken 2026-11-25 02:02:38 UTC, format 2, backend rocksdb)\n", 0), 0u)
       << r.out;
   EXPECT_NE(r.out.find("\njob: job \"q\"\\x0aline\\2\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\nshared files: " + shared + "\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  uid 'u\"1'  name 'Op\\x09name'  parallelism 1, max parallelism 128\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("    state: a, b\n    keys: 2  records: 3  keyed bytes: 7 B  files: 2 (32 B)\n"), std::string::npos)
+  EXPECT_NE(r.out.find("    state: a, b\n    keys: 2  records: 3  keyed bytes: 7 B  files: 2 (32 B)\n"
+                       "    state types:\n"
+                       "      key type: string (v1)\n"
+                       "      'a': MapState<string,vector<int64>> (v1)\n"
+                       "      'b' (operator state): UnionListState<string> (v2)\n"
+                       "      'r\"' (broadcast state): BroadcastState<string,double> (v1)\n"),
+            std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("    subtask 0  key groups 0-127  keys 2  records 3  file op0-0.state 11 B  ok\n"
                        "      kv file 000012.sst 21 B  ok\n"),
@@ -417,6 +435,10 @@ TEST(SavepointInspectFormat, ListsAndVerifiesRocksDbFilesAndEscapesNames) {
                        "\"state_names\":[\"a\",\"b\"],\"keys\":2,\"records\":3,\"keyed_bytes\":7,\"files\":2,\"file_bytes\":32,"),
             std::string::npos)
       << r.out;
+  EXPECT_NE(r.out.find("{\"scope\":\"operator\",\"name\":\"b\",\"type\":\"UnionListState<string>\",\"version\":2},"
+                       "{\"scope\":\"broadcast\",\"name\":\"r\\\"\",\"type\":\"BroadcastState<string,double>\",\"version\":1}]"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("\"kv_files\":[{\"name\":\"000012.sst\",\"size\":21,\"checksum\":\""), std::string::npos) << r.out;
 
   std::filesystem::remove(shared + "/000012.sst");
@@ -424,6 +446,42 @@ TEST(SavepointInspectFormat, ListsAndVerifiesRocksDbFilesAndEscapesNames) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find(shared + "/000012.sst' is missing"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("      kv file 000012.sst 21 B  BAD\n"), std::string::npos) << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+// Format 1 recorded no state types: inspect still reads it and says so.
+TEST(SavepointInspectFormat, FormatOneSaysStateTypesWereNotRecorded) {
+  namespace cp = weir::checkpoint;
+  TempDir tmp;
+  const std::string dir = tmp.sub("sp");
+  cp::make_dirs(dir);
+  cp::Metadata meta;
+  meta.version = 1;
+  meta.checkpoint_id = 7;
+  meta.savepoint = true;
+  meta.job_name = "old";
+  meta.backend = "canonical";
+  meta.operators.push_back(cp::OperatorMeta{"counts", "Keyed Process", 2, 128, {}});
+  // Without subtasks, format 1 encodes the metadata as format 2 does.
+  const std::string body = weir::serialize(meta);
+  std::string bytes = "WEIRCKPT";
+  weir::ByteWriter w(bytes);
+  w.write_fixed(uint32_t{1});
+  w.write_fixed(cp::checksum(body));
+  bytes += body;
+  cp::write_file_atomic(dir + "/" + cp::kMetadataFile, bytes);
+
+  CliRun r = run_weir("savepoint inspect " + quote(dir), tmp);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("format 1, backend canonical)\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  uid 'counts'  name 'Keyed Process'  parallelism 2, max parallelism 128\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n    state types: not recorded (format 1)\n"), std::string::npos) << r.out;
+  r = run_weir("savepoint inspect --json " + quote(dir), tmp);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("\"state_types\":null,"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -47,6 +47,7 @@ class KeyedOperatorCore {
   /// `on_operator(name, payload)` with the record's key current. Call after `init()`.
   void restore(const std::function<void(std::string_view, std::string_view)>& on_operator = {}) {
     if (!restore_.is_restored()) return;
+    backend_->begin_restore(restore_);
     restore_store();
     for (const auto& [kg, bytes] : restore_.key_groups()) {
       runtime::for_each_keyed_record(bytes, [&](const runtime::KeyedRecordView& rec) {

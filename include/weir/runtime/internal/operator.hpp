@@ -175,6 +175,8 @@ class StreamOperator {
       return std::forward<Fn>(fn)();
     } catch (const OperatorFailure&) {
       throw;
+    } catch (const IncompatibleStateError& e) {
+      throw OperatorFailure(name_, e.what(), /*recoverable=*/false);
     } catch (const std::exception& e) {
       throw OperatorFailure(name_, e.what());
     } catch (...) {

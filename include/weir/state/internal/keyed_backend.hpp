@@ -60,6 +60,29 @@ class StateTableBase {
   virtual void flush() {}
 };
 
+/// Decodes one stored value of keyed state `state` (of operator `uid`, empty if unknown) with
+/// `read(ByteReader&)`, which must consume all of `bytes`: a value that does not decode, or
+/// leaves bytes over, was written as another type. Throws IncompatibleStateError naming both.
+template <class Read>
+auto decode_state_value(const std::string& uid, const std::string& state, std::string_view bytes, Read&& read) {
+  const auto what = [&] { return (uid.empty() ? std::string() : "operator uid '" + uid + "', ") + "keyed state '" + state + "': "; };
+  ByteReader r(bytes);
+  try {
+    auto v = read(r);
+    if (!r.at_end()) {
+      throw IncompatibleStateError(what() + "a stored value of " + std::to_string(bytes.size()) + " bytes has " +
+                                   std::to_string(r.remaining()) +
+                                   " bytes left over after decoding; it was written as another type: restore it with "
+                                   "the type it was saved with");
+    }
+    return v;
+  } catch (const SerdeError& e) {
+    throw IncompatibleStateError(what() + "a stored value does not decode (" + e.what() +
+                                 "); it was written as another type or is corrupt: restore it with the type it was "
+                                 "saved with");
+  }
+}
+
 /// Says which state cannot be checkpointed and why.
 [[noreturn]] inline void no_serde(const std::string& what) {
   throw StateError(what + " cannot be checkpointed: its type has no weir::Serde; declare the type with "
@@ -76,15 +99,19 @@ class KeyedBackendBase {
   int key_group_of_slot(uint32_t slot) const { return key_groups_[slot]; }
   /// A table, created by `make` on first use. Throws when the name is used with another type.
   /// Entries restored for this name before it was registered are handed to it now.
+  /// `state_type`, when given, is recorded in snapshots; a restore refuses
+  /// (IncompatibleStateError) a table whose saved type differs.
   StateTableBase* table(const std::string& name, std::type_index type,
-                        const std::function<std::unique_ptr<StateTableBase>()>& make) {
+                        const std::function<std::unique_ptr<StateTableBase>()>& make,
+                        const runtime::StateType* state_type = nullptr) {
     for (auto& t : tables_) {
       if (t.name == name) {
         if (t.type != type) throw GraphError("keyed state '" + name + "' was already registered with another type");
         return t.table.get();
       }
     }
-    tables_.push_back(Entry{name, type, make()});
+    if (state_type) runtime::check_state_type(uid_, saved_type(name), *state_type);
+    tables_.push_back(Entry{name, type, make(), state_type ? std::optional<runtime::StateType>(*state_type) : std::nullopt});
     StateTableBase* t = tables_.back().table.get();
     auto it = pending_.find(name);
     if (it != pending_.end()) {
@@ -100,6 +127,32 @@ class KeyedBackendBase {
     }
     return t;
   }
+
+  /// Before restored records are applied: the operator's uid (for messages) and the types its
+  /// states were saved with. Throws IncompatibleStateError when the key type or the type of an
+  /// already registered state differs from what was saved.
+  void begin_restore(const runtime::StateRestore& r) {
+    uid_ = r.operator_uid();
+    saved_types_.clear();
+    for (const auto& t : r.state_types()) {
+      if (t.scope == runtime::StateScope::keyed || t.scope == runtime::StateScope::key) saved_types_.push_back(t);
+    }
+    if (auto kt = key_type()) runtime::check_state_type(uid_, r.saved_type(runtime::StateScope::key, ""), *kt);
+    for (const auto& t : tables_) {
+      if (t.state_type) runtime::check_state_type(uid_, saved_type(t.name), *t.state_type);
+    }
+  }
+  /// The saved type of keyed state `name`, or null.
+  const runtime::StateType* saved_type(std::string_view name) const {
+    for (const auto& t : saved_types_) {
+      if (t.scope == runtime::StateScope::keyed && t.name == name) return &t;
+    }
+    return nullptr;
+  }
+  /// The operator's uid, once a restore named it (for messages).
+  const std::string& operator_uid() const { return uid_; }
+  /// The key type, as recorded in snapshots (none when the key has no Serde).
+  virtual std::optional<runtime::StateType> key_type() const = 0;
 
   /// The serialised key of a slot, and making a serialised key current.
   virtual std::string key_bytes(uint32_t slot) const = 0;
@@ -175,6 +228,14 @@ class KeyedBackendBase {
   /// Writes every state entry into the key-group streams of `ctx` (checkpoints), including
   /// restored entries of states not registered (again) since.
   void snapshot_tables(runtime::SnapshotContext& ctx) {
+    if (auto kt = key_type()) ctx.add_state_type(std::move(*kt));
+    for (const auto& t : tables_) {
+      if (t.state_type) ctx.add_state_type(*t.state_type);
+    }
+    // Saved types of states not registered (again) since go on with their records.
+    for (const auto& t : saved_types_) {
+      if (t.scope == runtime::StateScope::keyed) ctx.add_state_type(t);
+    }
     std::string key;
     if (store_) {
       flush_tables();
@@ -278,6 +339,7 @@ class KeyedBackendBase {
     std::string name;
     std::type_index type;
     std::unique_ptr<StateTableBase> table;
+    std::optional<runtime::StateType> state_type;
   };
   std::vector<uint32_t> refs_;
   std::vector<int> key_groups_;
@@ -291,6 +353,8 @@ class KeyedBackendBase {
   std::function<void()> schedule_sweep_;
   std::unique_ptr<KvStore> store_;
   std::vector<std::pair<std::string, std::string>> operator_tables_;  ///< (name part, record name)
+  std::string uid_;                                ///< the operator's, from the restore
+  std::vector<runtime::StateType> saved_types_;  ///< keyed state and key types of the restore
   std::string prefix_;
   uint32_t prefix_slot_ = kNoSlot;
 };
@@ -340,6 +404,13 @@ class HeapKeyedBackend final : public KeyedBackendBase {
     }
   }
   const K& key_of_slot(uint32_t slot) const { return *keys_[slot]; }
+  std::optional<runtime::StateType> key_type() const override {
+    if constexpr (SerdeType<K>) {
+      return runtime::StateType{runtime::StateScope::key, "", serde_type_id<K>(), serde_type_version<K>()};
+    } else {
+      return std::nullopt;
+    }
+  }
 
  private:
   void forget_key(uint32_t slot) override {
@@ -364,7 +435,8 @@ struct VoidNamespace {
 template <class V, class N = VoidNamespace>
 class ValueTable final : public StateTableBase {
  public:
-  ValueTable(KeyedBackendBase* backend, std::string name = {}) : name_(KeyedBackendBase::name_part(name)), backend_(backend) {}
+  ValueTable(KeyedBackendBase* backend, std::string name = {})
+      : name_(KeyedBackendBase::name_part(name)), state_name_(std::move(name)), backend_(backend) {}
   std::size_t size() const override { return map_.size(); }
   V* get(const N& ns = N{}) {
     if (backend_->store()) return rocks_get(ns);
@@ -414,10 +486,12 @@ class ValueTable final : public StateTableBase {
   }
   void restore_current(std::string_view payload) override {
     if constexpr (SerdeType<V> && SerdeType<N>) {
-      ByteReader r(payload);
-      N ns = Serde<N>::read(r);
-      V v = Serde<V>::read(r);
-      put(std::move(v), ns);
+      auto entry = decode_state_value(backend_->operator_uid(), state_name_, payload, [](ByteReader& r) {
+        N ns = Serde<N>::read(r);
+        V v = Serde<V>::read(r);
+        return std::pair<N, V>(std::move(ns), std::move(v));
+      });
+      put(std::move(entry.second), entry.first);
     } else {
       no_serde("keyed state");
     }
@@ -434,13 +508,14 @@ class ValueTable final : public StateTableBase {
   V* rocks_get(const N& ns) {
     if constexpr (SerdeType<V> && SerdeType<N>) {
       if (!backend_->store()->get(rocks_key(ns), buf_)) return nullptr;
-      cache_ = deserialize<V>(buf_);
+      cache_ = decode_state_value(backend_->operator_uid(), state_name_, buf_, [](ByteReader& r) { return Serde<V>::read(r); });
       return &cache_;
     } else {
       no_serde("keyed state");
     }
   }
   std::string name_;
+  std::string state_name_;
   std::string buf_;
   V cache_{};
 
