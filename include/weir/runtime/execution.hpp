@@ -22,7 +22,7 @@ struct ExecutionConfig {
   bool chaining = true;            ///< chain forward edges of equal parallelism
   std::size_t batch_records = 1024;          ///< a batch leaves when it holds this many records
   std::size_t batch_bytes = 32 * 1024;       ///< ... or this many bytes
-  std::size_t channel_capacity_bytes = 256 * 1024;  ///< a producer parks above this many queued bytes
+  std::size_t channel_capacity_bytes = 256 * 1024;  ///< a producer parks at this many queued bytes
   /// The longest a partly filled output batch waits before it is sent (Flink's buffer timeout):
   /// 0 sends every record at once, a negative value only full batches (and at the end of an
   /// input or before control events). Set with `set_buffer_timeout`.
