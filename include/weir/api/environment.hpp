@@ -212,7 +212,7 @@ class StreamExecutionEnvironment {
     n.parallelism = 1;
     return DataStream<std::string>(state_, n.id);
   }
-  /// Moved to the socket connector library: link `weir::socket`, include
+  /// In the socket connector library: link `weir::socket`, include
   /// `<weir/connectors/socket.hpp>` and call `weir::socket_text_stream(env, host, port)`.
   template <class... Args>
   DataStream<std::string> socket_text_stream(Args&&...) {
