@@ -5,10 +5,11 @@
 ///
 /// A checkpoint: the coordinator sends a trigger to every running source task; each source
 /// snapshots its chain and sends a barrier; every other task snapshots when barriers from all
-/// its inputs have arrived (aligned for exactly-once), and forwards the barrier. A task that has
-/// finished contributes the snapshot it took when it finished. When every task has
-/// acknowledged, the writer thread writes the state files, then `_metadata` last; the
-/// checkpoint is then complete and every task hears `notify_checkpoint_complete`.
+/// its inputs have arrived (aligned for exactly-once; unaligned: at the first barrier), and
+/// forwards the barrier. A task that has finished contributes the snapshot it took when it
+/// finished. When every task has acknowledged, the writer thread writes the state files, then
+/// `_metadata` last; the checkpoint is then complete and every task hears
+/// `notify_checkpoint_complete` (of savepoints, only the one that stops the job).
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -73,7 +74,7 @@ class CheckpointCoordinator final : public CheckpointResponder {
     int subtask;
   };
   void set_tasks(std::vector<TaskEntry> tasks, int max_parallelism);
-  /// Starts periodic checkpoints (when an interval is set).
+  /// Starts the writer thread, and periodic checkpoints when an interval is set.
   void start();
   /// Stops the periodic thread and the writer; aborts what is pending. Idempotent.
   void shutdown();
@@ -120,7 +121,7 @@ class CheckpointCoordinator final : public CheckpointResponder {
 
   int64_t completed_count() const;
   int64_t failed_count() const;
-  /// Durations of the last completed checkpoint, ms: synchronous part (trigger → last ack) and total.
+  /// Duration of the last completed checkpoint or savepoint, ms: trigger to complete.
   int64_t last_duration_ms() const;
   int64_t last_size_bytes() const;
 

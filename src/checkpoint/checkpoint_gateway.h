@@ -1,7 +1,7 @@
 #pragma once
 /// The calls between a checkpoint coordinator and the tasks of its job, as two interfaces. In
-/// one process the runtime's tasks and the `CheckpointCoordinator` implement them directly; in a
-/// cluster each side is a proxy that forwards the calls over RPC.
+/// one process the runtime's tasks and the `CheckpointCoordinator` implement them directly; a
+/// runtime spread over processes would put a proxy on each side that forwards the calls.
 ///
 /// Threading: every call may come from any thread and must not block; implementations post the
 /// work to their own thread (a task's mailbox, the coordinator's lock and writer thread).

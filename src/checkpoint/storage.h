@@ -2,7 +2,7 @@
 /// The on-disk format of checkpoints and savepoints.
 ///
 /// A checkpoint is a folder `chk-<id>` (a savepoint: the folder the user names) holding one
-/// state file per operator subtask and a `_metadata` file written last and atomically (write
+/// state file per operator subtask that has state and a `_metadata` file written last and atomically (write
 /// to a temporary name, fsync, rename, fsync the folder). A folder without a valid
 /// `_metadata` is not a checkpoint. Every file's size and XXH64 checksum are in the metadata;
 /// both files start with a magic string and the format version. RocksDB files of incremental
@@ -58,8 +58,8 @@ struct Metadata {
   int64_t timestamp = 0;
   bool savepoint = false;
   std::string job_name;
-  std::string backend;  ///< "heap" or "rocksdb" (savepoints are canonical: any backend reads them)
-  std::string shared_dir;  ///< absolute path of the RocksDB files, if any
+  std::string backend;  ///< "heap" or "rocksdb"; "canonical" for savepoints (any backend reads them)
+  std::string shared_dir;  ///< the job's folder of shared RocksDB files, if any
   std::vector<OperatorMeta> operators;
 };
 
@@ -75,7 +75,8 @@ void remove_all(const std::string& path) noexcept;
 
 /// The bytes of one subtask's state file.
 std::string encode_state_file(const runtime::OperatorSnapshot& snapshot);
-/// Decodes a state file into key groups and operator lists. Throws StateError when malformed.
+/// Decodes a state file into key groups, operator lists and (when asked) the records in flight
+/// of an unaligned checkpoint. Throws StateError when malformed.
 void decode_state_file(std::string_view bytes, std::map<int, std::string>& key_groups,
                        std::vector<runtime::OperatorList>& lists, std::vector<runtime::ChannelState>* inflight_in = nullptr,
                        std::vector<runtime::ChannelState>* inflight_out = nullptr);

@@ -1,8 +1,9 @@
 #pragma once
 /// The physical plan: every subtask of a job graph as a task with a place to run, and every
-/// channel between two tasks with its position at both ends. It is what a coordinator ships to
-/// the processes that run a job; wiring it into tasks, channels and operators is the runtime's
-/// part (`runtime::JobRun::build`). Plain data: encoded with `Serde` and shown as JSON.
+/// channel between two tasks with its position at both ends. It is what a coordinator would
+/// ship to the processes that run a job; wiring it into tasks, channels and operators is the
+/// runtime's part (`runtime::JobRun::build`, which runs every task in this process). Plain
+/// data: encoded with `Serde` and shown as JSON.
 ///
 /// Positions are part of the checkpoint format: a channel is named in unaligned checkpoints by
 /// (producer task, partition, channel) and (consumer task, gate index), so the order below is

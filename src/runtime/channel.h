@@ -5,8 +5,8 @@
 ///
 /// A producer sees a channel as an `OutputChannel`, a consumer as an `InputChannel`. In one
 /// process both ends are the same `LocalChannel`, which moves batch objects; a channel between
-/// processes implements each end on its own side (serialising batches with `Serde<T>`, with
-/// credit-based flow control standing in for `producer_available`).
+/// processes would implement each end on its own side (serialising batches with `Serde<T>`,
+/// with credit-based flow control standing in for `producer_available`).
 ///
 /// Threading: `OutputChannel` calls come from the producer's task, `InputChannel` calls from the
 /// consumer's task (through its `InputGate`); both may run at once on different worker threads.

@@ -9,9 +9,10 @@
 /// room, for about a millisecond, then yields. When input runs dry it flushes partial output
 /// batches and goes idle; when downstream is full it flushes and parks until the consumer
 /// drains (backpressure). A channel that fills up stops the source's step or the input batch
-/// between two records; partial batches older than the buffer timeout leave after a step. Shutdown: inputs end → `end_input`/`finish` down the chain → flush →
-/// end-of-input on every output channel → `close` → done. On failure or cancellation: `close`
-/// → done.
+/// between two records; partial batches older than the buffer timeout leave after a step.
+/// Shutdown: inputs end → `end_input`/`finish` down the chain → flush → end-of-input on every
+/// output channel → (with checkpointing: a final snapshot, then a wait for a completed
+/// checkpoint that holds it) → `close` → done. On failure or cancellation: `close` → done.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -54,8 +55,9 @@ class ResultPartition final : public ResultPartitionWriter {
     // Tells the producer to stop between two records: the channel has no room left.
     if (full_flag_ != nullptr && c->full()) *full_flag_ = true;
   }
-  /// Where `push` reports a channel at capacity, and counts the bytes it sent (task thread).
+  /// Where `push` reports a channel at capacity (task thread).
   void set_full_flag(bool* flag) { full_flag_ = flag; }
+  /// Bytes of the batches pushed so far.
   uint64_t pushed_bytes() const { return pushed_bytes_; }
   int64_t buffer_timeout_us() const { return buffer_timeout_us_; }
   std::size_t batch_records() const override { return batch_records_; }
@@ -150,8 +152,9 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   std::vector<InputChannelState> channels;  ///< by gate index
   InputGate gate{this};
   SourceOperator* source = nullptr;
-  /// The state each operator starts from (chain order), and where snapshots go (null: none).
+  /// The state each operator starts from (chain order).
   std::vector<StateRestore> restores;
+  /// Where snapshots and acknowledgements go (null: none).
   checkpoint::CheckpointResponder* coordinator = nullptr;
   bool exactly_once = true;     ///< align barriers (else at-least-once)
   bool unaligned = false;       ///< exactly-once without alignment: barriers overtake, in-flight records are stored

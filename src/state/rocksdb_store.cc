@@ -429,7 +429,7 @@ class RocksDbStore final : public KvStore {
   /// An empty `end` means no upper bound, as for `scan`.
   void remove_range(std::string_view begin, std::string_view end) override {
     // Key by key: range tombstones and backward iteration do not mix with in-place memtable
-    // updates. An empty `end` means no upper bound.
+    // updates.
     if (!end.empty() && end <= begin) return;
     rocksdb::WriteBatch batch;
     rocksdb::ReadOptions ro;

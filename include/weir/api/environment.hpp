@@ -33,7 +33,8 @@ class StreamExecutionEnvironment {
   }
   int get_parallelism() const { return state_->config.parallelism; }
 
-  /// Number of key groups, the upper bound of any keyed operator's parallelism (default 128).
+  /// Number of key groups, the upper bound of any keyed operator's parallelism (default 128,
+  /// or more when an operator's parallelism is above 128).
   StreamExecutionEnvironment& set_max_parallelism(int max_parallelism) {
     if (max_parallelism < 1 || max_parallelism > 32768) {
       throw GraphError("set_max_parallelism(" + std::to_string(max_parallelism) +
@@ -211,7 +212,7 @@ class StreamExecutionEnvironment {
     n.parallelism = 1;
     return DataStream<std::string>(state_, n.id);
   }
-  /// Moved to the socket connector library: link `weir::socket`, include
+  /// In the socket connector library: link `weir::socket`, include
   /// `<weir/connectors/socket.hpp>` and call `weir::socket_text_stream(env, host, port)`.
   template <class... Args>
   DataStream<std::string> socket_text_stream(Args&&...) {

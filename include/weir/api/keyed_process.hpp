@@ -1,6 +1,7 @@
 #pragma once
 /// KeyedProcessFunction and KeyedCoProcessFunction (Flink's names): functions on a keyed stream
-/// with keyed state and per-key timers, and the operators that run them.
+/// with keyed state and per-key timers (the operators that run them are in
+/// weir/api/internal/keyed_process_operator.hpp).
 #include <cstdint>
 #include <cctype>
 #include <filesystem>

@@ -147,8 +147,8 @@ class NumberSequenceSource final : public Source<int64_t> {
 };
 
 /// `f(i)` for i in [0, count), in `num_splits` contiguous splits (0: one per subtask); as
-/// Flink's DataGeneratorSource. `f` may also return `std::pair<T, int64_t>`-like values through
-/// `DataGeneratorSource::with_timestamps`.
+/// Flink's DataGeneratorSource. Records carry no timestamp: assign them with the watermark
+/// strategy's timestamp assigner.
 template <class T>
 class DataGeneratorSource final : public Source<T> {
  public:

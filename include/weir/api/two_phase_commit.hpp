@@ -124,9 +124,10 @@ class TwoPhaseCommitSinkOperator final : public runtime::OneInputOperator<IN> {
     clean_up_at_end();
   }
   void close() override {
-    // A failure or cancellation: the open transaction's records come again after a restore.
-    // The sink is closed even when the abort fails; then the first failure is rethrown with
-    // its cause (the task logs it with the operator's name; the job's outcome is decided).
+    // The open transaction is aborted: after a failure or cancellation its records come again
+    // after a restore (at a normal end it is empty). The sink is closed even when the abort
+    // fails; then every failure is thrown as one StateError (the task logs it with the
+    // operator's name; the job's outcome is decided).
     std::string failed;
     auto note = [&](const char* what, const std::string& cause) {
       failed += (failed.empty() ? "" : "; ") + std::string(what) + ": " + cause;

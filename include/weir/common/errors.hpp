@@ -1,5 +1,6 @@
 #pragma once
-/// Exceptions a Weir job can see. Every module reports errors through one of these types.
+/// Exceptions a Weir job can see. Modules report errors through one of these types; decoding
+/// throws `SerdeError` (weir/serde/serde.hpp) and an armed fault point `InjectedFault`.
 #include <stdexcept>
 #include <string>
 

@@ -1,5 +1,5 @@
 #pragma once
-/// Key groups (DESIGN.md, decision 2): a key's serialised bytes are hashed with a stable hash
+/// Key groups: a key's serialised bytes are hashed with a stable hash
 /// into one of `max_parallelism` key groups, and subtask i of an operator owns a contiguous
 /// range of them. Routing, keyed state and restores at another parallelism all use these.
 #include <cstddef>
@@ -20,7 +20,7 @@ template <SerdeType K>
 int key_group_of(const K& key, int max_parallelism) {
   uint64_t h;
   if constexpr (std::is_arithmetic_v<K> || std::is_enum_v<K>) {
-    h = stable_hash(&key, sizeof(K));  // the serialised form: fixed width, little-endian
+    h = stable_hash(&key, sizeof(K));  // the serialised form on a little-endian host
   } else {
     thread_local std::string buf;
     buf.clear();

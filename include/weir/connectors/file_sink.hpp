@@ -68,7 +68,8 @@ class DefaultRollingPolicyBuilder {
     p_.max_part_size_ = bytes;
     return *this;
   }
-  /// Roll a part file once it has been open this long (processing time).
+  /// Roll a part file once it has been open this long (processing time; checked when records
+  /// arrive).
   DefaultRollingPolicyBuilder& with_rollover_interval(std::chrono::milliseconds d) {
     if (d.count() <= 0) throw GraphError("DefaultRollingPolicy: the rollover interval must be positive");
     p_.rollover_ms_ = d.count();

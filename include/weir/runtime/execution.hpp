@@ -22,7 +22,7 @@ struct ExecutionConfig {
   bool chaining = true;            ///< chain forward edges of equal parallelism
   std::size_t batch_records = 1024;          ///< a batch leaves when it holds this many records
   std::size_t batch_bytes = 32 * 1024;       ///< ... or this many bytes
-  std::size_t channel_capacity_bytes = 256 * 1024;  ///< a producer parks above this many queued bytes
+  std::size_t channel_capacity_bytes = 256 * 1024;  ///< a producer parks at this many queued bytes
   /// The longest a partly filled output batch waits before it is sent (Flink's buffer timeout):
   /// 0 sends every record at once, a negative value only full batches (and at the end of an
   /// input or before control events). Set with `set_buffer_timeout`.
@@ -48,7 +48,7 @@ struct ExecutionConfig {
 struct CheckpointStats {
   int64_t completed = 0;
   int64_t failed = 0;
-  int64_t last_duration_ms = 0;  ///< trigger to complete, of the newest completed checkpoint
+  int64_t last_duration_ms = 0;  ///< trigger to complete, of the newest completed checkpoint or savepoint
   int64_t last_size_bytes = 0;   ///< bytes written by it (new files only, for incremental ones)
   std::string latest_path;       ///< folder of the newest completed checkpoint
   /// The checkpoint or savepoint the running attempt started from (as Flink's latest restored
@@ -93,7 +93,7 @@ struct TaskMetrics {
   int64_t input_watermark = std::numeric_limits<int64_t>::min();   ///< event time of the head operator
   int64_t output_watermark = std::numeric_limits<int64_t>::min();  ///< last watermark sent downstream
   /// The input channel whose watermark holds the task back (-1: none); channels are numbered
-  /// by input, then by producer subtask.
+  /// by incoming edge (in job-graph order), then by producer subtask.
   int watermark_holding_channel = -1;
   /// RocksDB state of the task's operators: memory it holds (memtables, block cache, readers)
   /// now and at the peak, and bytes of live data files. Sampled every few slices; 0 on the heap.

@@ -4,8 +4,9 @@
 // unsigned LEB128 varints for lengths and counts, fields and elements concatenated in order with
 // no tags or padding. Encoding is canonical: equal values encode to the same bytes (unordered
 // containers write their elements sorted by encoded bytes), so keys can be hashed through their
-// bytes; floating-point values are the exception (-0.0 == 0.0), which is why keys refuse them. Decoding accepts exactly one encoding per value, so decode-then-encode reproduces the
-// input bytes (except for unordered containers, which decode from any element order).
+// bytes; floating-point values are the exception (-0.0 == 0.0), which is why keys refuse them.
+// Decoding accepts exactly one encoding per value, so decode-then-encode reproduces the input
+// bytes (except for unordered containers, which decode from any element order).
 //
 // Untrusted bytes: every read is bounds-checked, every length prefix is checked against the bytes
 // that remain before anything is allocated, and every malformed input is reported by throwing
@@ -457,7 +458,8 @@ struct Serde<std::basic_string<C, Traits, A>> {
   }
 };
 
-/// Vectors: varint count, then the elements (one bulk copy for arithmetic elements).
+/// Vectors: varint count, then the elements (one bulk copy for arithmetic elements other than
+/// bool on little-endian hosts).
 template <SerdeType T, class A>
 struct Serde<std::vector<T, A>> {
   static constexpr std::size_t min_encoded_size = 1;

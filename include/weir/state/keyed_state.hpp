@@ -29,7 +29,8 @@ enum class TtlStateVisibility { never_return_expired, return_expired_if_not_clea
 class StateTtlConfigBuilder;
 
 /// Time to live of keyed state entries, in processing time (Flink's StateTtlConfig). Expired
-/// entries are removed when accessed and by a background sweep.
+/// entries are removed when accessed and, on the heap backend, by a periodic sweep (a
+/// processing-time timer of the keyed operator).
 class StateTtlConfig {
  public:
   using Builder = StateTtlConfigBuilder;
@@ -430,7 +431,7 @@ KeyedTable<E>* keyed_table(KeyedBackendBase* backend, const StateDescriptor& d) 
   return t;
 }
 
-/// Registers the background sweep of a table whose entry is a single stamped value.
+/// Registers the periodic sweep of a table whose entry is a single stamped value.
 template <class V>
 void sweep_single(KeyedBackendBase* backend, KeyedTable<Stamped<V>>* t, int64_t interval) {
   backend->add_sweeper(interval, [t](int64_t now) {

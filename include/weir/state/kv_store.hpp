@@ -51,7 +51,7 @@ class KvStore {
   /// stop. An empty `end` means no upper bound.
   virtual void scan(std::string_view begin, std::string_view end,
                     const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
-  /// Removes every key in [begin, end).
+  /// Removes every key in [begin, end). An empty `end` means no upper bound.
   virtual void remove_range(std::string_view begin, std::string_view end) = 0;
   /// Memory the store holds now (memtables, block cache, table readers), in bytes.
   virtual std::size_t memory_usage() = 0;

@@ -1,6 +1,6 @@
 #pragma once
 /// Processing time. Every operator reads it from the job's `Clock`, so tests can use a
-/// `ManualClock` and be deterministic (DESIGN.md, decision 8).
+/// `ManualClock` and be deterministic.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,8 +17,8 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual int64_t now_ms() const = 0;
-  /// True when time only moves by `ManualClock::advance` (the runtime then fires processing-time
-  /// timers when it is advanced instead of sleeping).
+  /// True when time only moves by `ManualClock::advance` or `set` (the runtime then fires
+  /// processing-time timers when it moves instead of sleeping).
   virtual bool is_manual() const { return false; }
   /// Calls `listener` (on the thread that moves the clock) whenever a manual clock moves; system
   /// clocks never call it. Returns an id for `remove_listener`.

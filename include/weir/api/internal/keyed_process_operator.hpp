@@ -17,8 +17,9 @@
 
 namespace weir::detail {
 
-/// Keyed state, timers and the current key for a keyed operator; the base of every operator
-/// that runs after key_by (process functions, windows, joins).
+/// Keyed state, timers and the current key for a keyed operator; held by the operators that
+/// run after key_by (process functions, keyed broadcast, windows, interval joins; keyed reduce
+/// keeps its own map).
 template <class K, class N = VoidNamespace>
 class KeyedOperatorCore {
  public:
@@ -93,7 +94,7 @@ class KeyedOperatorCore {
   }
 
  private:
-  /// Background TTL cleanup: sweep expired state every interval of processing time.
+  /// TTL cleanup: sweep expired state every interval of processing time.
   void schedule_sweep() {
     pts_->register_timer(pts_->now() + backend_->sweep_interval(), [this](int64_t) {
       backend_->sweep_expired();

@@ -1,8 +1,8 @@
 #pragma once
 /// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// The logical graph the DataStream API builds: one node per transformation, typed edges
-/// captured in type-erased objects (DESIGN.md, decision 1). The runtime turns it into a job
-/// graph (chains) and then into tasks.
+/// captured in type-erased objects. Submission turns it into a job graph (chains) and a
+/// physical plan (src/graph), from which the runtime builds the tasks.
 #include <functional>
 #include <map>
 #include <memory>

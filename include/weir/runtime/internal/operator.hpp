@@ -2,10 +2,11 @@
 /// Internal to Weir (see docs/architecture.md): included by the public headers, not by jobs.
 /// The operator contract every part of a job fits: sources, transformations, sinks.
 ///
-/// Lifecycle, one operator instance per subtask, all calls from its task's mailbox thread (so
-/// operator code never locks): `setup` → `open` → any interleaving of `process` (per input),
-/// `process_watermark` → `end_input` (per input, bounded streams) → `finish` → `close` (also
-/// called after a failure or cancellation, and then without `finish`).
+/// Lifecycle, one operator instance per subtask: `setup` (while the job is built) →
+/// `initialize_state` → `open` → any interleaving of `process` (per input), `process_watermark`
+/// and checkpoint calls → `end_input` (per input, bounded streams) → `finish` → `close` (also
+/// called after a failure or cancellation, and then without `finish`). Every call after `setup`
+/// comes from its task, which runs on one pool thread at a time, so operator code never locks.
 #include <cstdint>
 #include <algorithm>
 #include <exception>

@@ -37,7 +37,8 @@ class ResultPartitionWriter {
   virtual void broadcast_watermark_status(bool idle) = 0;
 };
 
-/// Base of writers: flushed by the task when its input runs dry and before control events.
+/// Base of writers: flushed by the task when its input runs dry, when the buffer timeout is
+/// due, and before control events.
 class WriterBase {
  public:
   virtual ~WriterBase() = default;
@@ -116,7 +117,8 @@ class BroadcastWriter final : public BatchingWriter<T> {
   void emit(T&& v, int64_t ts) override { emit(static_cast<const T&>(v), ts); }
 };
 
-/// forward: one channel, to the subtask with the same index.
+/// forward and global: always channel 0 (on a forward edge the only channel, to the subtask
+/// with the same index; on a global edge subtask 0).
 struct ForwardSelector {
   template <class T>
   int select(const T&, int) const {

@@ -277,14 +277,15 @@ class KeyedBackendBase {
   void unref(uint32_t slot) {
     if (--refs_[slot] == 0 && slot != current_) release(slot);
   }
-  /// Number of keys with state or timers.
+  /// Number of keys with state or timers, plus the current key.
   std::size_t live_keys() const { return live_; }
 
   /// Processing time, for state TTL (set by the operator that owns the backend).
   void set_time_source(std::function<int64_t()> now) { now_ = std::move(now); }
   int64_t now() const { return now_ ? now_() : 0; }
-  /// Tables with TTL register a sweep of their expired entries, run in the background every
-  /// `interval_ms` of processing time (the smallest interval asked for).
+  /// Tables with TTL register a sweep of their expired entries, run every `interval_ms` of
+  /// processing time (the smallest interval asked for) from a processing-time timer of the
+  /// owning operator, on its task thread. Sweeps reach heap entries only.
   void add_sweeper(int64_t interval_ms, std::function<void(int64_t now)> sweep) {
     sweepers_.push_back(std::move(sweep));
     if (interval_ms > 0 && (sweep_interval_ == 0 || interval_ms < sweep_interval_)) {
