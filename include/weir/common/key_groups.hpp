@@ -2,6 +2,7 @@
 /// Key groups: a key's serialised bytes are hashed with a stable hash
 /// into one of `max_parallelism` key groups, and subtask i of an operator owns a contiguous
 /// range of them. Routing, keyed state and restores at another parallelism all use these.
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,8 +20,8 @@ uint64_t stable_hash(const void* data, std::size_t size) noexcept;
 template <SerdeType K>
 int key_group_of(const K& key, int max_parallelism) {
   uint64_t h;
-  if constexpr (std::is_arithmetic_v<K> || std::is_enum_v<K>) {
-    h = stable_hash(&key, sizeof(K));  // the serialised form on a little-endian host
+  if constexpr ((std::is_arithmetic_v<K> || std::is_enum_v<K>) && std::endian::native == std::endian::little) {
+    h = stable_hash(&key, sizeof(K));  // fixed width, little-endian: every host hashes the same bytes
   } else {
     thread_local std::string buf;
     buf.clear();
