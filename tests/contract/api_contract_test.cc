@@ -5,6 +5,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include <unistd.h>
@@ -266,11 +268,16 @@ struct Positions : weir::CheckpointedFunction, weir::CheckpointListener {
 };
 
 struct TxnSink : weir::TwoPhaseCommitSink<int64_t, std::vector<int64_t>> {
+  // Shared by the subtasks' copies, which commit on their own threads.
   std::shared_ptr<std::vector<int64_t>> committed = std::make_shared<std::vector<int64_t>>();
+  std::shared_ptr<std::mutex> mu = std::make_shared<std::mutex>();
   std::vector<int64_t> begin_transaction() override { return {}; }
   void invoke(std::vector<int64_t>& txn, const int64_t& v, weir::SinkContext&) override { txn.push_back(v); }
   void pre_commit(std::vector<int64_t>&) override {}
-  void commit(std::vector<int64_t>& txn) override { committed->insert(committed->end(), txn.begin(), txn.end()); }
+  void commit(std::vector<int64_t>& txn) override {
+    std::lock_guard lock(*mu);
+    committed->insert(committed->end(), txn.begin(), txn.end());
+  }
   void abort(std::vector<int64_t>& txn) override { txn.clear(); }
 };
 
