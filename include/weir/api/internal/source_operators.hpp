@@ -97,10 +97,11 @@ class GeneratorSource final : public FunctionOperator<runtime::SourceOperator, F
       auto& [next, end] = ranges_[next_range_];
       const int64_t stop = next + std::min<int64_t>(end - next, static_cast<int64_t>(max_records));
       const int64_t first = next;
+      const bool* full = this->output_full_flag();
       while (next < stop) {
         out_->emit(this->call_user([&]() -> T { return this->f_(next); }), kNoTimestamp);
         ++next;
-        if (this->output_full()) break;  // no room downstream: stop between records
+        if (*full) break;  // no room downstream: stop between records
       }
       emitted += static_cast<std::size_t>(next - first);
       if (next < end) return runtime::SourceOperator::Status::kMoreAvailable;

@@ -253,7 +253,7 @@ class SourceOperator : public StreamOperator {
   void set_wakeup(std::function<void()> wakeup) { wakeup_ = std::move(wakeup); }
   /// Set by the runtime: a flag of the task (read on its thread only) that is true once an
   /// output channel of the task is at capacity.
-  void set_output_full_flag(const bool* flag) { output_full_ = flag; }
+  void set_output_full_flag(const bool* flag) { output_full_ = flag != nullptr ? flag : &kNeverFull; }
 
  protected:
   void wakeup() const {
@@ -262,11 +262,14 @@ class SourceOperator : public StreamOperator {
   /// True when an output channel has no room left: a source that emits several records per
   /// `emit_next` checks it between records and returns early (kMoreAvailable), so channels stay
   /// bounded in bytes whatever the record size.
-  bool output_full() const { return output_full_ != nullptr && *output_full_; }
+  bool output_full() const { return *output_full_; }
+  /// The flag itself, for a loop over records to keep in a register (one load per record).
+  const bool* output_full_flag() const { return output_full_; }
 
  private:
+  static constexpr bool kNeverFull = false;
   std::function<void()> wakeup_;
-  const bool* output_full_ = nullptr;
+  const bool* output_full_ = &kNeverFull;
 };
 
 /// A one-input operator receiving `IN`.
