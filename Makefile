@@ -26,6 +26,7 @@ test: build
 bench: build
 	$(BUILD_DIR)/bench/throughput_bench
 	$(BUILD_DIR)/bench/window_bench
+	$(BUILD_DIR)/bench/latency_bench
 
 install: build
 	cmake --install $(BUILD_DIR) --prefix $(or $(PREFIX),/usr/local)
