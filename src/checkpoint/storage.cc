@@ -58,41 +58,7 @@ std::string_view check_header(std::string_view bytes, std::string_view magic, co
   return bytes.substr(magic.size() + 4);
 }
 
-// Format 1: the metadata without state types.
-struct SubtaskMetaV1 {
-  int32_t subtask = 0;
-  int32_t first_key_group = 0;
-  int32_t last_key_group = 0;
-  FileRef file;
-  std::vector<detail::KvFile> kv_files;
-  uint64_t keyed_bytes = 0;
-  uint64_t keyed_records = 0;
-  uint64_t keys = 0;
-  std::vector<std::string> state_names;
-};
-struct OperatorMetaV1 {
-  std::string uid;
-  std::string name;
-  int32_t parallelism = 1;
-  int32_t max_parallelism = 128;
-  std::vector<SubtaskMetaV1> subtasks;
-};
-struct MetadataV1 {
-  uint32_t version = 1;
-  int64_t checkpoint_id = 0;
-  int64_t timestamp = 0;
-  bool savepoint = false;
-  std::string job_name;
-  std::string backend;
-  std::string shared_dir;
-  std::vector<OperatorMetaV1> operators;
-};
-WEIR_SERDE(SubtaskMetaV1, subtask, first_key_group, last_key_group, file, kv_files, keyed_bytes, keyed_records, keys,
-           state_names)
-WEIR_SERDE(OperatorMetaV1, uid, name, parallelism, max_parallelism, subtasks)
-WEIR_SERDE(MetadataV1, version, checkpoint_id, timestamp, savepoint, job_name, backend, shared_dir, operators)
-
-Metadata from_v1(MetadataV1 v1) {
+Metadata from_v1(format1::Metadata v1) {
   Metadata m;
   m.version = 1;
   m.checkpoint_id = v1.checkpoint_id;
@@ -288,7 +254,7 @@ Metadata read_metadata(const std::string& dir) {
   if (checksum(body) != sum) throw StateError("'" + path + "' is corrupt: checksum mismatch");
   Metadata meta;
   try {
-    meta = version == 1 ? from_v1(deserialize<MetadataV1>(body)) : deserialize<Metadata>(body);
+    meta = version == 1 ? from_v1(deserialize<format1::Metadata>(body)) : deserialize<Metadata>(body);
   } catch (const SerdeError& e) {
     throw StateError("'" + path + "' does not decode: " + e.what());
   }

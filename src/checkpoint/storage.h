@@ -112,6 +112,43 @@ std::pair<int, int> key_group_range(int max_parallelism, int parallelism, int in
 /// A path from a storage URI: "file:///dir" or a plain path.
 std::string path_of_uri(const std::string& uri);
 
+
+/// Format 1 of the metadata (before state types), as it was written: read by `read_metadata`,
+/// and written by tests that check old snapshots still read.
+namespace format1 {
+struct SubtaskMeta {
+  int32_t subtask = 0;
+  int32_t first_key_group = 0;
+  int32_t last_key_group = 0;
+  FileRef file;
+  std::vector<detail::KvFile> kv_files;
+  uint64_t keyed_bytes = 0;
+  uint64_t keyed_records = 0;
+  uint64_t keys = 0;
+  std::vector<std::string> state_names;
+};
+struct OperatorMeta {
+  std::string uid;
+  std::string name;
+  int32_t parallelism = 1;
+  int32_t max_parallelism = 128;
+  std::vector<SubtaskMeta> subtasks;
+};
+struct Metadata {
+  uint32_t version = 1;
+  int64_t checkpoint_id = 0;
+  int64_t timestamp = 0;
+  bool savepoint = false;
+  std::string job_name;
+  std::string backend;
+  std::string shared_dir;
+  std::vector<OperatorMeta> operators;
+};
+WEIR_SERDE(SubtaskMeta, subtask, first_key_group, last_key_group, file, kv_files, keyed_bytes, keyed_records, keys,
+           state_names)
+WEIR_SERDE(OperatorMeta, uid, name, parallelism, max_parallelism, subtasks)
+WEIR_SERDE(Metadata, version, checkpoint_id, timestamp, savepoint, job_name, backend, shared_dir, operators)
+}  // namespace format1
 }  // namespace weir::checkpoint
 
 namespace weir::detail {

@@ -271,38 +271,9 @@ TEST(StateTypes, TheMetadataRecordsEveryStateType) {
 
 // ---- snapshots of format 1 (before state types were recorded) --------------------------------
 
-struct SubtaskMetaV1 {
-  int32_t subtask = 0;
-  int32_t first_key_group = 0;
-  int32_t last_key_group = 0;
-  checkpoint::FileRef file;
-  std::vector<detail::KvFile> kv_files;
-  uint64_t keyed_bytes = 0;
-  uint64_t keyed_records = 0;
-  uint64_t keys = 0;
-  std::vector<std::string> state_names;
-};
-WEIR_SERDE(SubtaskMetaV1, subtask, first_key_group, last_key_group, file, kv_files, keyed_bytes, keyed_records, keys,
-           state_names)
-struct OperatorMetaV1 {
-  std::string uid;
-  std::string name;
-  int32_t parallelism = 1;
-  int32_t max_parallelism = 128;
-  std::vector<SubtaskMetaV1> subtasks;
-};
-WEIR_SERDE(OperatorMetaV1, uid, name, parallelism, max_parallelism, subtasks)
-struct MetadataV1 {
-  uint32_t version = 1;
-  int64_t checkpoint_id = 0;
-  int64_t timestamp = 0;
-  bool savepoint = false;
-  std::string job_name;
-  std::string backend;
-  std::string shared_dir;
-  std::vector<OperatorMetaV1> operators;
-};
-WEIR_SERDE(MetadataV1, version, checkpoint_id, timestamp, savepoint, job_name, backend, shared_dir, operators)
+using SubtaskMetaV1 = weir::checkpoint::format1::SubtaskMeta;
+using OperatorMetaV1 = weir::checkpoint::format1::OperatorMeta;
+using MetadataV1 = weir::checkpoint::format1::Metadata;
 
 /// Rewrites the snapshot in `dir` as format 1 wrote it: state files with version 1 in their
 /// header, metadata without state types.
