@@ -183,6 +183,33 @@ TEST(StateTypes, AnotherKindOfStateUnderTheSameNameIsRefused) {
   expect_refused(restore(dir, path, "heap", Reducing{}), "state 'count'", "ValueState<int64>", "ReducingState<int64>");
 }
 
+TEST(StateTypes, AReduceRefusesTheKeyedStateOfAnotherOperatorUnderItsUid) {
+  // The process function's keyed state restored into a reduce with the same uid: refused with
+  // the uid and what the state holds, never decoded as running values.
+  TempDir dir;
+  auto [path, before] = save(dir, "heap", true);
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  env.set_parallelism(2);
+  env.set_savepoint_restore_settings(SavepointRestoreSettings::for_path(path, /*allow_non_restored_state=*/true));  // the collect sink
+  env.from_source(GatedEvents(kN, std::make_shared<std::atomic<int64_t>>(INT64_MAX)), WatermarkStrategy<Ev>::no_watermarks(), "events")
+      .uid("events")
+      .map([](const Ev& e) { return std::pair<int64_t, int64_t>{e.key, 1}; })
+      .key_by([](const std::pair<int64_t, int64_t>& p) { return p.first; })
+      .reduce([](const std::pair<int64_t, int64_t>& a, const std::pair<int64_t, int64_t>& b) {
+        return std::pair<int64_t, int64_t>{a.first, a.second + b.second};
+      })
+      .uid("counts")
+      .add_sink([](const std::pair<int64_t, int64_t>&) {});
+  try {
+    env.execute("reduce over another operator's state");
+    FAIL() << "the restore should be refused";
+  } catch (const JobFailure& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("operator uid 'counts'"), std::string::npos) << m;
+    EXPECT_NE(m.find("which a reduce does not keep"), std::string::npos) << m;
+  }
+}
+
 TEST(StateTypes, AnotherKeyTypeIsRefused) {
   TempDir dir;
   auto [path, before] = save(dir, "heap", true);

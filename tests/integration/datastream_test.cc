@@ -386,8 +386,8 @@ TEST(DataStream, SocketTextStreamReadsLinesUntilTheServerCloses) {
   std::thread server([srv] {
     int c = ::accept(srv, nullptr, nullptr);
     std::string data;
-    for (int i = 0; i < 10000; ++i) data += "hello " + std::to_string(i) + "\n";
-    data += "tail";  // no final delimiter
+    for (int i = 0; i < 10000; ++i) data += "hello " + std::to_string(i) + (i % 2 ? "\r\n" : "\n");  // \r\n is dropped whole
+    data += "tail\r";  // no final delimiter
     size_t off = 0;
     while (off < data.size()) {
       auto n = ::send(c, data.data() + off, std::min<size_t>(4096, data.size() - off), 0);

@@ -137,6 +137,7 @@ class SocketReader final : public SplitReader<std::string> {
       if (!got.empty() && !enqueue(std::move(got), wake)) return;
     }
     std::deque<std::string> last;
+    if (delim_ == '\n' && !partial.empty() && partial.back() == '\r') partial.pop_back();
     if (!partial.empty()) last.push_back(std::move(partial));
     if (!last.empty() && !enqueue(std::move(last), wake)) return;
     {

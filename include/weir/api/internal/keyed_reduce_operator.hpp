@@ -36,6 +36,12 @@ class KeyedReduceOperator final : public FunctionOperator<runtime::OneInputOpera
     if constexpr (SerdeType<T>) {
       for (const auto& [kg, bytes] : r.key_groups()) {
         runtime::for_each_keyed_record(bytes, [&](const runtime::KeyedRecordView& rec) {
+          if (rec.kind != runtime::KeyedRecord::kOperator || rec.name != "reduce") {
+            throw IncompatibleStateError("operator uid '" + r.operator_uid() + "': the restored state holds '" +
+                                         std::string(rec.name) +
+                                         "', which a reduce does not keep: the operator with this uid is not the "
+                                         "reduce that wrote it; give the reduce a new uid (it starts empty)");
+          }
           try {
             state_.insert_or_assign(deserialize<K>(rec.key), deserialize<T>(rec.payload));
           } catch (const SerdeError& e) {
