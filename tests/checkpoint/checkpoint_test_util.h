@@ -162,6 +162,20 @@ inline CollectHandle<std::pair<int64_t, int64_t>> count_pipeline(StreamExecution
       .collect_async();
 }
 
+/// Gated events → keyed count → exactly-once FileSink of "key count" lines in folder `out`.
+inline void count_into_files(StreamExecutionEnvironment& env, int64_t n, std::shared_ptr<std::atomic<int64_t>> limit,
+                             const std::string& out) {
+  env.from_source(GatedEvents(n, std::move(limit)), WatermarkStrategy<Ev>::no_watermarks(), "events")
+      .key_by([](const Ev& e) { return e.key; })
+      .process(CountPerKey{})
+      .sink_to(FileSink<std::pair<int64_t, int64_t>>::for_row_format(
+                   out,
+                   [](const std::pair<int64_t, int64_t>& kc, std::string& s) {
+                     s += std::to_string(kc.first) + " " + std::to_string(kc.second) + "\n";
+                   })
+                   .build());
+}
+
 /// Runs the keyed count at parallelism 3 on `backend` until the first `held_at` records are
 /// through, then stops it with a savepoint in `dir/sp`: the output so far and the savepoint.
 inline std::pair<std::vector<std::pair<int64_t, int64_t>>, std::string> first_half(const TempDir& dir, int64_t n, int64_t held_at,

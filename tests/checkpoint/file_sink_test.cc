@@ -213,15 +213,7 @@ TEST(FileSinkLeftovers, FilesOfAFailedAttemptAreRemovedWhenTheSinkRestores) {
     env.set_checkpoint_storage(dir.sub("checkpoints"));
     env.get_checkpoint_config().set_tolerable_checkpoint_failure_number(1);
     env.set_restart_strategy(RestartStrategy::fixed_delay(2, std::chrono::milliseconds(5)));
-    env.from_source(GatedEvents(kN, limit), WatermarkStrategy<Ev>::no_watermarks(), "events")
-        .key_by([](const Ev& e) { return e.key; })
-        .process(CountPerKey{})
-        .sink_to(FileSink<std::pair<int64_t, int64_t>>::for_row_format(
-                     out,
-                     [](const std::pair<int64_t, int64_t>& kc, std::string& s) {
-                       s += std::to_string(kc.first) + " " + std::to_string(kc.second) + "\n";
-                     })
-                     .build());
+    count_into_files(env, kN, limit, out);
     auto client = env.execute_async("orphans");
     wait_for_input(client, 3000);
     client.trigger_checkpoint().get();

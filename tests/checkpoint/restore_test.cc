@@ -93,15 +93,7 @@ DamagedRun run_with_damaged_newest(bool allow_fallback, bool damage_metadata) {
   if (allow_fallback) env.get_checkpoint_config().set_allow_fallback_past_committed_checkpoint(true);
   env.set_restart_strategy(RestartStrategy::fixed_delay(2, std::chrono::milliseconds(5)));
   const std::string out = dir.sub("out");
-  env.from_source(GatedEvents(kN, limit), WatermarkStrategy<Ev>::no_watermarks(), "events")
-      .key_by([](const Ev& e) { return e.key; })
-      .process(CountPerKey{})
-      .sink_to(FileSink<std::pair<int64_t, int64_t>>::for_row_format(
-                   out,
-                   [](const std::pair<int64_t, int64_t>& kc, std::string& s) {
-                     s += std::to_string(kc.first) + " " + std::to_string(kc.second) + "\n";
-                   })
-                   .build());
+  count_into_files(env, kN, limit, out);
   auto client = env.execute_async("damaged newest");
   DamagedRun r;
   wait_for_input(client, 5000);
