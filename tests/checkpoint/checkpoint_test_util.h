@@ -17,27 +17,13 @@
 #include <gtest/gtest.h>
 
 #include "weir/weir.hpp"
+#include "support/test_support.h"
 #include "weir/testing/faults.hpp"
 
 namespace weir::cptest {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "weir-cp-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using testsupport::TempDir;
+using testsupport::wait_for_input;
 
 struct Ev {
   int64_t key = 0;
@@ -138,18 +124,6 @@ class GatedEvents final : public Source<Ev> {
   int64_t count_;
   std::shared_ptr<std::atomic<int64_t>> limit_;
 };
-
-/// Waits until the keyed operator's tasks have taken `records` records.
-inline void wait_for_input(JobClient& client, uint64_t records, const std::string& task = "Keyed Process") {
-  for (;;) {
-    uint64_t in = 0;
-    for (const auto& m : client.metrics()) {
-      if (m.task_name.find(task) != std::string::npos) in += m.records_in;
-    }
-    if (in >= records) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
 
 /// Gated events → keyed count, with stable uids; collected.
 inline CollectHandle<std::pair<int64_t, int64_t>> count_pipeline(StreamExecutionEnvironment& env, int64_t n,

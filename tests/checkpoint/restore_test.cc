@@ -45,24 +45,11 @@ void wait_for_committed(const std::string& dir, std::size_t n) {
   ASSERT_EQ(committed_lines(dir).size(), n);
 }
 
-void flip_byte_at(const fs::path& path, std::streamoff from_end) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(f) << path;
-  f.seekg(0, std::ios::end);
-  const std::streamoff at = static_cast<std::streamoff>(f.tellg()) - from_end;
-  f.seekg(at);
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x5a);
-  f.seekp(at);
-  f.write(&c, 1);
-}
-
 /// Damages one state file of checkpoint folder `dir` (a flipped byte near its end).
 void damage_a_state_file(const std::string& dir) {
   for (auto& e : fs::directory_iterator(dir)) {
     if (e.path().extension() == ".state" && fs::file_size(e.path()) > 40) {
-      flip_byte_at(e.path(), 3);
+      testsupport::flip_byte_at(e.path(), 3);
       return;
     }
   }
@@ -106,7 +93,7 @@ DamagedRun run_with_damaged_newest(bool allow_fallback, bool damage_metadata) {
   r.older_id = checkpoint::read_metadata(older).checkpoint_id;
   r.newer_id = checkpoint::read_metadata(r.newer_dir).checkpoint_id;
   if (damage_metadata) {
-    flip_byte_at(fs::path(r.newer_dir) / checkpoint::kMetadataFile, 5);
+    testsupport::flip_byte_at(fs::path(r.newer_dir) / checkpoint::kMetadataFile, 5);
   } else {
     damage_a_state_file(r.newer_dir);
   }

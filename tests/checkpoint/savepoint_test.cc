@@ -215,14 +215,7 @@ TEST_P(WindowSwap, OpenWindowsSurviveAStopAndABackendChange) {
     auto limit = std::make_shared<std::atomic<int64_t>>(kN / 4);
     auto out = build(env, limit);
     auto client = env.execute_async("windows first");
-    for (;;) {
-      uint64_t in = 0;
-      for (const auto& m : client.metrics()) {
-        if (m.task_name.find("Window") != std::string::npos) in += m.records_in;
-      }
-      if (in >= 2 * kN / 8) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    wait_for_input(client, 2 * kN / 8, "Window");
     path = client.stop_with_savepoint(dir.sub("sp")).get();
     client.wait();
     all = out.get();

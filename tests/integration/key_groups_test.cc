@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "checkpoint/storage.h"
+#include "support/test_support.h"
 #include "weir/weir.hpp"
 
 namespace {
@@ -137,22 +138,7 @@ weir::CollectHandle<std::pair<int64_t, int64_t>> counting_job(weir::StreamExecut
       .collect_async();
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "weir-kg-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using weir::testsupport::TempDir;
 
 TEST(KeyGroups, SavepointRestoresEveryKeyGroupAtParallelismsThatDoNotDivideTheMaximum) {
   TempDir dir;
@@ -167,14 +153,7 @@ TEST(KeyGroups, SavepointRestoresEveryKeyGroupAtParallelismsThatDoNotDivideTheMa
     auto out = counting_job(env, limit);
     auto client = env.execute_async("first half");
     // Each split holds back at kEvents / 2: split 0 and 1 (of 4) are done, 2 and 3 are held.
-    for (;;) {
-      uint64_t in = 0;
-      for (const auto& m : client.metrics()) {
-        if (m.task_name.find("Keyed Process") != std::string::npos) in += m.records_in;
-      }
-      if (in >= static_cast<uint64_t>(kEvents / 2)) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    weir::testsupport::wait_for_input(client, static_cast<uint64_t>(kEvents / 2));
     path = client.stop_with_savepoint(dir.sub("sp")).get();
     client.wait();
     before = out.get();

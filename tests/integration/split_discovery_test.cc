@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/test_support.h"
 #include "weir/weir.hpp"
 
 namespace {
@@ -158,23 +159,7 @@ void wait_or_fail(weir::JobClient& client) {
   client.wait();
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "weir-split-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using weir::testsupport::TempDir;
 
 class Discovery : public ::testing::TestWithParam<int> {};
 

@@ -20,6 +20,7 @@
 #include "weir/weir.hpp"
 
 #include "checkpoint/storage.h"
+#include "support/test_support.h"
 
 #ifndef WEIR_CLI_PATH
 #error "WEIR_CLI_PATH must name the weir binary"
@@ -28,23 +29,7 @@
 namespace {
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "weir-inspect-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using weir::testsupport::TempDir;
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -87,18 +72,8 @@ std::string operator_block(const std::string& text, const std::string& first) {
 }
 
 void flip_byte(const std::string& path) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(f) << path;
-  f.seekg(0, std::ios::end);
-  const auto size = static_cast<std::streamoff>(f.tellg());
-  ASSERT_GT(size, 12) << path;
-  const std::streamoff at = size - 3;  // past the header: the checksum must catch it
-  f.seekg(at);
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x5a);
-  f.seekp(at);
-  f.write(&c, 1);
+  ASSERT_GT(fs::file_size(path), 12u) << path;
+  weir::testsupport::flip_byte_at(path, 3);  // past the header: the checksum must catch it
 }
 
 /// Numbers 0..count-1, one split per subtask; each split emits only its first `*limit` numbers
