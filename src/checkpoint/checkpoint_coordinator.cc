@@ -439,13 +439,6 @@ void CheckpointCoordinator::discard_retained() {
   fs::remove(job_dir_, ec);  // only when empty
 }
 
-std::vector<std::string> CheckpointCoordinator::completed_dirs() const {
-  std::lock_guard lock(mu_);
-  std::vector<std::string> out;
-  for (auto it = completed_.rbegin(); it != completed_.rend(); ++it) out.push_back(it->second);
-  return out;
-}
-
 std::vector<std::pair<int64_t, std::string>> CheckpointCoordinator::completed() const {
   std::lock_guard lock(mu_);
   return {completed_.rbegin(), completed_.rend()};

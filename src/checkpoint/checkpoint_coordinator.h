@@ -97,8 +97,6 @@ class CheckpointCoordinator final : public CheckpointResponder {
   void abort_pending(const std::string& reason);
   /// Deletes the retained checkpoints (a canceled job with `delete_on_cancellation`).
   void discard_retained();
-  /// Folders of the retained completed checkpoints, newest first.
-  std::vector<std::string> completed_dirs() const;
   /// The retained completed checkpoints (id, folder), newest first.
   std::vector<std::pair<int64_t, std::string>> completed() const;
   /// Stops counting `dir` as a retained checkpoint (a damaged one a restart went past); its

@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <cstdlib>
-#include <cxxabi.h>
-#include <memory>
 #include <thread>
 
 #include <fmt/format.h>
@@ -23,16 +20,6 @@ const char* partition_kind_name(PartitionKind kind) {
   }
   return "unknown";
 }
-}  // namespace weir::detail
-
-namespace weir::detail {
-
-std::string demangled_type_name(const std::type_info& type) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
-  return status == 0 && name ? std::string(name.get()) : std::string(type.name());
-}
-
 }  // namespace weir::detail
 
 namespace weir::graph {
@@ -245,10 +232,7 @@ JobGraph build_job_graph(const detail::LogicalGraph& g, const ExecutionConfig& c
 
   // 7. Records that must be encoded where they leave a task: refuse types without a Serde now,
   // rather than at the first checkpoint or the first batch sent to another process.
-  const bool unaligned = config.checkpoint.is_checkpointing_enabled() &&
-                         config.checkpoint.get_checkpointing_mode() == CheckpointingMode::exactly_once &&
-                         config.checkpoint.is_unaligned_checkpoints_enabled();
-  if (config.serializable_edges || unaligned) {
+  if (config.serializable_edges || config.checkpoint.takes_unaligned_checkpoints()) {
     for (const auto& e : jg.edges) {
       if (e.chained || e.type->serializable()) continue;
       const auto& from = jg.nodes[static_cast<std::size_t>(e.from)];

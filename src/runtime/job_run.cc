@@ -89,72 +89,68 @@ void JobRun::build() {
   const int max_p = graph_.max_parallelism;
   // The plan fixes every task and channel and their positions; this process runs all of them.
   const auto& plan = physical_;
-  // Tasks, one per vertex and subtask, with their operators.
+  // Tasks, one per vertex and subtask, with their operators; tasks_[i] runs plan.tasks[i].
   std::vector<std::vector<Task*>> tasks_of(graph_.vertices.size());
-  std::vector<Task*> task_at;  // by plan task index
   // op_of[node][subtask]
   std::vector<std::vector<StreamOperator*>> op_of(graph_.nodes.size());
   for (const auto& pt : plan.tasks) {
     const auto v = static_cast<std::size_t>(pt.vertex);
     const auto& vx = graph_.vertices[v];
     const int s = pt.subtask;
-    {
-      TaskInfo info;
-      info.task_name = vx.name;
-      info.subtask = s;
-      info.parallelism = vx.parallelism;
-      info.max_parallelism = max_p;
-      info.attempt = attempt_;
-      info.auto_watermark_interval = config_.auto_watermark_interval;
-      info.checkpointing = config_.checkpoint.is_checkpointing_enabled();
-      if (config_.state_backend.kind() == StateBackend::Kind::rocksdb) {
-        info.rocksdb_dir = config_.state_backend.dir() + "/job-" + id_ + "/attempt-" + std::to_string(attempt_);
-        info.rocksdb_memory = config_.state_backend.memory_budget();
-      }
-      auto task = std::make_unique<Task>(this, pool_.get(), info);
-      for (int n : vx.nodes) {
-        const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];
-        auto op = jn.logical->factory();
-        op->set_name(jn.name);
-        op->set_uid(uid_of(n));
-        op->setup(info, task.get());
-        StateRestore restore;
-        if (plan_) {
-          auto it = plan_->find(op->uid());
-          if (it != plan_->end() && static_cast<std::size_t>(s) < it->second.size()) {
-            restore = it->second[static_cast<std::size_t>(s)];
-          }
-        }
-        task->restores.push_back(std::move(restore));
-        auto& ops = op_of[static_cast<std::size_t>(n)];
-        ops.resize(static_cast<std::size_t>(vx.parallelism));
-        ops[static_cast<std::size_t>(s)] = op.get();
-        task->operators.push_back(std::move(op));
-      }
-      if (graph_.nodes[static_cast<std::size_t>(vx.nodes[0])].logical->kind == detail::LogicalNode::Kind::kSource) {
-        task->source = dynamic_cast<SourceOperator*>(task->operators.front().get());
-        if (!task->source) throw JobFailure("source '" + vx.name + "' does not implement SourceOperator");
-      }
-      task->coordinator = coordinator_.get();
-      task->exactly_once = config_.checkpoint.get_checkpointing_mode() == CheckpointingMode::exactly_once;
-      task->unaligned = task->exactly_once && config_.checkpoint.is_unaligned_checkpoints_enabled();
-      task->final_checkpoint = config_.checkpoint.is_checkpointing_enabled();
-      tasks_of[v].push_back(task.get());
-      task_at.push_back(task.get());
-      tasks_.push_back(std::move(task));
+    TaskInfo info;
+    info.task_name = vx.name;
+    info.subtask = s;
+    info.parallelism = vx.parallelism;
+    info.max_parallelism = max_p;
+    info.attempt = attempt_;
+    info.auto_watermark_interval = config_.auto_watermark_interval;
+    info.checkpointing = config_.checkpoint.is_checkpointing_enabled();
+    if (config_.state_backend.kind() == StateBackend::Kind::rocksdb) {
+      info.rocksdb_dir = config_.state_backend.dir() + "/job-" + id_ + "/attempt-" + std::to_string(attempt_);
+      info.rocksdb_memory = config_.state_backend.memory_budget();
     }
+    auto task = std::make_unique<Task>(this, pool_.get(), info);
+    for (int n : vx.nodes) {
+      const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];
+      auto op = jn.logical->factory();
+      op->set_name(jn.name);
+      op->set_uid(uid_of(n));
+      op->setup(info, task.get());
+      StateRestore restore;
+      if (plan_) {
+        auto it = plan_->find(op->uid());
+        if (it != plan_->end() && static_cast<std::size_t>(s) < it->second.size()) {
+          restore = it->second[static_cast<std::size_t>(s)];
+        }
+      }
+      task->restores.push_back(std::move(restore));
+      auto& ops = op_of[static_cast<std::size_t>(n)];
+      ops.resize(static_cast<std::size_t>(vx.parallelism));
+      ops[static_cast<std::size_t>(s)] = op.get();
+      task->operators.push_back(std::move(op));
+    }
+    if (graph_.nodes[static_cast<std::size_t>(vx.nodes[0])].logical->kind == detail::LogicalNode::Kind::kSource) {
+      task->source = dynamic_cast<SourceOperator*>(task->operators.front().get());
+      if (!task->source) throw JobFailure("source '" + vx.name + "' does not implement SourceOperator");
+    }
+    task->coordinator = coordinator_.get();
+    task->exactly_once = config_.checkpoint.get_checkpointing_mode() == CheckpointingMode::exactly_once;
+    task->unaligned = config_.checkpoint.takes_unaligned_checkpoints();
+    task->final_checkpoint = config_.checkpoint.is_checkpointing_enabled();
+    tasks_of[v].push_back(task.get());
+    tasks_.push_back(std::move(task));
   }
 
-  // Channels, in plan order (which is every consumer's gate order), then the partitions and
-  // writers of the edges between tasks; writer_of[edge][producer subtask].
-  std::vector<LocalChannel*> channel_at;
+  // Channels, in plan order (which is every consumer's gate order; channels_[i] is
+  // plan.channels[i]), then the partitions and writers of the edges between tasks;
+  // writer_of[edge][producer subtask].
   // One consumer object per edge and consumer task.
   std::map<std::pair<int, Task*>, BatchConsumer*> consumer_of;
   for (const auto& pc : plan.channels) {
     const auto& part = plan.partitions[static_cast<std::size_t>(pc.partition)];
     const auto& e = graph_.edges[static_cast<std::size_t>(part.edge)];
-    Task* producer = task_at[static_cast<std::size_t>(part.producer)];
-    Task* ct = task_at[static_cast<std::size_t>(pc.consumer)];
+    Task* producer = tasks_[static_cast<std::size_t>(part.producer)].get();
+    Task* ct = tasks_[static_cast<std::size_t>(pc.consumer)].get();
     auto key = std::make_pair(part.edge, ct);
     auto it = consumer_of.find(key);
     if (it == consumer_of.end()) {
@@ -167,16 +163,15 @@ void JobRun::build() {
     }
     auto ch = std::make_unique<LocalChannel>(config_.channel_capacity_bytes, producer, &ct->gate, pc.gate, &stats_);
     ct->channels.push_back(Task::InputChannelState{e.input_index, it->second});
-    channel_at.push_back(ch.get());
     channels_.push_back(std::move(ch));
   }
   std::vector<std::vector<OutputBase*>> writer_of(graph_.edges.size());
   for (const auto& pp : plan.partitions) {
     const auto& e = graph_.edges[static_cast<std::size_t>(pp.edge)];
-    Task* producer = task_at[static_cast<std::size_t>(pp.producer)];
+    Task* producer = tasks_[static_cast<std::size_t>(pp.producer)].get();
     const int i = producer->info().subtask;
     std::vector<OutputChannel*> chans;
-    for (int32_t c : pp.channels) chans.push_back(channel_at[static_cast<std::size_t>(c)]);
+    for (int32_t c : pp.channels) chans.push_back(channels_[static_cast<std::size_t>(c)].get());
     const auto& from = graph_.nodes[static_cast<std::size_t>(e.from)];
     const int64_t own_timeout = from.logical ? from.logical->buffer_timeout_us : -2;
     auto part = std::make_unique<ResultPartition>(std::move(chans), i, config_.batch_records, config_.batch_bytes,
@@ -196,8 +191,8 @@ void JobRun::build() {
   // taken before the barrier, then what the barrier overtook in the producer's output.
   for (const auto& pc : plan.channels) {
     const auto& part = plan.partitions[static_cast<std::size_t>(pc.partition)];
-    Task* consumer = task_at[static_cast<std::size_t>(pc.consumer)];
-    Task* producer = task_at[static_cast<std::size_t>(part.producer)];
+    Task* consumer = tasks_[static_cast<std::size_t>(pc.consumer)].get();
+    Task* producer = tasks_[static_cast<std::size_t>(part.producer)].get();
     auto& crs = consumer->restores;
     auto& prs = producer->restores;
     if (!crs.empty()) {
@@ -419,8 +414,8 @@ CheckpointStats JobRun::checkpoint_stats() const {
   s.failed = coordinator_->failed_count();
   s.last_duration_ms = coordinator_->last_duration_ms();
   s.last_size_bytes = coordinator_->last_size_bytes();
-  auto dirs = coordinator_->completed_dirs();
-  if (!dirs.empty()) s.latest_path = dirs.front();
+  const auto retained = coordinator_->completed();
+  if (!retained.empty()) s.latest_path = retained.front().second;
   s.restored_checkpoint_id = coordinator_->restored_id();
   s.restored_path = coordinator_->restored_dir();
   s.fallbacks_past_committed = coordinator_->fallbacks_past_committed();

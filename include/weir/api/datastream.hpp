@@ -2,6 +2,7 @@
 /// DataStream, KeyedStream, ConnectedStreams: the typed, fluent job API (Flink's DataStream API
 /// in snake_case). A stream is a handle on a node of its environment's logical graph; copying
 /// it is cheap and every copy refers to the same node.
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -45,6 +46,16 @@ template <class IN1, class IN2, class K>
 class BroadcastConnectedStream;
 
 namespace detail {
+/// A buffer timeout given in milliseconds as Flink takes it (-1: only full batches, 0: every
+/// record), in microseconds (-1 for only full batches). `where` names the call in the error.
+inline std::chrono::microseconds buffer_timeout_of_ms(int64_t timeout_ms, const std::string& where) {
+  if (timeout_ms < -1) {
+    throw GraphError("set_buffer_timeout(" + std::to_string(timeout_ms) + ")" + where +
+                     ": the timeout must be -1 (only full batches), 0 (every record) or a number of milliseconds");
+  }
+  return timeout_ms < 0 ? std::chrono::microseconds(-1) : std::chrono::milliseconds(timeout_ms);
+}
+
 /// The parallelism a node runs at as written in the logical graph (0: the environment's
 /// default). Repartitionings and side outputs run at their producer's parallelism, a union at
 /// its first input's (as Flink's transformations report it).
@@ -174,11 +185,7 @@ class DataStream {
   /// `StreamExecutionEnvironment::set_buffer_timeout`: 0 every record, -1 only full batches).
   DataStream& set_buffer_timeout(int64_t timeout_ms) {
     auto& n = operator_node("set_buffer_timeout");
-    if (timeout_ms < -1) {
-      throw GraphError("set_buffer_timeout(" + std::to_string(timeout_ms) + ") on '" + n.name +
-                       "': the timeout must be -1 (only full batches), 0 (every record) or a number of milliseconds");
-    }
-    n.buffer_timeout_us = timeout_ms < 0 ? -1 : timeout_ms * 1000;
+    n.buffer_timeout_us = detail::buffer_timeout_of_ms(timeout_ms, " on '" + n.name + "'").count();
     return *this;
   }
   /// Runs the operator in a task of its own: chained to neither its producer nor its consumers.

@@ -63,11 +63,7 @@ class StreamExecutionEnvironment {
   /// -1 only full batches (throughput mode: a batch also leaves when its task's input runs dry
   /// or before a watermark or barrier). Default 0.25 ms; see the overload for sub-millisecond values.
   StreamExecutionEnvironment& set_buffer_timeout(int64_t timeout_ms) {
-    if (timeout_ms < -1) {
-      throw GraphError("set_buffer_timeout(" + std::to_string(timeout_ms) +
-                       "): the timeout must be -1 (only full batches), 0 (every record) or a number of milliseconds");
-    }
-    state_->config.buffer_timeout = timeout_ms < 0 ? std::chrono::microseconds(-1) : std::chrono::milliseconds(timeout_ms);
+    state_->config.buffer_timeout = detail::buffer_timeout_of_ms(timeout_ms, "");
     return *this;
   }
   /// `set_buffer_timeout` with a finer unit, e.g. `std::chrono::microseconds(100)`; a negative

@@ -49,6 +49,10 @@ class CheckpointConfig {
   }
   bool is_unaligned_checkpoints_enabled() const { return unaligned_; }
   void enable_unaligned_checkpoints(bool on = true) { unaligned_ = on; }
+  /// Checkpoints are taken unaligned: checkpointing on, exactly once, unaligned enabled.
+  bool takes_unaligned_checkpoints() const {
+    return is_checkpointing_enabled() && mode_ == CheckpointingMode::exactly_once && unaligned_;
+  }
   /// Whether a restart may restore an older checkpoint when the newest retained one is damaged
   /// although tasks already acted on its completion (sinks committed its output): then the
   /// output between the two checkpoints is written again. Default false: the job fails with a

@@ -52,15 +52,12 @@ class TypeOps {
   virtual std::string type_name() const = 0;
 };
 
-/// The readable (demangled) name of a type.
-std::string demangled_type_name(const std::type_info& type);
-
 template <class T>
 class TypedOps final : public TypeOps {
  public:
   std::type_index type() const override { return typeid(T); }
   bool serializable() const override { return SerdeType<T>; }
-  std::string type_name() const override { return demangled_type_name(typeid(T)); }
+  std::string type_name() const override { return cpp_type_name<T>(); }
   std::unique_ptr<runtime::OutputBase> chained(runtime::InputBase* next, runtime::StreamOperator* next_op,
                                                int input_index) const override {
     return std::make_unique<runtime::ChainedOutput<T>>(static_cast<runtime::Input<T>*>(next), next_op,

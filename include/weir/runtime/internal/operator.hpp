@@ -377,7 +377,6 @@ class BatchConsumer {
   /// become true (an output channel filled up). Returns the index of the first record not fed
   /// (the batch's size when all were). `stop` may be null.
   virtual std::size_t consume(BatchBase& batch, std::size_t from, const bool* stop) = 0;
-  void consume(BatchBase& batch) { consume(batch, 0, nullptr); }
   /// Feeds records `BatchBase::encode` wrote (replaying an unaligned checkpoint).
   virtual void consume_encoded(std::string_view bytes) = 0;
 };
