@@ -682,7 +682,11 @@ std::vector<TaskMetrics> JobRun::metrics() const {
                               t->holding_channel.load(std::memory_order_relaxed),
                               t->state_memory.load(std::memory_order_relaxed),
                               t->state_memory_peak.load(std::memory_order_relaxed),
-                              t->state_disk.load(std::memory_order_relaxed)});
+                              t->state_disk.load(std::memory_order_relaxed),
+                              {}});
+    for (const auto& op : t->operators) {
+      for (auto& [name, value] : op->metric_group().values()) out.back().operator_metrics[op->name() + "." + name] = value;
+    }
   }
   return out;
 }

@@ -242,7 +242,7 @@ class BroadcastProcessOperator final : public runtime::TwoInputOperator<IN1, IN2
       });
       core_.restore();
     }
-    RuntimeContext rc(this->task_info(), this->name(), kKeyed ? &core_.backend() : nullptr);
+    RuntimeContext rc(this->task_info(), this->name(), kKeyed ? &core_.backend() : nullptr, &this->metric_group());
     this->call_user([&] { f_.open(rc); });
   }
   void close() override { f_.close(); }

@@ -1,5 +1,6 @@
 #pragma once
 /// StreamExecutionEnvironment: where a job is declared, configured and run.
+#include <concepts>
 #include <limits>
 #include <memory>
 #include <string>
@@ -13,6 +14,15 @@ namespace weir {
 namespace detail {
 /// Sources implemented in the library (src/connectors/).
 std::unique_ptr<runtime::StreamOperator> make_text_file_source(std::string path);
+/// A source's `bad_record_policy()`, for sources that have one (connectors); `fail` otherwise.
+template <class S>
+BadRecordPolicy bad_record_policy_of(const S& source) {
+  if constexpr (requires { { source.bad_record_policy() } -> std::convertible_to<BadRecordPolicy>; }) {
+    return source.bad_record_policy();
+  } else {
+    return BadRecordPolicy::fail();
+  }
+}
 }  // namespace detail
 
 /// The context a streaming job is declared in and run from. Embedded: `execute()` runs the job
@@ -124,10 +134,14 @@ class StreamExecutionEnvironment {
   auto from_source(S source, WatermarkStrategy<typename S::value_type> strategy, std::string source_name) {
     using T = typename S::value_type;
     if constexpr (std::is_base_of_v<Source<T>, S>) {
+      const BadRecordPolicy policy = detail::bad_record_policy_of(source);
       auto shared = std::make_shared<const S>(std::move(source));
-      auto& n = add_source<T>(std::move(source_name), [shared, strategy] {
-        return std::make_unique<detail::SplitSourceOperator<T>>(shared, strategy);
+      auto& n = add_source<T>(std::move(source_name), [shared, strategy, policy] {
+        auto op = std::make_unique<detail::SplitSourceOperator<T>>(shared, strategy);
+        op->set_bad_record_policy(policy);
+        return op;
       });
+      n.side_outputs_allowed = policy.kind() == BadRecordPolicy::Kind::dead_letter;
       return DataStream<T>(state_, n.id);
     } else {
       static_assert(detail::is_enumerated_source_v<S>,
@@ -135,12 +149,16 @@ class StreamExecutionEnvironment {
       using Split = typename S::split_type;
       static_assert(SerdeType<Split>, "from_source: the split type of an EnumeratedSource needs a weir::Serde "
                                       "(splits are stored in checkpoints); declare one with WEIR_SERDE");
+      const BadRecordPolicy policy = detail::bad_record_policy_of(source);
       std::shared_ptr<const EnumeratedSource<T, Split>> shared = std::make_shared<const S>(std::move(source));
       // One enumerator per job run: the operators of a run share the slot's coordinator.
       auto slot = std::make_shared<detail::SplitCoordinatorSlot<T, Split>>(shared);
-      auto& n = add_source<T>(std::move(source_name), [shared, slot, strategy] {
-        return std::make_unique<detail::EnumeratedSourceOperator<T, Split>>(shared, slot->get(), strategy);
+      auto& n = add_source<T>(std::move(source_name), [shared, slot, strategy, policy] {
+        auto op = std::make_unique<detail::EnumeratedSourceOperator<T, Split>>(shared, slot->get(), strategy);
+        op->set_bad_record_policy(policy);
+        return op;
       });
+      n.side_outputs_allowed = policy.kind() == BadRecordPolicy::Kind::dead_letter;
       return DataStream<T>(state_, n.id);
     }
   }

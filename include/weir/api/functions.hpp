@@ -1,6 +1,7 @@
 #pragma once
 /// User-facing function interfaces: Collector, OutputTag, RuntimeContext, ProcessFunction.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -45,8 +46,8 @@ class OutputTag {
 class RuntimeContext {
  public:
   RuntimeContext(const runtime::TaskInfo& info, std::string operator_name,
-                 detail::KeyedBackendBase* keyed = nullptr)
-      : info_(info), operator_name_(std::move(operator_name)), keyed_(keyed) {}
+                 detail::KeyedBackendBase* keyed = nullptr, MetricGroup* metrics = nullptr)
+      : info_(info), operator_name_(std::move(operator_name)), keyed_(keyed), metrics_(metrics) {}
   virtual ~RuntimeContext() = default;
   int get_index_of_this_subtask() const { return info_.subtask; }
   int get_number_of_parallel_subtasks() const { return info_.parallelism; }
@@ -54,6 +55,15 @@ class RuntimeContext {
   int get_attempt_number() const { return info_.attempt; }
   const std::string& get_task_name() const { return info_.task_name; }
   const std::string& get_operator_name() const { return operator_name_; }
+  /// The operator subtask's metrics: `get_metric_group().counter("parsed").inc()`. Read with
+  /// `JobClient::metrics()` (`TaskMetrics::operator_metrics`, "<operator>.<name>").
+  MetricGroup& get_metric_group() {
+    if (!metrics_) {
+      own_metrics_ = std::make_unique<MetricGroup>();
+      metrics_ = own_metrics_.get();
+    }
+    return *metrics_;
+  }
 
   /// Keyed state, one per key, from its descriptor. Only on keyed streams (after key_by).
   template <class T>
@@ -123,6 +133,8 @@ class RuntimeContext {
   runtime::TaskInfo info_;
   std::string operator_name_;
   detail::KeyedBackendBase* keyed_ = nullptr;
+  MetricGroup* metrics_ = nullptr;
+  std::unique_ptr<MetricGroup> own_metrics_;
 };
 
 namespace detail {

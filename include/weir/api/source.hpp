@@ -16,12 +16,15 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
+#include "weir/api/bad_records.hpp"
 #include "weir/api/functions.hpp"
+#include "weir/common/metrics.hpp"
 #include "weir/api/split_enumerator.hpp"
 #include "weir/time/watermark.hpp"
 
@@ -34,6 +37,17 @@ class SourceOutput {
   virtual ~SourceOutput() = default;
   virtual void collect(T&& value, int64_t timestamp) = 0;
   void collect(const T& value, int64_t timestamp = kNoTimestamp) { collect(T(value), timestamp); }
+  /// A record the reader could not read (see `weir/api/bad_records.hpp`): the source's
+  /// `BadRecordPolicy` decides. Under `fail` this throws; the reader should let it pass. The
+  /// default (an output outside a job, in a reader's unit test) throws `std::runtime_error`.
+  virtual void bad_record(BadRecord record) {
+    throw std::runtime_error("bad record at " + record.origin + ": " + record.error);
+  }
+  /// The metrics of the source operator's subtask (records per partition, lag, ...).
+  virtual MetricGroup& metric_group() { return own_metrics_; }
+
+ private:
+  MetricGroup own_metrics_;
 };
 
 /// Wakes the task that reads a split (Flink's `SourceReader::isAvailable` future, as a call).

@@ -82,7 +82,7 @@ class TwoPhaseCommitSinkOperator final : public runtime::OneInputOperator<IN> {
     }
   }
   void open() override {
-    RuntimeContext rc(this->task_info(), this->name());
+    RuntimeContext rc(this->task_info(), this->name(), nullptr, &this->metric_group());
     this->call_user([&] { sink_.open(rc); });
     if (referenced_) this->call_user([&] { sink_.clean_up(*referenced_); });
     current_ = this->call_user([&] { return sink_.begin_transaction(); });

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -100,6 +101,9 @@ struct TaskMetrics {
   uint64_t state_memory_bytes = 0;
   uint64_t state_memory_peak_bytes = 0;
   uint64_t state_disk_bytes = 0;
+  /// The metrics of the task's operators (`MetricGroup`), as "<operator name>.<metric>":
+  /// connectors' per-partition records, bytes and lag, bad-record counts, user counters.
+  std::map<std::string, int64_t> operator_metrics;
 };
 
 }  // namespace weir

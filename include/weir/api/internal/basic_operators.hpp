@@ -80,7 +80,7 @@ class ProcessOperator final : public runtime::OneInputOperator<IN> {
   explicit ProcessOperator(PF f) : f_(std::move(f)), ctx_(this) {}
   void open() override {
     collector_.set(this->template typed_output<OUT>(), kNoTimestamp);
-    RuntimeContext rc(this->task_info(), this->name());
+    RuntimeContext rc(this->task_info(), this->name(), nullptr, &this->metric_group());
     this->call_user([&] { f_.open(rc); });
   }
   void process(const IN& v, int64_t ts) override {

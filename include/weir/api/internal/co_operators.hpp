@@ -22,7 +22,7 @@ class CoMapOperator final : public runtime::TwoInputOperator<IN1, IN2> {
   CoMapOperator(F1 f1, F2 f2) : f1_(std::move(f1)), f2_(std::move(f2)) {}
   void open() override {
     out_ = this->template typed_output<OUT>();
-    RuntimeContext rc(this->task_info(), this->name());
+    RuntimeContext rc(this->task_info(), this->name(), nullptr, &this->metric_group());
     this->call_user([&] {
       open_function(f1_, rc);
       open_function(f2_, rc);
@@ -47,7 +47,7 @@ class CoFlatMapOperator final : public runtime::TwoInputOperator<IN1, IN2> {
   CoFlatMapOperator(F1 f1, F2 f2) : f1_(std::move(f1)), f2_(std::move(f2)) {}
   void open() override {
     collector_.set(this->template typed_output<OUT>(), kNoTimestamp);
-    RuntimeContext rc(this->task_info(), this->name());
+    RuntimeContext rc(this->task_info(), this->name(), nullptr, &this->metric_group());
     this->call_user([&] {
       open_function(f1_, rc);
       open_function(f2_, rc);

@@ -60,7 +60,7 @@ class FunctionOperator : public Base {
  protected:
   explicit FunctionOperator(F f) : f_(std::move(f)) {}
   void open_user(runtime::StreamOperator& op) {
-    RuntimeContext rc(op.task_info(), op.name());
+    RuntimeContext rc(op.task_info(), op.name(), nullptr, &op.metric_group());
     open_function(f_, rc);
   }
   F f_;

@@ -204,7 +204,7 @@ class KeyedProcessBase : public OpBase {
                                              [this](const auto& t) { fire(t, TimeDomain::processing_time); });
     });
     core_.restore();
-    RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
+    RuntimeContext rc(this->task_info(), this->name(), &core_.backend(), &this->metric_group());
     this->call_user([&] { f_.open(rc); });
   }
   void close() override { f_.close(); }

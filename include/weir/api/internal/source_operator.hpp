@@ -40,6 +40,9 @@ class SplitReadingOperator : public runtime::SourceOperator {
     splits_.clear();  // readers stop their I/O threads
   }
 
+  /// What to do with records the readers cannot read (default: fail).
+  void set_bad_record_policy(BadRecordPolicy policy) { policy_ = std::move(policy); }
+
   /// The watermark of each split (for tests and metrics).
   std::vector<int64_t> split_watermarks() const {
     std::vector<int64_t> w;
@@ -67,6 +70,8 @@ class SplitReadingOperator : public runtime::SourceOperator {
       ++emitted;
       generator->on_event(v, t, *this);
     }
+    void bad_record(BadRecord record) override { op->handle_bad_record(std::move(record)); }
+    MetricGroup& metric_group() override { return op->metric_group(); }
     void emit_watermark(const Watermark& w) override {
       if (idle) mark_active();
       if (w.timestamp() > watermark) {
@@ -151,6 +156,26 @@ class SplitReadingOperator : public runtime::SourceOperator {
   std::vector<std::unique_ptr<Split>> splits_;
 
  private:
+  void handle_bad_record(BadRecord&& r) {
+    switch (policy_.kind()) {
+      case BadRecordPolicy::Kind::fail:
+        throw OperatorFailure(name(),
+                              "cannot read the record at " + r.origin + ": " + r.error +
+                                  " (bad-record policy 'fail'; to go on past such records set the source's "
+                                  "bad-record policy to BadRecordPolicy::skip() or BadRecordPolicy::dead_letter(tag))",
+                              /*recoverable=*/false);
+      case BadRecordPolicy::Kind::skip:
+        if (!skipped_) skipped_ = &metric_group().counter("bad_records_skipped");
+        skipped_->inc();
+        return;
+      case BadRecordPolicy::Kind::dead_letter:
+        if (!dead_lettered_) dead_lettered_ = &metric_group().counter("bad_records_dead_lettered");
+        dead_lettered_->inc();
+        detail::emit_side_output(*this, policy_.tag(), r, kNoTimestamp);
+        return;
+    }
+  }
+
   void schedule_periodic() {
     auto& ts = processing_time_service();
     ts.register_timer(ts.now() + task_info().auto_watermark_interval, [this](int64_t) {
@@ -167,6 +192,9 @@ class SplitReadingOperator : public runtime::SourceOperator {
   }
 
   WatermarkStrategy<T> strategy_;
+  BadRecordPolicy policy_;
+  Counter* skipped_ = nullptr;
+  Counter* dead_lettered_ = nullptr;
   runtime::Output<T>* out_ = nullptr;
   int64_t emitted_watermark_ = std::numeric_limits<int64_t>::min();
   bool idle_ = false;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "weir/common/errors.hpp"
+#include "weir/common/metrics.hpp"
 #include "weir/state/snapshot.hpp"
 #include "weir/runtime/internal/record.hpp"
 #include "weir/time/processing_time.hpp"
@@ -145,6 +146,9 @@ class StreamOperator {
   detail::KvStore* state_store() const { return store_source_ ? store_source_() : nullptr; }
   void set_state_store_source(std::function<detail::KvStore*()> f) { store_source_ = std::move(f); }
 
+  /// This operator's metrics (thread-safe; read by `JobClient::metrics()`).
+  MetricGroup& metric_group() const { return *metrics_; }
+
   /// The combined watermark of the inputs (the event time of this operator).
   int64_t current_watermark() const { return combined_watermark_; }
 
@@ -237,6 +241,7 @@ class StreamOperator {
   std::string uid_;
   std::function<detail::KvStore*()> store_source_;
   std::vector<SideOutput> side_outputs_;
+  std::unique_ptr<MetricGroup> metrics_ = std::make_unique<MetricGroup>();
 };
 
 /// The head of a source task. The task calls `emit_next` repeatedly while downstream has room.

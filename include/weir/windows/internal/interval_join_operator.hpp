@@ -72,7 +72,7 @@ class IntervalJoinOperator final : public runtime::TwoInputOperator<L, R> {
         no_serde("the buffers of interval join '" + this->name() + "'");
       }
     });
-    RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
+    RuntimeContext rc(this->task_info(), this->name(), &core_.backend(), &this->metric_group());
     this->call_user([&] { f_.open(rc); });
   }
   void close() override { f_.close(); }

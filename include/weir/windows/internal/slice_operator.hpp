@@ -64,7 +64,7 @@ class SliceWindowOperator final : public runtime::OneInputOperator<IN> {
       }
     });
     if constexpr (kHasPwf) {
-      RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
+      RuntimeContext rc(this->task_info(), this->name(), &core_.backend(), &this->metric_group());
       this->call_user([&] { pwf_.open(rc); });
     }
   }

@@ -157,7 +157,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     }
     core_.restore([this](std::string_view name, std::string_view payload) { restore_windows(name, payload); });
     if constexpr (kHasPwf) {
-      RuntimeContext rc(this->task_info(), this->name(), &core_.backend());
+      RuntimeContext rc(this->task_info(), this->name(), &core_.backend(), &this->metric_group());
       this->call_user([&] { pwf_.open(rc); });
     }
   }
