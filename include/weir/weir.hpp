@@ -24,6 +24,7 @@
 #include "weir/api/functions.hpp"
 #include "weir/api/job.hpp"
 #include "weir/api/bad_records.hpp"
+#include "weir/api/serialization.hpp"
 #include "weir/api/source.hpp"
 #include "weir/time/clock.hpp"
 #include "weir/time/watermark.hpp"

@@ -105,6 +105,7 @@ void JobRun::build() {
     info.attempt = attempt_;
     info.auto_watermark_interval = config_.auto_watermark_interval;
     info.checkpointing = config_.checkpoint.is_checkpointing_enabled();
+    info.checkpoint_interval = info.checkpointing ? config_.checkpoint.get_checkpoint_interval() : 0;
     if (config_.state_backend.kind() == StateBackend::Kind::rocksdb) {
       info.rocksdb_dir = config_.state_backend.dir() + "/job-" + id_ + "/attempt-" + std::to_string(attempt_);
       info.rocksdb_memory = config_.state_backend.memory_budget();

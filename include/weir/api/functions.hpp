@@ -55,6 +55,8 @@ class RuntimeContext {
   int get_attempt_number() const { return info_.attempt; }
   const std::string& get_task_name() const { return info_.task_name; }
   const std::string& get_operator_name() const { return operator_name_; }
+  /// Milliseconds between the job's periodic checkpoints (0: checkpointing is off).
+  int64_t get_checkpoint_interval() const { return info_.checkpoint_interval; }
   /// The operator subtask's metrics: `get_metric_group().counter("parsed").inc()`. Read with
   /// `JobClient::metrics()` (`TaskMetrics::operator_metrics`, "<operator>.<name>").
   MetricGroup& get_metric_group() {

@@ -111,6 +111,10 @@ class SplitReader {
   virtual std::optional<std::string> snapshot_position() const { return std::nullopt; }
   /// Moves a fresh reader to a position `snapshot_position` returned.
   virtual void restore_position(std::string_view position) {}
+  /// The position `snapshot_position` just returned belongs to checkpoint `checkpoint_id`.
+  virtual void notify_checkpoint(int64_t checkpoint_id) {}
+  /// Checkpoint `checkpoint_id` is complete (a Kafka reader commits its offsets to the group).
+  virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
 
  private:
   SourceWakeup wakeup_;

@@ -33,6 +33,9 @@ class TwoPhaseCommitSink {
   using input_type = IN;
   using transaction_type = TXN;
   virtual ~TwoPhaseCommitSink() = default;
+  /// Called once per subtask first, before any recovery: `restored` tells whether the job
+  /// started from a checkpoint or savepoint (a fresh start may clean up what earlier runs left).
+  virtual void initialize(bool restored) { (void)restored; }
   /// Called once per subtask before the first transaction begins (after recovery).
   virtual void open(RuntimeContext&) {}
   virtual TXN begin_transaction() = 0;
@@ -63,6 +66,7 @@ class TwoPhaseCommitSinkOperator final : public runtime::OneInputOperator<IN> {
   explicit TwoPhaseCommitSinkOperator(S sink) : sink_(std::move(sink)), ctx_(this) {}
 
   void initialize_state(const runtime::StateRestore& r) override {
+    this->call_user([&] { sink_.initialize(r.is_restored()); });
     if (!r.is_restored()) return;
     // Every subtask's transactions (a union list): what no one may clean up. Checkpoints
     // without it (older versions) leave the clean-up out, as nothing is known to be unused.

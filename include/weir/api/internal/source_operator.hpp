@@ -40,6 +40,14 @@ class SplitReadingOperator : public runtime::SourceOperator {
     splits_.clear();  // readers stop their I/O threads
   }
 
+  /// Tells the readers of open splits that checkpoint `id` is complete.
+  void notify_readers(int64_t id) {
+    if (id == runtime::kFinalCheckpointId) return;
+    for (auto& s : splits_) {
+      if (!s->done) call_user([&] { s->reader->notify_checkpoint_complete(id); });
+    }
+  }
+
   /// What to do with records the readers cannot read (default: fail).
   void set_bad_record_policy(BadRecordPolicy policy) { policy_ = std::move(policy); }
 
@@ -240,10 +248,12 @@ class SplitSourceOperator final : public SplitReadingOperator<T> {
     std::vector<std::string> out;
     for (const auto& s : this->splits_) {
       SplitState st{s->index, s->count, s->done, s->done ? std::nullopt : s->reader->snapshot_position()};
+      if (!s->done) this->call_user([&] { s->reader->notify_checkpoint(ctx.get_checkpoint_id()); });
       out.push_back(serialize(st));
     }
     ctx.add_list("splits", runtime::Redistribution::union_, std::move(out));
   }
+  void notify_checkpoint_complete(int64_t id) override { this->notify_readers(id); }
 
   typename Base::Status emit_next(std::size_t max_records, std::size_t& emitted) override {
     return this->read_splits(max_records, emitted, false);
@@ -320,6 +330,7 @@ class EnumeratedSourceOperator final : public SplitReadingOperator<T> {
     std::vector<std::string> out;
     for (const auto& s : this->splits_) {
       SplitState st{s->descriptor, s->done, s->done ? std::nullopt : s->reader->snapshot_position()};
+      if (!s->done) this->call_user([&] { s->reader->notify_checkpoint(ctx.get_checkpoint_id()); });
       out.push_back(serialize(st));
     }
     ctx.add_list("enumerated-splits", runtime::Redistribution::union_, std::move(out));
@@ -328,6 +339,7 @@ class EnumeratedSourceOperator final : public SplitReadingOperator<T> {
 
   void notify_checkpoint_complete(int64_t id) override {
     if (id != runtime::kFinalCheckpointId) coordinator_->checkpoint_complete(id);
+    this->notify_readers(id);
   }
   void notify_checkpoint_aborted(int64_t id) override { coordinator_->checkpoint_aborted(id, this->task_info().subtask); }
 

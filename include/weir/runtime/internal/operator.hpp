@@ -35,6 +35,7 @@ struct TaskInfo {
   int attempt = 0;           ///< restart attempt, 0 for the first run
   int64_t auto_watermark_interval = 200;  ///< ms between periodic watermarks; 0 disables them
   bool checkpointing = false;  ///< periodic checkpoints are on (sinks then commit on them)
+  int64_t checkpoint_interval = 0;  ///< ms between periodic checkpoints (0: none)
   /// RocksDB state backend: the folder for this job run's stores (empty: heap) and the memory
   /// budget of each operator subtask's store.
   std::string rocksdb_dir;
