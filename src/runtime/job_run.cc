@@ -685,8 +685,8 @@ std::vector<TaskMetrics> JobRun::metrics() const {
                               t->state_memory_peak.load(std::memory_order_relaxed),
                               t->state_disk.load(std::memory_order_relaxed),
                               {}});
-    for (const auto& op : t->operators) {
-      for (auto& [name, value] : op->metric_group().values()) out.back().operator_metrics[op->name() + "." + name] = value;
+    for (const auto& [op, group] : t->metric_groups()) {
+      for (auto& [name, value] : group->values()) out.back().operator_metrics[op + "." + name] = value;
     }
   }
   return out;

@@ -337,6 +337,11 @@ void Task::fire_due_timers() {
 
 void Task::open_chain() {
   opened_ = true;
+  {
+    std::lock_guard lock(metric_groups_mu_);
+    metric_groups_.clear();
+    for (const auto& op : operators) metric_groups_.emplace_back(op->name(), op->shared_metric_group());
+  }
   auto* head = operators.front().get();
   open_channels_.assign(static_cast<std::size_t>(std::max(head->num_inputs(), 0)), 0);
   input_watermark_.assign(open_channels_.size(), std::numeric_limits<int64_t>::min());

@@ -20,6 +20,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -145,6 +146,11 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
     int64_t watermark = std::numeric_limits<int64_t>::min();
   };
   std::vector<std::unique_ptr<StreamOperator>> operators;  ///< chain order; [0] is the head
+  /// The operators' metric groups by operator name, kept after the operators close (thread-safe).
+  std::vector<std::pair<std::string, std::shared_ptr<MetricGroup>>> metric_groups() const {
+    std::lock_guard lock(metric_groups_mu_);
+    return metric_groups_;
+  }
   std::vector<std::unique_ptr<OutputBase>> outputs;        ///< owned outputs of the chain
   std::vector<WriterBase*> writers;                        ///< outputs that batch to channels
   std::vector<std::unique_ptr<ResultPartition>> partitions;
@@ -223,6 +229,8 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   std::atomic<int> state_{kIdle};
   std::atomic<bool> cancel_{false};
   bool opened_ = false;
+  mutable std::mutex metric_groups_mu_;
+  std::vector<std::pair<std::string, std::shared_ptr<MetricGroup>>> metric_groups_;
   std::vector<int> open_channels_;       ///< per head input: channels not yet ended
   std::vector<int64_t> input_watermark_; ///< per head input
   std::vector<bool> input_idle_;         ///< per head input

@@ -149,6 +149,8 @@ class StreamOperator {
 
   /// This operator's metrics (thread-safe; read by `JobClient::metrics()`).
   MetricGroup& metric_group() const { return *metrics_; }
+  /// The same group, to keep after the operator is gone (the task's final metrics).
+  std::shared_ptr<MetricGroup> shared_metric_group() const { return metrics_; }
 
   /// The combined watermark of the inputs (the event time of this operator).
   int64_t current_watermark() const { return combined_watermark_; }
@@ -242,7 +244,7 @@ class StreamOperator {
   std::string uid_;
   std::function<detail::KvStore*()> store_source_;
   std::vector<SideOutput> side_outputs_;
-  std::unique_ptr<MetricGroup> metrics_ = std::make_unique<MetricGroup>();
+  std::shared_ptr<MetricGroup> metrics_ = std::make_shared<MetricGroup>();
 };
 
 /// The head of a source task. The task calls `emit_next` repeatedly while downstream has room.

@@ -1,0 +1,359 @@
+// The Kafka connector against a real Apache Kafka broker (started by ctest with
+// scripts/kafka.sh): records produced by kcat are read by Weir, records Weir writes are read
+// back by kcat (read_committed for transactions), at parallelism 1, 2 and 4, across failures,
+// and with each bad-record policy.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "connectors/kafka_test_util.h"
+#include "weir/connectors/kafka.hpp"
+#include "weir/testing/faults.hpp"
+#include "weir/weir.hpp"
+
+namespace {
+
+using namespace weir;
+using namespace weir::testsupport;
+
+std::vector<std::string> numbers(int from, int to) {
+  std::vector<std::string> v;
+  for (int i = from; i < to; ++i) v.push_back(std::to_string(i));
+  return v;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+KafkaSource<std::string> string_source(const std::string& topic, const std::string& group = "") {
+  auto b = KafkaSource<std::string>::builder();
+  b.set_bootstrap_servers(kafka_bootstrap())
+      .set_topics({topic})
+      .set_starting_offsets(OffsetsInitializer::earliest())
+      .set_value_only_deserializer(SimpleStringSchema{})
+      .set_property("fetch.wait.max.ms", "10")
+      .set_bounded(OffsetsInitializer::latest());
+  if (!group.empty()) b.set_group_id(group);
+  return b.build();
+}
+
+KafkaSink<std::string> string_sink(const std::string& topic, DeliveryGuarantee g, const std::string& prefix = "") {
+  auto b = KafkaSink<std::string>::builder();
+  b.set_bootstrap_servers(kafka_bootstrap())
+      .set_record_serializer(KafkaRecordSerializationSchema<std::string>::builder()
+                                 .set_topic(topic)
+                                 .set_value_serialization_schema(SimpleStringSchema{})
+                                 .build())
+      .set_delivery_guarantee(g);
+  if (!prefix.empty()) b.set_transactional_id_prefix(prefix);
+  // Flink's default (1 hour) is above the broker's default maximum (15 minutes).
+  if (g == DeliveryGuarantee::exactly_once) b.set_property("transaction.timeout.ms", "600000");
+  return b.build();
+}
+
+TEST(Kafka, TheSourceReadsEveryRecordKcatProducedAtParallelism1To4) {
+  const auto topic = unique_topic("src");
+  create_topic(topic, 3);
+  const auto lines = numbers(0, 3000);
+  kcat_produce(topic, lines);
+  for (int p : {1, 2, 4}) {
+    auto env = StreamExecutionEnvironment::create();
+    env.set_parallelism(p);
+    auto got = env.from_source(string_source(topic), WatermarkStrategy<std::string>::for_monotonous_timestamps(), "kafka-in")
+                   .execute_and_collect();
+    EXPECT_EQ(sorted(got), sorted(lines)) << "parallelism " << p;
+  }
+}
+
+TEST(Kafka, RecordsKeepKafkasTimestampsAndPartitionOrder) {
+  const auto topic = unique_topic("ts");
+  create_topic(topic, 2);
+  kcat_produce(topic, numbers(0, 500), 0);
+  kcat_produce(topic, numbers(500, 1000), 1);
+  auto env = StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  auto src = KafkaSource<std::pair<int, int64_t>>::builder()
+                 .set_bootstrap_servers(kafka_bootstrap())
+                 .set_topics({topic})
+                 .set_deserializer([](const KafkaConsumerRecord& r) {
+                   return std::pair<int, int64_t>(r.partition * 100000 + std::stoi(std::string(*r.value)), r.timestamp);
+                 })
+                 .set_bounded(OffsetsInitializer::latest())
+                 .build();
+  auto got = env.from_source(src, WatermarkStrategy<std::pair<int, int64_t>>::no_watermarks(), "kafka-in").execute_and_collect();
+  ASSERT_EQ(got.size(), 1000u);
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::vector<int> p0, p1;
+  for (auto& [v, ts] : got) {
+    EXPECT_GT(ts, now - 600000) << "a Kafka timestamp (ms)";
+    EXPECT_LE(ts, now + 1000);
+    (v >= 100000 ? p1 : p0).push_back(v % 100000);
+  }
+  EXPECT_TRUE(std::is_sorted(p0.begin(), p0.end()));
+  EXPECT_TRUE(std::is_sorted(p1.begin(), p1.end()));
+  EXPECT_EQ(p0.size(), 500u);
+}
+
+TEST(Kafka, TheSinkWritesEveryRecordAtLeastOnceForKcatToRead) {
+  const auto topic = unique_topic("sink");
+  create_topic(topic, 2);
+  for (int p : {1, 2, 4}) {
+    auto env = StreamExecutionEnvironment::create();
+    env.set_parallelism(p);
+    env.from_sequence(0, 1999).map([](int64_t v) { return std::to_string(v); }).sink_to(string_sink(topic, DeliveryGuarantee::at_least_once));
+    env.execute();
+  }
+  std::vector<std::string> expected;
+  for (int i = 0; i < 3; ++i) {
+    auto n = numbers(0, 2000);
+    expected.insert(expected.end(), n.begin(), n.end());
+  }
+  EXPECT_EQ(sorted(kcat_consume(topic, false)), sorted(expected));
+}
+
+/// in → double → out, exactly once, with a failure at `fault` (nth hit); every doubled value
+/// must be visible exactly once to a read_committed consumer.
+void exactly_once_across_failure(const std::string& fault, int64_t nth, int parallelism) {
+  const auto in = unique_topic("eo-in");
+  const auto out = unique_topic("eo-out");
+  create_topic(in, 3);
+  create_topic(out, 2);
+  const auto lines = numbers(0, 20000);
+  kcat_produce(in, lines);
+  auto env = StreamExecutionEnvironment::create();
+  env.set_parallelism(parallelism);
+  env.enable_checkpointing(50);
+  env.set_restart_strategy(RestartStrategy::fixed_delay(3, std::chrono::milliseconds(100)));
+  auto src = KafkaSource<std::string>::builder()
+                 .set_bootstrap_servers(kafka_bootstrap())
+                 .set_topics({in})
+                 .set_group_id("eo-" + in)
+                 .set_value_only_deserializer(SimpleStringSchema{})
+                 .set_property("fetch.wait.max.ms", "10")
+                 .set_property("max.partition.fetch.bytes", "2000")  // small fetches: checkpoints fall mid-stream
+                 .set_bounded(OffsetsInitializer::latest())
+                 .build();
+  env.from_source(src, WatermarkStrategy<std::string>::for_monotonous_timestamps(), "kafka-in")
+      .map([](const std::string& s) { return std::to_string(2 * std::stoll(s)); })
+      .sink_to(string_sink(out, DeliveryGuarantee::exactly_once, "eo-" + out));
+  weir::testing::arm_fault(fault, nth);
+  auto client = env.execute_async();
+  client.wait();
+  const auto fired = weir::testing::faults_fired(fault);
+  weir::testing::disarm_faults();
+  EXPECT_EQ(fired, 1) << "the failure happened";
+  EXPECT_GE(client.get_restart_count(), 1);
+  std::vector<std::string> expected;
+  for (const auto& l : lines) expected.push_back(std::to_string(2 * std::stoll(l)));
+  const auto got = kcat_consume(out, true);
+  EXPECT_EQ(got.size(), expected.size()) << "read_committed sees each record once";
+  EXPECT_EQ(sorted(got), sorted(expected));
+}
+
+TEST(Kafka, ExactlyOnceSinkAcrossATaskFailureAtParallelism1To4) {
+  for (int p : {1, 2, 4}) {
+    SCOPED_TRACE("parallelism " + std::to_string(p));
+    exactly_once_across_failure("task.process", 40, p);
+  }
+}
+
+TEST(Kafka, ExactlyOnceSinkCommitsThePreCommittedTransactionAfterAFailedCommit) {
+  // The checkpoint completed, the commit failed: the restored job must commit the transaction
+  // the checkpoint holds (from another producer: EndTxn with its identity).
+  exactly_once_across_failure("sink.commit", 2, 2);
+}
+
+int parse_int(const KafkaConsumerRecord& r) {
+  const std::string s(r.value.value_or(""));
+  std::size_t used = 0;
+  int v = 0;
+  try {
+    v = std::stoi(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (s.empty() || used != s.size()) throw std::runtime_error("not an integer: '" + s + "'");
+  return v;
+}
+
+KafkaSource<int> int_source(const std::string& topic, BadRecordPolicy policy) {
+  return KafkaSource<int>::builder()
+      .set_bootstrap_servers(kafka_bootstrap())
+      .set_topics({topic})
+      .set_deserializer(parse_int)
+      .set_bounded(OffsetsInitializer::latest())
+      .set_bad_record_policy(std::move(policy))
+      .set_max_record_bytes(64)
+      .build();
+}
+
+TEST(Kafka, BadRecordsFailSkipOrGoToADeadLetterSideOutput) {
+  const auto topic = unique_topic("bad");
+  create_topic(topic, 1);
+  kcat_produce(topic, {"1", "2", "x", "3", std::string(100, '7'), "4"}, 0);
+  {
+    auto env = StreamExecutionEnvironment::create();
+    env.set_parallelism(1);
+    env.from_source(int_source(topic, BadRecordPolicy::fail()), WatermarkStrategy<int>::no_watermarks(), "kafka-in").print();
+    try {
+      env.execute();
+      FAIL() << "the job should fail on 'x'";
+    } catch (const JobFailure& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("topic '" + topic + "' partition 0 offset 2"), std::string::npos) << m;
+      EXPECT_NE(m.find("not an integer: 'x'"), std::string::npos) << m;
+      EXPECT_NE(m.find("BadRecordPolicy::skip()"), std::string::npos) << m;
+      EXPECT_NE(m.find("kafka-in"), std::string::npos) << m;
+    }
+  }
+  {
+    auto env = StreamExecutionEnvironment::create();
+    env.set_parallelism(1);
+    auto s = env.from_source(int_source(topic, BadRecordPolicy::skip()), WatermarkStrategy<int>::no_watermarks(), "kafka-in");
+    auto handle = s.collect_async();
+    auto client = env.execute_async();
+    client.wait();
+    EXPECT_EQ(handle.get(), (std::vector<int>{1, 2, 3, 4}));
+    int64_t skipped = 0;
+    for (const auto& m : client.metrics()) {
+      if (auto it = m.operator_metrics.find("kafka-in.bad_records_skipped"); it != m.operator_metrics.end()) skipped += it->second;
+    }
+    EXPECT_EQ(skipped, 2);
+  }
+  {
+    auto env = StreamExecutionEnvironment::create();
+    env.set_parallelism(1);
+    OutputTag<BadRecord> dlq("dlq");
+    auto s = env.from_source(int_source(topic, BadRecordPolicy::dead_letter(dlq)), WatermarkStrategy<int>::no_watermarks(), "kafka-in");
+    auto good = s.collect_async();
+    auto bad = s.get_side_output(dlq).collect_async();
+    env.execute();
+    EXPECT_EQ(good.get(), (std::vector<int>{1, 2, 3, 4}));
+    const auto b = bad.get();
+    ASSERT_EQ(b.size(), 2u);
+    EXPECT_EQ(b[0].bytes, "x");
+    EXPECT_EQ(b[0].origin, "topic '" + topic + "' partition 0 offset 2");
+    EXPECT_EQ(b[0].error, "not an integer: 'x'");
+    EXPECT_EQ(b[1].bytes, std::string(100, '7'));
+    EXPECT_NE(b[1].error.find("above the source's limit of 64"), std::string::npos) << b[1].error;
+  }
+}
+
+TEST(Kafka, NewPartitionsAreFoundWhileTheJobRunsAndOffsetsAreCommittedOnCheckpoints) {
+  const auto topic = unique_topic("disc");
+  const auto group = "g-" + topic;
+  create_topic(topic, 1);
+  kcat_produce(topic, numbers(0, 10), 0);
+  auto env = StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  env.enable_checkpointing(50);
+  auto src = KafkaSource<std::string>::builder()
+                 .set_bootstrap_servers(kafka_bootstrap())
+                 .set_topic_pattern(topic + "|none-such")
+                 .set_group_id(group)
+                 .set_value_only_deserializer(SimpleStringSchema{})
+                 .set_property("partition.discovery.interval.ms", "100")
+                 .set_property("fetch.wait.max.ms", "10")
+                 .build();
+  auto seen = std::make_shared<std::vector<std::string>>();
+  auto mu = std::make_shared<std::mutex>();
+  env.from_source(src, WatermarkStrategy<std::string>::for_monotonous_timestamps(), "kafka-in").add_sink([seen, mu](const std::string& s) {
+    std::lock_guard lock(*mu);
+    seen->push_back(s);
+  });
+  auto client = env.execute_async();
+  auto wait_for = [&](std::size_t n) {
+    for (int i = 0; i < 600; ++i) {
+      {
+        std::lock_guard lock(*mu);
+        if (seen->size() >= n) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for(10));
+  add_partitions(topic, 2);
+  kcat_produce(topic, numbers(10, 20), 1);
+  ASSERT_TRUE(wait_for(20)) << "the new partition's records arrive";
+  // Offsets reach the group once a checkpoint completes after the records were read.
+  bool committed = false;
+  for (int i = 0; i < 200 && !committed; ++i) {
+    const auto out = run("kcat -b " + kafka_bootstrap() + " -G " + group + " -Q -t " + topic + ":0:-1 2>/dev/null || true");
+    (void)out;
+    const auto checkpoints = client.get_checkpoint_stats();
+    committed = checkpoints.completed >= 3;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  client.cancel();
+  try {
+    client.wait();
+  } catch (const JobFailure&) {
+  }
+  std::lock_guard lock(*mu);
+  EXPECT_EQ(sorted(*seen), sorted(numbers(0, 20)));
+  // The committed offsets, read back through the source's committed_offsets() start.
+  auto env2 = StreamExecutionEnvironment::create();
+  env2.set_parallelism(1);
+  auto rest = KafkaSource<std::string>::builder()
+                  .set_bootstrap_servers(kafka_bootstrap())
+                  .set_topics({topic})
+                  .set_group_id(group)
+                  .set_starting_offsets(OffsetsInitializer::committed_offsets())
+                  .set_value_only_deserializer(SimpleStringSchema{})
+                  .set_bounded(OffsetsInitializer::latest())
+                  .build();
+  EXPECT_TRUE(env2.from_source(rest, WatermarkStrategy<std::string>::no_watermarks(), "rest").execute_and_collect().empty())
+      << "the group's offsets are at the end";
+}
+
+TEST(Kafka, ATransactionTimeoutAboveTheBrokersMaximumFailsWithWhatToChange) {
+  auto env = StreamExecutionEnvironment::create();
+  env.set_parallelism(1);
+  const auto out = unique_topic("timeout");
+  auto sink = KafkaSink<std::string>::builder()
+                  .set_bootstrap_servers(kafka_bootstrap())
+                  .set_record_serializer(KafkaRecordSerializationSchema<std::string>::builder()
+                                             .set_topic(out)
+                                             .set_value_serialization_schema(SimpleStringSchema{})
+                                             .build())
+                  .set_delivery_guarantee(DeliveryGuarantee::exactly_once)
+                  .set_transactional_id_prefix("timeout-" + out)
+                  .build();
+  env.from_collection(std::vector<std::string>{"a"}).sink_to(sink);
+  try {
+    env.execute();
+    FAIL() << "the broker refuses a 1 hour transaction timeout";
+  } catch (const JobFailure& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("transaction.timeout.ms is 3600000"), std::string::npos) << m;
+    EXPECT_NE(m.find("set_property(\"transaction.timeout.ms\""), std::string::npos) << m;
+  }
+}
+
+TEST(Kafka, WrongSettingsFailWhenTheJobIsBuilt) {
+  EXPECT_THROW(KafkaSource<std::string>::builder().set_topics({"t"}).set_value_only_deserializer(SimpleStringSchema{}).build(),
+               GraphError);
+  EXPECT_THROW(KafkaSource<std::string>::builder().set_bootstrap_servers("127.0.0.1:1").set_topics({"t"}).build(), GraphError);
+  EXPECT_THROW(KafkaSource<std::string>::builder()
+                   .set_bootstrap_servers("127.0.0.1:1")
+                   .set_topics({"t"})
+                   .set_value_only_deserializer(SimpleStringSchema{})
+                   .set_property("no.such.property", "1")
+                   .build(),
+               GraphError);
+  try {
+    string_sink("t", DeliveryGuarantee::exactly_once);
+    FAIL();
+  } catch (const GraphError& e) {
+    EXPECT_NE(std::string(e.what()).find("set_transactional_id_prefix"), std::string::npos);
+  }
+}
+
+}  // namespace
