@@ -166,7 +166,7 @@ TEST(Kafka, ExactlyOnceSinkAcrossATaskFailureAtParallelism1To4) {
 TEST(Kafka, ExactlyOnceSinkCommitsThePreCommittedTransactionAfterAFailedCommit) {
   // The checkpoint completed, the commit failed: the restored job must commit the transaction
   // the checkpoint holds (from another producer: EndTxn with its identity).
-  exactly_once_across_failure("sink.commit", 2, 2);
+  exactly_once_across_failure("sink.commit", 4, 2);
 }
 
 int parse_int(const KafkaConsumerRecord& r) {
