@@ -20,6 +20,7 @@
 #include "weir/weir.hpp"
 
 #include "checkpoint/storage.h"
+#include "kafka_dev.h"
 
 namespace {
 
@@ -493,6 +494,34 @@ int main(int argc, char** argv) {
   inspect->add_flag("--json", inspect_json, "Print JSON instead of text");
   inspect->add_flag("--no-verify", no_verify, "Do not check the sizes and checksums of the referenced files");
 
+  auto* kafka_dev = app.add_subcommand(
+      "kafka-dev",
+      "Run an in-memory Kafka broker for demos on 127.0.0.1 (librdkafka's mock cluster; not for production)");
+  weir::cli::KafkaDevOptions kafka_dev_options;
+  std::vector<std::string> kafka_dev_topics;
+  kafka_dev->add_option("--port", kafka_dev_options.port, "Port on 127.0.0.1 to listen on (0: any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  kafka_dev
+      ->add_option("--topic", kafka_dev_topics,
+                   "A topic to create, NAME:PARTITIONS (NAME alone: 1 partition); repeat for more")
+      ->check(CLI::Validator(
+          [](std::string& spec) {
+            try {
+              (void)weir::cli::parse_kafka_dev_topic(spec);
+              return std::string();
+            } catch (const std::invalid_argument& e) {
+              return std::string(e.what());
+            }
+          },
+          "NAME:PARTITIONS"));
+  kafka_dev->footer(
+      "Prints its address (one line, 127.0.0.1:PORT) on stdout once clients can connect, then runs until\n"
+      "Ctrl-C or SIGTERM and exits 0. One broker, everything in memory: each partition keeps only its last\n"
+      "~5 MiB (or 100000 produce batches); unknown topics are created on first use with 4 partitions;\n"
+      "transactions are accepted but not isolated (aborted records stay visible). Production and the test\n"
+      "suite use real Apache Kafka (scripts/kafka.sh starts one). See docs/connectors/kafka-dev.md.");
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -505,6 +534,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (app.got_subcommand("demo")) return run_demo(records, parallelism, users);
+    if (app.got_subcommand(kafka_dev)) {
+      for (const auto& spec : kafka_dev_topics) kafka_dev_options.topics.push_back(weir::cli::parse_kafka_dev_topic(spec));
+      return weir::cli::run_kafka_dev(kafka_dev_options);
+    }
     if (savepoint->got_subcommand(inspect)) return inspect_savepoint(inspect_dir, inspect_json, !no_verify);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "weir: %s\n", e.what());
