@@ -273,7 +273,7 @@ struct IngestServer::Impl {
       queued_records = queued_bytes = 0;
     }
     for (auto& b : waiting) b->cv.notify_all();
-    if (svr) {
+    if (svr && listener.joinable()) {
       // stop() only acts once listen has started; it starts right after the bind.
       while (!svr->is_running() && !listen_returned.load()) std::this_thread::sleep_for(std::chrono::microseconds(200));
       svr->stop();
