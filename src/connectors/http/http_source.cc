@@ -1,6 +1,8 @@
 // The HTTP ingestion source: an httplib server whose handlers parse request bodies into records,
 // queue them (bounded) for the source task and answer once the task has taken them.
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -203,9 +205,12 @@ struct IngestServer::Impl {
     svr->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     // SO_REUSEADDR only (httplib's default adds SO_REUSEPORT, which would let a second source
     // share the port silently): a port in use is an error.
+    // TCP_NODELAY, inherited by the accepted sockets: httplib writes a response's head and body
+    // separately, and Nagle's algorithm would hold the body until the client's delayed ACK.
     svr->set_socket_options([](socket_t sock) {
       int yes = 1;
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
     });
     svr->set_payload_max_length(opt.max_body_bytes);
     svr->set_keep_alive_max_count(100000);
