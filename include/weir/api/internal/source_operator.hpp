@@ -80,6 +80,10 @@ class SplitReadingOperator : public runtime::SourceOperator {
     }
     void bad_record(BadRecord record) override { op->handle_bad_record(std::move(record)); }
     MetricGroup& metric_group() override { return op->metric_group(); }
+    int64_t current_processing_time() override { return op->processing_time_service().now(); }
+    void wakeup_at(int64_t time) override {
+      op->processing_time_service().register_timer(time, [o = op](int64_t) { o->wakeup(); });
+    }
     void emit_watermark(const Watermark& w) override {
       if (idle) mark_active();
       if (w.timestamp() > watermark) {
