@@ -418,7 +418,7 @@ std::vector<std::string> numbered_files(const std::string& dir, int first, int f
 /// checkpoints land in the middle of files.
 std::string fail_once_mid_file(const std::string& line) {
   const int64_t v = std::stoll(line);
-  if (v % 100 == 0) std::this_thread::sleep_for(1ms);
+  if (v % 50 == 0) std::this_thread::sleep_for(1ms);
   if (v % kPerFile >= kPerFile / 2 && g_checkpointed.load() && !g_failed.exchange(true)) {
     throw std::runtime_error("injected failure");
   }
