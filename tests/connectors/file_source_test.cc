@@ -517,3 +517,50 @@ TEST(MaxRecordBytes, AnUnclosedCsvQuoteCostsOneOversizedRecordNotTheRestOfTheFil
 }
 
 }  // namespace
+
+namespace {
+
+class Rescale : public ::testing::TestWithParam<int> {};
+
+TEST_P(Rescale, SavepointMidFileResumedAtAnotherParallelismReadsEveryLineOnce) {
+  TempDir dir;
+  auto expected = numbered_files(dir.sub("in"), 0, 3);
+  auto pipeline = [&](weir::StreamExecutionEnvironment& env) {
+    return env
+        .from_source(weir::FileSource<std::string>::for_record_stream_format(weir::TextLineFormat{}, {dir.sub("in")}).build(),
+                     weir::WatermarkStrategy<std::string>::no_watermarks(), "files")
+        .uid("files")
+        .map([](const std::string& l) {
+          if (std::stoll(l) % 50 == 0) std::this_thread::sleep_for(1ms);
+          return l;
+        })
+        .uid("slow")
+        .collect_async();
+  };
+  std::vector<std::string> before;
+  std::string path;
+  {
+    auto env = weir::StreamExecutionEnvironment::create();
+    env.set_parallelism(2).set_worker_threads(2);
+    env.enable_checkpointing(3600 * 1000);
+    auto out = pipeline(env);
+    auto client = env.execute_async("first part");
+    ASSERT_TRUE(wait_until([&] { return metric(client, "files.records") >= 3000; }));
+    path = client.stop_with_savepoint(dir.sub("sp")).get();
+    client.wait();
+    before = out.get();
+  }
+  ASSERT_LT(before.size(), expected.size()) << "the savepoint was taken part-way";
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(GetParam()).set_worker_threads(2);
+  env.set_savepoint_restore_settings(weir::SavepointRestoreSettings::for_path(path));
+  auto out = pipeline(env);
+  env.execute("second part");
+  auto all = before;
+  for (auto& l : out.get()) all.push_back(l);
+  EXPECT_EQ(sorted(all), sorted(expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(Parallelism, Rescale, ::testing::Values(1, 3));
+
+}  // namespace
