@@ -101,11 +101,12 @@ TEST(RateLimitSystemClock, TwoThousandPerSecondTakesOneSecond) {
   env.set_parallelism(2).set_worker_threads(2);
   env.from_source(weir::DataGeneratorSource([](int64_t i) { return i; }, 2000, weir::RateLimiterStrategy::per_second(2000)),
                   weir::WatermarkStrategy<int64_t>::no_watermarks(), "gen")
-      .add_sink([times](const int64_t&) {
+      .map([times](const int64_t& v) {  // chained to the source: stamped when emitted
         std::lock_guard lock(times->mu);
         times->at.push_back(std::chrono::steady_clock::now());
+        return v;
       })
-      .set_parallelism(1);
+      .add_sink([](const int64_t&) {});
   env.execute("rate on the system clock");
   ASSERT_EQ(times->at.size(), 2000u);
   std::sort(times->at.begin(), times->at.end());

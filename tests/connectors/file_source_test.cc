@@ -374,7 +374,8 @@ TEST(Position, AReaderRestoredAtASnapshotReadsOnWithoutDuplicatesOrLoss) {
   }
   EXPECT_EQ(out.got, expected);
   // The position is (byte offset, line): 337 records of two lines each were read.
-  const auto [offset, line] = weir::deserialize<std::pair<uint64_t, uint64_t>>(*pos);
+  const auto [offset, line, aligned] = weir::deserialize<std::tuple<uint64_t, uint64_t, bool>>(*pos);
+  EXPECT_TRUE(aligned);
   EXPECT_EQ(line, 675u);
   uint64_t bytes = 0;
   for (int i = 0; i < 337; ++i) bytes += expected[static_cast<std::size_t>(i)].size() + 1;
@@ -398,6 +399,7 @@ std::vector<std::string> committed_lines(const std::string& dir) {
 
 std::atomic<bool> g_checkpointed{false};
 std::atomic<bool> g_failed{false};
+std::atomic<int64_t> g_sleep_every{50};  ///< the map sleeps 1 ms every this many records
 constexpr int64_t kPerFile = 10000;
 
 /// Writes `files` files of kPerFile numbered lines (file k: k*kPerFile ...) under `dir`.
@@ -418,7 +420,7 @@ std::vector<std::string> numbered_files(const std::string& dir, int first, int f
 /// checkpoints land in the middle of files.
 std::string fail_once_mid_file(const std::string& line) {
   const int64_t v = std::stoll(line);
-  if (v % 100 == 0) std::this_thread::sleep_for(1ms);
+  if (v % g_sleep_every.load() == 0) std::this_thread::sleep_for(1ms);
   if (v % kPerFile >= kPerFile / 2 && g_checkpointed.load() && !g_failed.exchange(true)) {
     throw std::runtime_error("injected failure");
   }
@@ -515,5 +517,132 @@ TEST(MaxRecordBytes, AnUnclosedCsvQuoteCostsOneOversizedRecordNotTheRestOfTheFil
   EXPECT_EQ(letters[0].bytes, "2,\"never closed\n3,c\n");  // the first 20 bytes of the record
   EXPECT_EQ(letters[0].origin, "file " + dir.sub("in.csv") + " line 2 (byte 4)");
 }
+
+}  // namespace
+
+namespace {
+
+class Rescale : public ::testing::TestWithParam<int> {};
+
+TEST_P(Rescale, SavepointMidFileResumedAtAnotherParallelismReadsEveryLineOnce) {
+  TempDir dir;
+  auto expected = numbered_files(dir.sub("in"), 0, 3);
+  auto pipeline = [&](weir::StreamExecutionEnvironment& env) {
+    return env
+        .from_source(weir::FileSource<std::string>::for_record_stream_format(weir::TextLineFormat{}, {dir.sub("in")}).build(),
+                     weir::WatermarkStrategy<std::string>::no_watermarks(), "files")
+        .uid("files")
+        .map([](const std::string& l) {
+          if (std::stoll(l) % 50 == 0) std::this_thread::sleep_for(1ms);
+          return l;
+        })
+        .uid("slow")
+        .collect_async();
+  };
+  std::vector<std::string> before;
+  std::string path;
+  {
+    auto env = weir::StreamExecutionEnvironment::create();
+    env.set_parallelism(2).set_worker_threads(2);
+    env.enable_checkpointing(3600 * 1000);
+    auto out = pipeline(env);
+    auto client = env.execute_async("first part");
+    ASSERT_TRUE(wait_until([&] { return metric(client, "files.records") >= 3000; }));
+    path = client.stop_with_savepoint(dir.sub("sp")).get();
+    client.wait();
+    before = out.get();
+  }
+  ASSERT_LT(before.size(), expected.size()) << "the savepoint was taken part-way";
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(GetParam()).set_worker_threads(2);
+  env.set_savepoint_restore_settings(weir::SavepointRestoreSettings::for_path(path));
+  auto out = pipeline(env);
+  env.execute("second part");
+  auto all = before;
+  for (auto& l : out.get()) all.push_back(l);
+  EXPECT_EQ(sorted(all), sorted(expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(Parallelism, Rescale, ::testing::Values(1, 3));
+
+}  // namespace
+
+namespace {
+
+/// Lines of varied length, CRLF and LF, an empty line, and a last line without a line break.
+std::pair<std::string, std::vector<std::string>> varied_lines() {
+  std::string content;
+  std::vector<std::string> lines;
+  for (int i = 0; i < 60; ++i) {
+    std::string l = i == 17 ? "" : std::string(static_cast<std::size_t>(i % 9), 'a' + static_cast<char>(i % 26)) + std::to_string(i);
+    lines.push_back(l);
+    content += l + (i % 4 == 0 ? "\r\n" : "\n");
+  }
+  content += "tail";
+  lines.push_back("tail");
+  return {content, lines};
+}
+
+TEST(ByteRanges, EverySplitSizeReadsEveryLineOnceWhateverWhereTheRangesCut) {
+  TempDir dir;
+  const auto [content, lines] = varied_lines();
+  write_file(dir.sub("v.txt"), content);
+  auto source = weir::FileSource<std::string>::for_record_stream_format(weir::TextLineFormat{}, {dir.sub("v.txt")}).build();
+  for (uint64_t size = 1; size <= content.size() + 1; ++size) {
+    VectorOutput<std::string> out;
+    for (uint64_t start = 0; start < content.size(); start += size) {
+      const int64_t end = start + size >= content.size() ? -1 : static_cast<int64_t>(start + size);
+      auto reader = source.create_reader(weir::FileSplit{dir.sub("v.txt"), start, end});
+      // Half of the ranges go through a snapshot and a restore before their first record.
+      if (start % 2 == 1) {
+        const auto pos = reader->snapshot_position();
+        reader = source.create_reader(weir::FileSplit{dir.sub("v.txt"), start, end});
+        reader->restore_position(*pos);
+      }
+      while (reader->read(3, out) != weir::SplitReader<std::string>::Status::kEndOfSplit) {
+      }
+    }
+    ASSERT_EQ(out.got, lines) << "split size " << size;
+  }
+}
+
+TEST(ByteRanges, CsvFilesAreNotCut) {
+  EXPECT_THROW(weir::FileSource<weir::CsvRow>::for_record_stream_format(weir::CsvFormat{}, {"/x"}).set_split_size(1024),
+               weir::GraphError);
+}
+
+class ByteRangeJob : public ::testing::TestWithParam<int> {};
+
+TEST_P(ByteRangeJob, OneLargeFileIsReadByEverySubtaskExactlyOnceAcrossAFailure) {
+  TempDir dir;
+  g_checkpointed = false;
+  g_failed = false;
+  auto expected = numbered_files(dir.sub("in"), 0, 1);  // one file, ~49 KB
+  g_sleep_every = 10;  // > 1 s of work in all: checkpoints land before the second half is read
+  struct Reset {
+    ~Reset() { g_sleep_every = 50; }
+  } reset;
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(GetParam()).set_worker_threads(2);
+  env.enable_checkpointing(20);
+  env.set_checkpoint_storage("file://" + dir.sub("chk"));
+  env.set_restart_strategy(weir::RestartStrategy::fixed_delay(3, 10ms));
+  auto source = weir::FileSource<std::string>::for_record_stream_format(weir::TextLineFormat{}, {dir.sub("in")})
+                    .set_split_size(4000)
+                    .build();
+  env.from_source(source, weir::WatermarkStrategy<std::string>::no_watermarks(), "files")
+      .uid("files")
+      .map(fail_once_mid_file)
+      .uid("fail")
+      .sink_to(weir::FileSink<std::string>::for_row_format(dir.sub("out")).build());
+  auto client = env.execute_async("byte ranges");
+  ASSERT_TRUE(wait_until([&] { return client.get_checkpoint_stats().completed >= 1; }));
+  g_checkpointed = true;
+  client.wait();
+  EXPECT_TRUE(g_failed.load()) << "the failure was never injected";
+  EXPECT_EQ(sorted(committed_lines(dir.sub("out"))), sorted(expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(Parallelism, ByteRangeJob, ::testing::Values(1, 2, 4));
 
 }  // namespace

@@ -10,7 +10,7 @@
 ///
 /// Paths are files or folders (read recursively; names starting with '.' or '_' inside a folder
 /// are skipped, as Flink's default filter: in-progress files of a FileSink stay out). Each file
-/// is one split, read by one subtask from start to end; an enumerator lists the paths and deals
+/// (or byte range, see `set_split_size`) is one split, read by one subtask from start to end; an enumerator lists the paths and deals
 /// the files out to the subtasks round-robin.
 /// - Bounded (default): the paths are listed once; the job ends when every file is read.
 /// - `monitor_continuously(interval)`: the paths are listed every `interval` and files not seen
@@ -33,7 +33,9 @@
 /// "file <path> line <n> (byte <offset>)" and its original bytes (cut at the limit when too long).
 /// Records carry no timestamp (`kNoTimestamp`): assign them with the watermark strategy.
 /// Metrics of each subtask: `records` (records emitted), `bytes` (bytes read), `files` (files
-/// finished), and `bad_records_skipped` / `bad_records_dead_lettered` from the policy.
+/// finished), `splits` (splits finished), and `bad_records_skipped` /
+/// `bad_records_dead_lettered` from the policy. `set_split_size(bytes)` cuts large text and JSON
+/// files into byte ranges read by several subtasks.
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -42,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -54,12 +57,15 @@
 
 namespace weir {
 
-/// A split of a `FileSource`: one file.
+/// A split of a `FileSource`: a file, or with `set_split_size` a byte range of one: the records
+/// that start in [start, end) (a record may end past `end`).
 struct FileSplit {
   std::string path;
+  uint64_t start = 0;
+  int64_t end = -1;  ///< -1: to the end of the file
   bool operator==(const FileSplit&) const = default;
 };
-WEIR_SERDE(FileSplit, path)
+WEIR_SERDE(FileSplit, path, start, end)
 
 /// The fields of a CSV record.
 using CsvRow = std::vector<std::string>;
@@ -203,9 +209,12 @@ class RecordReader {
     uint64_t size = 0;        ///< its whole size in bytes (above the limit when oversized)
     bool oversized = false;
   };
-  /// Opens `path` at byte `offset` (line `line` starts there); throws `std::runtime_error`
-  /// naming the file when it cannot.
-  RecordReader(std::string path, Framing framing, std::size_t max_record_bytes, uint64_t offset, uint64_t line);
+  /// Opens `path` at byte `offset` (line `line` starts there; 0: unknown); throws
+  /// `std::runtime_error` naming the file when it cannot. Reads the records that start before
+  /// `end` (-1: to the end). `align`: `offset` may be inside a record (the start of a byte-range
+  /// split): reading starts after the first line break at or after `offset - 1`.
+  RecordReader(std::string path, Framing framing, std::size_t max_record_bytes, uint64_t offset, uint64_t line,
+               int64_t end = -1, bool align = false);
   ~RecordReader();
   RecordReader(const RecordReader&) = delete;
   RecordReader& operator=(const RecordReader&) = delete;
@@ -227,12 +236,13 @@ class RecordReader {
   std::size_t pos_ = 0, len_ = 0;
   bool eof_ = false;
   uint64_t offset_ = 0, line_ = 1;
+  int64_t end_ = -1;
 };
 
 /// The enumerator of a `FileSource`: lists `paths` once (bounded) or every `interval`.
 std::unique_ptr<SplitEnumerator<FileSplit>> make_file_enumerator(SplitEnumeratorContext<FileSplit>& ctx,
                                                                  std::vector<std::string> paths,
-                                                                 std::chrono::milliseconds interval,
+                                                                 std::chrono::milliseconds interval, uint64_t split_size,
                                                                  std::optional<std::string_view> state);
 
 template <class T>
@@ -249,28 +259,40 @@ struct FormatParser final : Parser<T> {
   Format format;
 };
 
-/// Reads one file split; its position is (byte offset, line) of the next record.
+/// Reads one file split; its position is (byte offset, line, aligned) of the next record
+/// (line 0: unknown, in a byte-range split that does not start the file; aligned: the reader
+/// has found the first record of its byte range).
 template <class T>
 class FileSplitReader final : public SplitReader<T> {
  public:
   using Status = typename SplitReader<T>::Status;
   FileSplitReader(FileSplit split, std::shared_ptr<const Parser<T>> parser, std::size_t max_record_bytes)
-      : split_(std::move(split)), parser_(std::move(parser)), max_(max_record_bytes) {}
+      : split_(std::move(split)), parser_(std::move(parser)), max_(max_record_bytes) {
+    offset_ = split_.start;
+    line_ = split_.start == 0 ? 1 : 0;
+    aligned_ = split_.start == 0;
+  }
 
   Status read(std::size_t max_records, SourceOutput<T>& out) override {
     if (!records_) {
       records_ = &out.metric_group().counter("records");
       bytes_ = &out.metric_group().counter("bytes");
       files_ = &out.metric_group().counter("files");
+      splits_ = &out.metric_group().counter("splits");
     }
-    if (!in_) in_ = std::make_unique<RecordReader>(split_.path, parser_->framing(), max_, offset_, line_);
+    if (!in_) {
+      in_ = std::make_unique<RecordReader>(split_.path, parser_->framing(), max_, offset_, line_, split_.end, !aligned_);
+      aligned_ = true;
+      offset_ = in_->offset();
+    }
     const Framing framing = parser_->framing();
     for (std::size_t i = 0; i < max_records; ++i) {
       const uint64_t before = in_->offset();
       if (!in_->next(rec_)) {
         offset_ = in_->offset();
         line_ = in_->line();
-        files_->inc();
+        splits_->inc();
+        if (split_.end < 0) files_->inc();
         return Status::kEndOfSplit;
       }
       bytes_->inc(static_cast<int64_t>(in_->offset() - before));
@@ -297,27 +319,30 @@ class FileSplitReader final : public SplitReader<T> {
     return Status::kMoreAvailable;
   }
   std::optional<std::string> snapshot_position() const override {
-    return serialize(std::pair<uint64_t, uint64_t>(offset_, line_));
+    return serialize(std::tuple<uint64_t, uint64_t, bool>(offset_, line_, aligned_));
   }
   void restore_position(std::string_view p) override {
-    std::tie(offset_, line_) = deserialize<std::pair<uint64_t, uint64_t>>(p);
+    std::tie(offset_, line_, aligned_) = deserialize<std::tuple<uint64_t, uint64_t, bool>>(p);
     in_.reset();
   }
 
  private:
   std::string origin() const {
+    if (rec_.line == 0) return "file " + split_.path + " (byte " + std::to_string(rec_.offset) + ")";
     return "file " + split_.path + " line " + std::to_string(rec_.line) + " (byte " + std::to_string(rec_.offset) + ")";
   }
   FileSplit split_;
   std::shared_ptr<const Parser<T>> parser_;
   std::size_t max_;
   uint64_t offset_ = 0, line_ = 1;
+  bool aligned_ = true;
   std::unique_ptr<RecordReader> in_;
   RecordReader::Record rec_;
   std::string error_;
   Counter* records_ = nullptr;
   Counter* bytes_ = nullptr;
   Counter* files_ = nullptr;
+  Counter* splits_ = nullptr;
 };
 
 }  // namespace file_detail
@@ -344,6 +369,17 @@ class FileSource final : public EnumeratedSource<T, FileSplit> {
     Builder& set_max_record_bytes(std::size_t n) {
       if (n == 0) throw GraphError("FileSource: the record size limit must be above 0");
       s_.max_ = n;
+      return *this;
+    }
+    /// Cuts files larger than `bytes` into byte-range splits of `bytes` (0, the default: one
+    /// split per file), so one large file is read by several subtasks. Line numbers are then
+    /// known only in a file's first split (origins of later ones name the byte offset only).
+    /// Not for CSV: a quoted field may hold line breaks, so a range cannot find its first record.
+    Builder& set_split_size(uint64_t bytes) {
+      if (bytes > 0 && s_.parser_->framing().quoted_newlines) {
+        throw GraphError("FileSource: set_split_size cannot cut CSV files (a quoted field may hold line breaks)");
+      }
+      s_.split_size_ = bytes;
       return *this;
     }
     FileSource build() const { return s_; }
@@ -374,11 +410,11 @@ class FileSource final : public EnumeratedSource<T, FileSplit> {
   const std::vector<std::string>& paths() const { return paths_; }
 
   std::unique_ptr<SplitEnumerator<FileSplit>> create_enumerator(SplitEnumeratorContext<FileSplit>& ctx) const override {
-    return file_detail::make_file_enumerator(ctx, paths_, interval_, std::nullopt);
+    return file_detail::make_file_enumerator(ctx, paths_, interval_, split_size_, std::nullopt);
   }
   std::unique_ptr<SplitEnumerator<FileSplit>> restore_enumerator(SplitEnumeratorContext<FileSplit>& ctx,
                                                                  std::string_view state) const override {
-    return file_detail::make_file_enumerator(ctx, paths_, interval_, state);
+    return file_detail::make_file_enumerator(ctx, paths_, interval_, split_size_, state);
   }
   std::unique_ptr<SplitReader<T>> create_reader(const FileSplit& split) const override {
     return std::make_unique<file_detail::FileSplitReader<T>>(split, parser_, max_);
@@ -391,6 +427,7 @@ class FileSource final : public EnumeratedSource<T, FileSplit> {
   std::chrono::milliseconds interval_{0};
   BadRecordPolicy policy_;
   std::size_t max_ = 1 << 20;
+  uint64_t split_size_ = 0;
 };
 
 }  // namespace weir

@@ -25,8 +25,8 @@ namespace fs = std::filesystem;
 // ---- records -------------------------------------------------------------------------------
 
 RecordReader::RecordReader(std::string path, Framing framing, std::size_t max_record_bytes, uint64_t offset,
-                           uint64_t line)
-    : path_(std::move(path)), framing_(framing), max_(max_record_bytes), buf_(64 * 1024), offset_(offset), line_(line) {
+                           uint64_t line, int64_t end, bool align)
+    : path_(std::move(path)), framing_(framing), max_(max_record_bytes), buf_(64 * 1024), offset_(offset), line_(line), end_(end) {
   fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw std::runtime_error("file source: cannot open '" + path_ + "': " + std::strerror(errno));
   if (offset > 0) {
@@ -38,12 +38,25 @@ RecordReader::RecordReader(std::string path, Framing framing, std::size_t max_re
       throw std::runtime_error("file source: cannot resume '" + path_ + "' at byte " + std::to_string(offset) +
                                " (the checkpoint's position): the file has " + size + " bytes now");
     }
-    if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0) {
+    const uint64_t seek_to = align ? offset - 1 : offset;
+    if (::lseek(fd_, static_cast<off_t>(seek_to), SEEK_SET) < 0) {
       const int e = errno;
       ::close(fd_);
       fd_ = -1;
       throw std::runtime_error("file source: cannot seek '" + path_ + "' to byte " + std::to_string(offset) + ": " +
                                std::strerror(e));
+    }
+    if (align) {
+      // The byte before the range: the first record starts after the first line break from there.
+      offset_ = seek_to;
+      for (;;) {
+        if (pos_ == len_ && !fill()) break;
+        const void* nl = std::memchr(buf_.data() + pos_, '\n', len_ - pos_);
+        const std::size_t n = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - (buf_.data() + pos_)) + 1 : len_ - pos_;
+        pos_ += n;
+        offset_ += n;
+        if (nl) break;
+      }
     }
   }
 }
@@ -66,6 +79,7 @@ bool RecordReader::fill() {
 }
 
 bool RecordReader::next(Record& r) {
+  if (end_ >= 0 && offset_ >= static_cast<uint64_t>(end_)) return false;  // the next split's
   r.bytes.clear();
   r.offset = offset_;
   r.line = line_;
@@ -109,7 +123,7 @@ bool RecordReader::next(Record& r) {
       ended = nl != nullptr;
     }
     // Line breaks inside quotes are part of the record: count them for the line numbers.
-    if (framing_.quoted_newlines) line_ += static_cast<uint64_t>(std::count(begin, begin + n, '\n'));
+    if (framing_.quoted_newlines && line_ > 0) line_ += static_cast<uint64_t>(std::count(begin, begin + n, '\n'));
     const std::size_t keep = r.size >= max_ ? 0 : std::min<std::size_t>(n, max_ - static_cast<std::size_t>(r.size));
     r.bytes.append(begin, keep);
     if (n > 0) last = begin[n - 1];
@@ -119,7 +133,7 @@ bool RecordReader::next(Record& r) {
     if (ended) {
       ++pos_;
       ++offset_;
-      ++line_;
+      if (line_ > 0) ++line_;  // 0: unknown (a byte range that does not start the file)
       break;
     }
   }
@@ -203,7 +217,7 @@ bool hidden(const fs::path& p) {
 
 /// The files under `paths`, sorted: a file path itself, or the visible regular files in a
 /// folder and its visible sub-folders. Throws naming a path that does not exist.
-std::vector<std::string> list_files(const std::vector<std::string>& paths) {
+std::vector<std::pair<std::string, uint64_t>> list_files(const std::vector<std::string>& paths) {
   std::set<std::string> files;
   for (const auto& p : paths) {
     std::error_code ec;
@@ -227,7 +241,14 @@ std::vector<std::string> list_files(const std::vector<std::string>& paths) {
       if (it->is_regular_file(ec)) files.insert(it->path().string());
     }
   }
-  return {files.begin(), files.end()};
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& f : files) {
+    std::error_code ec;
+    const auto size = fs::file_size(f, ec);
+    if (ec) throw std::runtime_error("file source: cannot read the size of '" + f + "': " + ec.message());
+    out.emplace_back(f, static_cast<uint64_t>(size));
+  }
+  return out;
 }
 
 /// Lists the paths (once, or every interval) on the enumerator's thread and assigns the files
@@ -235,8 +256,8 @@ std::vector<std::string> list_files(const std::vector<std::string>& paths) {
 class FileEnumerator final : public SplitEnumerator<FileSplit> {
  public:
   FileEnumerator(SplitEnumeratorContext<FileSplit>& ctx, std::vector<std::string> paths, std::chrono::milliseconds interval,
-                 std::optional<std::string_view> state)
-      : ctx_(ctx), paths_(std::move(paths)), interval_(interval) {
+                 uint64_t split_size, std::optional<std::string_view> state)
+      : ctx_(ctx), paths_(std::move(paths)), interval_(interval), split_size_(split_size) {
     if (state) {
       std::vector<std::string> seen;
       std::tie(seen, listed_, next_) = deserialize<std::tuple<std::vector<std::string>, bool, int64_t>>(*state);
@@ -247,7 +268,7 @@ class FileEnumerator final : public SplitEnumerator<FileSplit> {
   void start() override {
     if (bounded() && listed_) return;  // restored after the listing: add_reader ends the readers
     ctx_.call_async([paths = paths_] { return list_files(paths); },
-                    [this](std::vector<std::string> files, std::exception_ptr error) {
+                    [this](std::vector<std::pair<std::string, uint64_t>> files, std::exception_ptr error) {
                       if (error) std::rethrow_exception(error);  // fails the job, naming the path
                       assign(files);
                     },
@@ -266,12 +287,20 @@ class FileEnumerator final : public SplitEnumerator<FileSplit> {
  private:
   bool bounded() const { return interval_.count() == 0; }
 
-  void assign(const std::vector<std::string>& files) {
+  void assign(const std::vector<std::pair<std::string, uint64_t>>& files) {
     const int p = ctx_.current_parallelism();
     std::size_t found = 0;
-    for (const auto& f : files) {
+    for (const auto& [f, size] : files) {
       if (!seen_.insert(f).second) continue;
-      ctx_.assign_split(static_cast<int>(next_++ % p), FileSplit{f});
+      if (split_size_ == 0 || size <= split_size_) {
+        ctx_.assign_split(static_cast<int>(next_++ % p), FileSplit{f, 0, -1});
+      } else {
+        // Byte ranges; the last one reads to the end of the file (bytes appended meanwhile too).
+        for (uint64_t start = 0; start < size; start += split_size_) {
+          const int64_t end = start + split_size_ >= size ? -1 : static_cast<int64_t>(start + split_size_);
+          ctx_.assign_split(static_cast<int>(next_++ % p), FileSplit{f, start, end});
+        }
+      }
       ++found;
     }
     if (found > 0) spdlog::debug("file source: {} new file(s) to read", found);
@@ -284,6 +313,7 @@ class FileEnumerator final : public SplitEnumerator<FileSplit> {
   SplitEnumeratorContext<FileSplit>& ctx_;
   std::vector<std::string> paths_;
   std::chrono::milliseconds interval_;
+  uint64_t split_size_;
   std::set<std::string> seen_;
   bool listed_ = false;
   int64_t next_ = 0;
@@ -293,9 +323,9 @@ class FileEnumerator final : public SplitEnumerator<FileSplit> {
 
 std::unique_ptr<SplitEnumerator<FileSplit>> make_file_enumerator(SplitEnumeratorContext<FileSplit>& ctx,
                                                                  std::vector<std::string> paths,
-                                                                 std::chrono::milliseconds interval,
+                                                                 std::chrono::milliseconds interval, uint64_t split_size,
                                                                  std::optional<std::string_view> state) {
-  return std::make_unique<FileEnumerator>(ctx, std::move(paths), interval, state);
+  return std::make_unique<FileEnumerator>(ctx, std::move(paths), interval, split_size, state);
 }
 
 }  // namespace weir::file_detail

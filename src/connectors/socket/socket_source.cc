@@ -177,6 +177,7 @@ class SocketReader final : public SplitReader<std::string> {
         }
         spdlog::info("socket source: {}; trying again in {} ms", error, delay_.count());
         reconnected_.fetch_add(1, std::memory_order_relaxed);
+        wake.wakeup();  // the task publishes the metric
         if (!pause()) return;
         continue;
       }
@@ -199,6 +200,7 @@ class SocketReader final : public SplitReader<std::string> {
       if (!may_retry()) break;
       spdlog::info("socket source: {}:{} closed the connection; connecting again in {} ms", host_, port_, delay_.count());
       reconnected_.fetch_add(1, std::memory_order_relaxed);
+      wake.wakeup();
       if (!pause()) return;
     }
     {
