@@ -70,7 +70,8 @@ transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
-transaction.max.timeout.ms=900000
+# 2 hours (as Flink's own Kafka test setup): Flink's default transaction timeout of 1 hour is accepted.
+transaction.max.timeout.ms=7200000
 log.flush.interval.messages=9223372036854775807
 PROPS
     java -cp "$cp" kafka.tools.StorageTool format -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \

@@ -277,6 +277,7 @@ TransactionClient::Conn& TransactionClient::coordinator(const std::string& id) {
 std::vector<TransactionState> TransactionClient::describe(const std::vector<std::string>& ids) {
   if (ids.empty()) return {};
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  int closed = 0;
   for (;;) {
     auto& c = coordinator(ids.front());
     Writer w;
@@ -286,7 +287,13 @@ std::vector<TransactionState> TransactionClient::describe(const std::vector<std:
     std::string body;
     try {
       body = round_trip(c.fd, kDescribeTransactions, 0, true, ++correlation_, w.b);
-    } catch (const std::runtime_error&) {
+    } catch (const std::runtime_error& e) {
+      // A broker closes the connection on a request it does not know.
+      if (std::string(e.what()).find("closed the connection") != std::string::npos && ++closed >= 3) {
+        throw std::runtime_error("the broker at " + c.where +
+                                 " closes the connection on DescribeTransactions: exactly_once needs Apache Kafka 3.0 or "
+                                 "later (weir kafka-dev's mock broker does not support it; use at_least_once there)");
+      }
       // A broken connection: forget it and ask again.
       for (auto it = conns_.begin(); it != conns_.end(); ++it) {
         if (it->second == &c) {

@@ -1,0 +1,73 @@
+// Kafka source -> map -> Kafka sink against a real broker: records/s and records per CPU-second
+// of this process (getrusage: user + system, every thread). The input topic is filled first
+// (bench/kafka_bench.sh does it with Kafka's ProducerPerformance).
+//
+//   kafka_bench BOOTSTRAP INPUT_TOPIC OUTPUT_TOPIC at_least_once|exactly_once [PARALLELISM]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "weir/connectors/kafka.hpp"
+#include "weir/weir.hpp"
+
+namespace {
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: kafka_bench BOOTSTRAP INPUT OUTPUT at_least_once|exactly_once [PARALLELISM]\n");
+    return 2;
+  }
+  const std::string bootstrap = argv[1], input = argv[2], output = argv[3], mode = argv[4];
+  const int p = argc > 5 ? std::stoi(argv[5]) : 1;
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(p);
+  env.enable_checkpointing(1000);
+  auto src = weir::KafkaSource<std::string>::builder()
+                 .set_bootstrap_servers(bootstrap)
+                 .set_topics({input})
+                 .set_value_only_deserializer(weir::SimpleStringSchema{})
+                 .set_bounded(weir::OffsetsInitializer::latest())
+                 .build();
+  auto sink = weir::KafkaSink<std::string>::builder()
+                  .set_bootstrap_servers(bootstrap)
+                  .set_record_serializer(weir::KafkaRecordSerializationSchema<std::string>::builder()
+                                             .set_topic(output)
+                                             .set_value_serialization_schema(weir::SimpleStringSchema{})
+                                             .build())
+                  .set_delivery_guarantee(mode == "exactly_once" ? weir::DeliveryGuarantee::exactly_once
+                                                                 : weir::DeliveryGuarantee::at_least_once)
+                  .set_transactional_id_prefix("bench-" + output)
+                  .set_property("transaction.timeout.ms", "600000")
+                  .set_property("linger.ms", "20")
+                  .build();
+  env.from_source(src, weir::WatermarkStrategy<std::string>::no_watermarks(), "kafka-in")
+      .map([](const std::string& s) {
+        std::string r = s;
+        r[0] = 'W';
+        return r;
+      })
+      .sink_to(sink);
+  const double c0 = cpu_seconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto client = env.execute_async("kafka-bench");
+  client.wait();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = cpu_seconds() - c0;
+  int64_t records = 0;
+  for (const auto& m : client.metrics()) {
+    for (const auto& [k, v] : m.operator_metrics) {
+      if (k.find(".partition.") != std::string::npos && k.size() > 8 && k.compare(k.size() - 8, 8, ".records") == 0) records += v;
+    }
+  }
+  std::printf("kafka_bench %s p=%d: %lld records in %.2f s: %.0f records/s, %.0f records per CPU-second (cpu %.2f s)\n",
+              mode.c_str(), p, static_cast<long long>(records), wall, records / wall, records / cpu, cpu);
+  return 0;
+}
