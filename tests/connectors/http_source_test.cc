@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -506,6 +507,82 @@ TEST(HttpSource, TypedRecordsFromADeserializer) {
   ASSERT_EQ(b.size(), 1u);
   EXPECT_EQ(b[0].bytes, "{\"user\":\"bob\"}");
   EXPECT_NE(b[0].origin.find("line 2"), std::string::npos);
+}
+
+TEST(HttpSource, ConcurrentClientsRetryingOn429LoseAndDuplicateNothing) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  weir::HttpSource src("clicks");
+  src.set_queue_capacity(60).set_threads(8).set_retry_after_seconds(0);  // a thread per connection
+  auto handle = src.handle();
+  auto got = std::make_shared<Collected<std::string>>();
+  env.from_source(src, weir::WatermarkStrategy<std::string>::no_watermarks(), "HTTP Source")
+      .set_parallelism(1)
+      .rebalance()
+      .map([](const std::string& s) { return s; })
+      .add_sink([got](const std::string& s) { got->add(s); });
+  RunningJob job;
+  job.client = env.execute_async("http concurrent");
+  const int port = handle->wait_for_port();
+
+  constexpr int kClients = 8, kRequests = 30, kRecords = 25;
+  std::atomic<int> retries{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      httplib::Client cli("127.0.0.1", port);
+      cli.set_keep_alive(true);
+      cli.set_tcp_nodelay(true);  // head and body of a request in separate writes: no Nagle wait
+      cli.set_read_timeout(30, 0);
+      for (int r = 0; r < kRequests; ++r) {
+        std::string body;
+        for (int i = 0; i < kRecords; ++i) body += json{{"c", c}, {"r", r}, {"i", i}}.dump() + "\n";
+        for (int attempt = 0;; ++attempt) {
+          auto res = cli.Post("/ingest/clicks", body, kNdjson);
+          ASSERT_TRUE(res) << httplib::to_string(res.error());
+          if (res->status == 200) break;
+          ASSERT_EQ(res->status, 429) << res->body;
+          ASSERT_LT(attempt, 100000);
+          retries.fetch_add(1);
+          std::this_thread::sleep_for(1ms);  // a client's pause before it retries (Retry-After 0)
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(source_metric(*job.client, "rejected_requests_429"), retries.load());
+  EXPECT_EQ(source_metric(*job.client, "requests_accepted"), kClients * kRequests);
+  std::printf("%d requests answered 429 and retried\n", retries.load());
+  handle->finish();
+  job.client->wait();
+  std::vector<std::string> expected;
+  for (int c = 0; c < kClients; ++c) {
+    for (int r = 0; r < kRequests; ++r) {
+      for (int i = 0; i < kRecords; ++i) expected.push_back(json{{"c", c}, {"r", r}, {"i", i}}.dump());
+    }
+  }
+  auto items = got->get();
+  std::sort(items.begin(), items.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(items, expected);  // every record once: a 429 left nothing behind
+}
+
+TEST(HttpSource, DeserializerErrorUnderFailPolicyFailsTheJob) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(1);
+  auto src = weir::HttpSource("clicks").with_deserializer<int64_t>([](std::string_view text) {
+    return json::parse(text).get<int64_t>();
+  });
+  auto handle = src.handle();
+  weir::http_source_stream(env, src).add_sink([](const int64_t&) {});
+  RunningJob job;
+  job.client = env.execute_async("http typed fail");
+  const int port = handle->wait_for_port();
+  auto res = post(port, "/ingest/clicks", "1\n\"two\"\n");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;  // the client's record, not a server fault
+  EXPECT_NE(res->body.find("line 2"), std::string::npos) << res->body;
+  EXPECT_THROW(job.client->wait(), weir::JobFailure);
 }
 
 TEST(HttpSource, BoundedSourceEndsAfterItsRequests) {

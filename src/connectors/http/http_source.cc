@@ -214,7 +214,9 @@ struct IngestServer::Impl {
       ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
     });
     svr->set_payload_max_length(opt.max_body_bytes);
-    svr->set_keep_alive_max_count(100000);
+    // A connection holds a server thread while it lives: closing it after 100 requests lets
+    // connections waiting for a thread take turns.
+    svr->set_keep_alive_max_count(100);
     svr->set_keep_alive_timeout(opt.keep_alive_seconds);
     svr->set_read_timeout(5, 0);
     svr->set_write_timeout(5, 0);
