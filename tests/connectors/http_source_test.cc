@@ -651,6 +651,51 @@ TEST(HttpSource, CancelledJobReleasesThePortForTheNextJob) {
   EXPECT_EQ(got->get(), (std::vector<std::string>{"{\"again\":true}"}));
 }
 
+TEST(HttpSource, RestartedJobListensAgainOnItsPort) {
+  // A first job picks a free port and ends; the second uses that port and restarts once.
+  int port = 0;
+  {
+    auto env = weir::StreamExecutionEnvironment::create();
+    weir::HttpSource src("clicks");
+    auto handle = src.handle();
+    handle->finish();  // ends at once, after binding
+    src.on_bound([&port](int p) { port = p; });
+    weir::http_source_stream(env, src).add_sink([](const std::string&) {});
+    env.execute("http pick a port");
+    ASSERT_EQ(handle->bind_count(), 1);
+  }
+  ASSERT_GT(port, 0);
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(1);
+  env.set_restart_strategy(weir::RestartStrategy::fixed_delay(1, 10ms));
+  weir::HttpSource src("clicks");
+  src.set_port(port);
+  auto handle = src.handle();
+  auto got = std::make_shared<Collected<std::string>>();
+  auto failed_once = std::make_shared<std::atomic<bool>>(false);
+  weir::http_source_stream(env, src)
+      .map([failed_once](const std::string& s) {
+        if (s == "\"boom\"" && !failed_once->exchange(true)) throw std::runtime_error("a passing failure");
+        return s;
+      })
+      .add_sink([got](const std::string& s) { got->add(s); });
+  RunningJob job;
+  job.client = env.execute_async("http restart");
+  ASSERT_EQ(handle->wait_for_port(), port);
+  auto res = post(port, "/ingest/clicks", "\"boom\"\n");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500) << res->body;  // the job failed while taking it
+  // The restarted run binds the same port again (the first run's server has stopped).
+  ASSERT_TRUE(eventually([&] { return handle->bind_count() == 2 && handle->port() == port; }));
+  res = post(port, "/ingest/clicks", "\"boom\"\n\"after\"\n");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  handle->finish();
+  job.client->wait();
+  EXPECT_EQ(job.client->get_restart_count(), 1);
+  EXPECT_EQ(got->get(), (std::vector<std::string>{"\"boom\"", "\"after\""}));
+}
+
 TEST(HttpSource, PortInUseFailsTheJobWithTheReason) {
   httplib::Server other;
   const int port = other.bind_to_any_port("127.0.0.1");
