@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "connectors/http/json_check.h"
 #include "weir/connectors/http.hpp"
 
 namespace weir {
@@ -115,7 +116,7 @@ std::optional<HttpBodyFormat> format_of(const std::string& content_type, HttpBod
   return std::nullopt;
 }
 
-/// The parser's message for a text `json::accept` refused.
+/// Why a text `JsonCheck` refused is not JSON (nlohmann's parser says; it stops at a NUL byte).
 std::string json_error(std::string_view text) {
   try {
     const json parsed = json::parse(text);
@@ -123,6 +124,7 @@ std::string json_error(std::string_view text) {
   } catch (const json::exception& e) {
     return std::string("not valid JSON: ") + e.what();
   }
+  if (text.find('\0') != std::string_view::npos) return "not valid JSON: a NUL byte outside a string";
   return "not valid JSON";
 }
 
@@ -506,7 +508,7 @@ struct IngestServer::Impl {
       if (e.length > opt.max_record_bytes) {
         e.error = "the record is " + std::to_string(e.length) + " bytes, above the source's limit of " +
                   std::to_string(opt.max_record_bytes) + " bytes (set_max_record_bytes)";
-      } else if (!json::accept(text)) {
+      } else if (!JsonCheck::is_json(text)) {
         e.error = json_error(text);
       }
     }
