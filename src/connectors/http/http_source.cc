@@ -451,6 +451,7 @@ struct IngestServer::Impl {
       auto it = std::find(queue.begin(), queue.end(), batch);
       if (it != queue.end()) {
         queue.erase(it);
+        --admitted;  // it does not count towards set_bounded
         queued_records -= n;
         queued_bytes -= bytes;
         g_queued_records->set(static_cast<int64_t>(queued_records));
@@ -557,6 +558,10 @@ struct IngestServer::Impl {
         m_records->inc(static_cast<int64_t>(b->accepted - before_accepted));
         finish_batch(b, Batch::State::failed, in_bad_record || sink.bad_record_threw ? 400 : 500,
                      (in_bad_record || sink.bad_record_threw ? std::string() : std::string("the job failed: ")) + ex.what());
+        throw;
+      } catch (...) {
+        m_records->inc(static_cast<int64_t>(b->accepted - before_accepted));
+        finish_batch(b, Batch::State::failed, 500, "the job failed while taking this request's records");
         throw;
       }
       m_records->inc(static_cast<int64_t>(b->accepted - before_accepted));
