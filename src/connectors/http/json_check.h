@@ -5,7 +5,7 @@
 // what nlohmann::json::accept accepts, except that a NUL byte outside a string is refused
 // (nlohmann stops reading at it) and numbers beyond a double's range are taken (nlohmann refuses
 // them); it is several times faster (no token buffer, no number conversion).
-// tests/json_check_test.cc compares the two on generated inputs.
+// tests/connectors/http_source_test.cc (JsonCheck.*) compares the two on generated inputs.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
