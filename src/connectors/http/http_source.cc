@@ -246,15 +246,13 @@ struct IngestServer::Impl {
       throw std::runtime_error("HTTP source '" + opt.stream + "': cannot listen on " + opt.host + ":" +
                                std::to_string(opt.port) + (err ? std::string(": ") + std::strerror(err) : std::string()));
     }
-    {
-      std::lock_guard lock(mu);
-      if (handle->finish_requested()) finishing = true;
-    }
     listener = std::thread([this] {
       svr->listen_after_bind();
       listen_returned.store(true);
     });
     m.gauge("port").set(port);
+    // The handle's lock is taken before ours (finish() calls the target under it), never after:
+    // route finish() here first, then see whether it was called before.
     handle->set_finish_target([this] {
       {
         std::lock_guard lock(mu);
@@ -262,6 +260,10 @@ struct IngestServer::Impl {
       }
       wake.wakeup();
     });
+    if (handle->finish_requested()) {
+      std::lock_guard lock(mu);
+      finishing = true;
+    }
     handle->set_port(port);
     spdlog::info("HTTP source '{}' listens on http://{}:{}{}", opt.stream, opt.host, port, ingest_path);
     if (opt.on_bound) opt.on_bound(port);
