@@ -54,7 +54,7 @@ run() {
   BENCH_PID=$!
   local port=
   for _ in $(seq 1 300); do
-    port=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$log")
+    port=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)
     [ -n "$port" ] && break
     sleep 0.1
   done

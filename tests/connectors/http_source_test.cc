@@ -4,18 +4,21 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "connectors/http/json_check.h"
 #include "weir/connectors/http.hpp"
 #include "weir/weir.hpp"
 
@@ -508,6 +511,82 @@ TEST(HttpSource, TypedRecordsFromADeserializer) {
   EXPECT_NE(b[0].origin.find("line 2"), std::string::npos);
 }
 
+TEST(HttpSource, ConcurrentClientsRetryingOn429LoseAndDuplicateNothing) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  weir::HttpSource src("clicks");
+  src.set_queue_capacity(60).set_threads(8).set_retry_after_seconds(0);  // a thread per connection
+  auto handle = src.handle();
+  auto got = std::make_shared<Collected<std::string>>();
+  env.from_source(src, weir::WatermarkStrategy<std::string>::no_watermarks(), "HTTP Source")
+      .set_parallelism(1)
+      .rebalance()
+      .map([](const std::string& s) { return s; })
+      .add_sink([got](const std::string& s) { got->add(s); });
+  RunningJob job;
+  job.client = env.execute_async("http concurrent");
+  const int port = handle->wait_for_port();
+
+  constexpr int kClients = 8, kRequests = 30, kRecords = 25;
+  std::atomic<int> retries{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      httplib::Client cli("127.0.0.1", port);
+      cli.set_keep_alive(true);
+      cli.set_tcp_nodelay(true);  // head and body of a request in separate writes: no Nagle wait
+      cli.set_read_timeout(30, 0);
+      for (int r = 0; r < kRequests; ++r) {
+        std::string body;
+        for (int i = 0; i < kRecords; ++i) body += json{{"c", c}, {"r", r}, {"i", i}}.dump() + "\n";
+        for (int attempt = 0;; ++attempt) {
+          auto res = cli.Post("/ingest/clicks", body, kNdjson);
+          ASSERT_TRUE(res) << httplib::to_string(res.error());
+          if (res->status == 200) break;
+          ASSERT_EQ(res->status, 429) << res->body;
+          ASSERT_LT(attempt, 100000);
+          retries.fetch_add(1);
+          std::this_thread::sleep_for(1ms);  // a client's pause before it retries (Retry-After 0)
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(source_metric(*job.client, "rejected_requests_429"), retries.load());
+  EXPECT_EQ(source_metric(*job.client, "requests_accepted"), kClients * kRequests);
+  std::printf("%d requests answered 429 and retried\n", retries.load());
+  handle->finish();
+  job.client->wait();
+  std::vector<std::string> expected;
+  for (int c = 0; c < kClients; ++c) {
+    for (int r = 0; r < kRequests; ++r) {
+      for (int i = 0; i < kRecords; ++i) expected.push_back(json{{"c", c}, {"r", r}, {"i", i}}.dump());
+    }
+  }
+  auto items = got->get();
+  std::sort(items.begin(), items.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(items, expected);  // every record once: a 429 left nothing behind
+}
+
+TEST(HttpSource, DeserializerErrorUnderFailPolicyFailsTheJob) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(1);
+  auto src = weir::HttpSource("clicks").with_deserializer<int64_t>([](std::string_view text) {
+    return json::parse(text).get<int64_t>();
+  });
+  auto handle = src.handle();
+  weir::http_source_stream(env, src).add_sink([](const int64_t&) {});
+  RunningJob job;
+  job.client = env.execute_async("http typed fail");
+  const int port = handle->wait_for_port();
+  auto res = post(port, "/ingest/clicks", "1\n\"two\"\n");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;  // the client's record, not a server fault
+  EXPECT_NE(res->body.find("line 2"), std::string::npos) << res->body;
+  EXPECT_THROW(job.client->wait(), weir::JobFailure);
+}
+
 TEST(HttpSource, BoundedSourceEndsAfterItsRequests) {
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(1);
@@ -574,6 +653,51 @@ TEST(HttpSource, CancelledJobReleasesThePortForTheNextJob) {
   EXPECT_EQ(got->get(), (std::vector<std::string>{"{\"again\":true}"}));
 }
 
+TEST(HttpSource, RestartedJobListensAgainOnItsPort) {
+  // A first job picks a free port and ends; the second uses that port and restarts once.
+  int port = 0;
+  {
+    auto env = weir::StreamExecutionEnvironment::create();
+    weir::HttpSource src("clicks");
+    auto handle = src.handle();
+    handle->finish();  // ends at once, after binding
+    src.on_bound([&port](int p) { port = p; });
+    weir::http_source_stream(env, src).add_sink([](const std::string&) {});
+    env.execute("http pick a port");
+    ASSERT_EQ(handle->bind_count(), 1);
+  }
+  ASSERT_GT(port, 0);
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(1);
+  env.set_restart_strategy(weir::RestartStrategy::fixed_delay(1, 10ms));
+  weir::HttpSource src("clicks");
+  src.set_port(port);
+  auto handle = src.handle();
+  auto got = std::make_shared<Collected<std::string>>();
+  auto failed_once = std::make_shared<std::atomic<bool>>(false);
+  weir::http_source_stream(env, src)
+      .map([failed_once](const std::string& s) {
+        if (s == "\"boom\"" && !failed_once->exchange(true)) throw std::runtime_error("a passing failure");
+        return s;
+      })
+      .add_sink([got](const std::string& s) { got->add(s); });
+  RunningJob job;
+  job.client = env.execute_async("http restart");
+  ASSERT_EQ(handle->wait_for_port(), port);
+  auto res = post(port, "/ingest/clicks", "\"boom\"\n");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500) << res->body;  // the job failed while taking it
+  // The restarted run binds the same port again (the first run's server has stopped).
+  ASSERT_TRUE(eventually([&] { return handle->bind_count() == 2 && handle->port() == port; }));
+  res = post(port, "/ingest/clicks", "\"boom\"\n\"after\"\n");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  handle->finish();
+  job.client->wait();
+  EXPECT_EQ(job.client->get_restart_count(), 1);
+  EXPECT_EQ(got->get(), (std::vector<std::string>{"\"boom\"", "\"after\""}));
+}
+
 TEST(HttpSource, PortInUseFailsTheJobWithTheReason) {
   httplib::Server other;
   const int port = other.bind_to_any_port("127.0.0.1");
@@ -596,6 +720,124 @@ TEST(HttpSource, RefusesABadStreamName) {
   EXPECT_THROW(weir::HttpSource(""), weir::GraphError);
   EXPECT_THROW(weir::HttpSource("a/b"), weir::GraphError);
   EXPECT_THROW(weir::HttpSource("a").set_port(70000), weir::GraphError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The record check: JsonCheck accepts what nlohmann::json::accept accepts (hand-picked cases,
+// generated valid documents, their mutations, random strings over JSON's characters; fixed
+// seeds), but for the two documented differences.
+
+using weir::http_detail::JsonCheck;
+
+/// nlohmann refuses numbers beyond a double's range (RFC 8259 allows them); JsonCheck takes them.
+bool number_overflow(const std::string& text) {
+  try {
+    const auto parsed = nlohmann::json::parse(text);
+    (void)parsed;
+  } catch (const nlohmann::json::exception& e) {
+    return std::string(e.what()).find("number overflow") != std::string::npos;
+  }
+  return false;
+}
+
+void expect_same(const std::string& text) {
+  const bool mine = JsonCheck::is_json(text);
+  const bool theirs = nlohmann::json::accept(text);
+  if (mine && !theirs && number_overflow(text)) return;
+  ASSERT_EQ(mine, theirs) << "input: '" << text << "'";
+}
+
+TEST(JsonCheck, HandPickedCases) {
+  const std::vector<std::string> cases = {
+      "", " ", "{}", "[]", "[1,2]", "{\"a\":1}", " {\"a\" : [1, 2.5e-3, -0, true, false, null]} ", "{\"a\":1,}",
+      "[1,]", "[,1]", "{,}", "{\"a\"}", "{\"a\":}", "{1:2}", "01", "-", "-0", "1.", ".5", "1e", "1e+", "1E-7",
+      "+1", "0x10", "NaN", "Infinity", "tru", "true ", "truee", "nul", "\"abc", "\"a\\\"b\"", "\"\\x\"",
+      "\"\\u00e9\"", "\"\\u00G0\"", "\"\\ud83d\\ude00\"", "\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"",
+      "\"\t\"", "\"\x01\"", "\"\xc3\xa9\"", "\"\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+      "\"\xf0\x9f\x98\x80\"", "\"\xe0\x80\xaf\"", "\xef\xbb\xbf{}", "\xef\xbb{}", "{} {}", "1 2", "[[[[[]]]]]",
+      "[[[[[]]]]", "{\"a\":{\"b\":{\"c\":[{}]}}}", "/* c */ 1", "1 // c", "[1]\n", "\n\r\t1\n", "\"\x7f\"",
+      std::string("\"a\0b\"", 5), "-1e-400", "123456789012345678901234567890"};
+  for (const auto& c : cases) expect_same(c);
+  // Where they differ, on purpose: a NUL byte ends nlohmann's input (it takes what follows
+  // unread); RFC 8259 has no such rule. Numbers beyond a double's range are valid JSON.
+  EXPECT_FALSE(JsonCheck::is_json(std::string("1\0", 2)));
+  EXPECT_FALSE(JsonCheck::is_json(std::string("1\0garbage", 9)));
+  EXPECT_TRUE(JsonCheck::is_json("1e400"));
+  EXPECT_TRUE(JsonCheck::is_json("[-1e99999]"));
+  std::string deep(200, '[');
+  deep += std::string(200, ']');
+  expect_same(deep);
+  expect_same(deep.substr(1));
+}
+
+/// A random valid JSON document.
+std::string gen(std::mt19937& rng, int depth) {
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  auto ws = [&] {
+    static const char* w[] = {"", "", "", " ", "\n", "\t", "\r\n  "};
+    return std::string(w[pick(7)]);
+  };
+  auto str = [&] {
+    static const char* parts[] = {"a", "Zz", " ", "\\\"", "\\\\", "\\/", "\\n", "\\u00e9", "\\ud83d\\ude00",
+                                  "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "0", "\\t"};
+    std::string s = "\"";
+    for (int i = pick(5); i > 0; --i) s += parts[pick(14)];
+    return s + "\"";
+  };
+  const int kind = depth > 4 ? pick(4) : pick(6);
+  switch (kind) {
+    case 0: return str();
+    case 1: {
+      static const char* nums[] = {"0", "-0", "1", "-12", "3.25", "1e5", "-2.5E-3", "10000000000000000000000", "0.0"};
+      return nums[pick(9)];
+    }
+    case 2: return "true";
+    case 3: return pick(2) ? "false" : "null";
+    case 4: {
+      std::string s = "[" + ws();
+      for (int i = pick(4); i > 0; --i) s += gen(rng, depth + 1) + ws() + (i > 1 ? "," + ws() : "");
+      return s + "]";
+    }
+    default: {
+      std::string s = "{" + ws();
+      for (int i = pick(4); i > 0; --i) s += str() + ws() + ":" + ws() + gen(rng, depth + 1) + ws() + (i > 1 ? "," + ws() : "");
+      return s + "}";
+    }
+  }
+}
+
+TEST(JsonCheck, GeneratedDocumentsAndTheirMutations) {
+  std::mt19937 rng(12345);
+  const std::string alphabet = "{}[]\",:-+.0123456789eE \t\n\\/utrfalsn\x01\x7f\xc3\xa9\xed\xa0\x80\xf0\x9f\xbf\xef\xbb";
+  int valid = 0;
+  for (int i = 0; i < 30000; ++i) {
+    std::string doc = gen(rng, 0);
+    ASSERT_TRUE(JsonCheck::is_json(doc)) << doc;
+    expect_same(doc);
+    ++valid;
+    for (int m = 0; m < 5; ++m) {
+      std::string mut = doc;
+      const std::size_t at = mut.empty() ? 0 : rng() % mut.size();
+      switch (rng() % 4) {
+        case 0: if (!mut.empty()) mut.erase(at, 1); break;
+        case 1: mut.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+        case 2: if (!mut.empty()) mut[at] = alphabet[rng() % alphabet.size()]; break;
+        default: mut.resize(at); break;
+      }
+      expect_same(mut);
+    }
+  }
+  EXPECT_EQ(valid, 30000);
+}
+
+TEST(JsonCheck, RandomStringsOverJsonCharacters) {
+  std::mt19937 rng(777);
+  const std::string alphabet = "{}[]\",:-+.01e \\utrfalsn\xc3\xa9\xed\xa0\x80";
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    for (int n = static_cast<int>(rng() % 12); n > 0; --n) s += alphabet[rng() % alphabet.size()];
+    expect_same(s);
+  }
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "connectors/http/json_check.h"
 #include "weir/connectors/http.hpp"
 
 namespace weir {
@@ -115,7 +116,7 @@ std::optional<HttpBodyFormat> format_of(const std::string& content_type, HttpBod
   return std::nullopt;
 }
 
-/// The parser's message for a text `json::accept` refused.
+/// Why a text `JsonCheck` refused is not JSON (nlohmann's parser says; it stops at a NUL byte).
 std::string json_error(std::string_view text) {
   try {
     const json parsed = json::parse(text);
@@ -123,6 +124,7 @@ std::string json_error(std::string_view text) {
   } catch (const json::exception& e) {
     return std::string("not valid JSON: ") + e.what();
   }
+  if (text.find('\0') != std::string_view::npos) return "not valid JSON: a NUL byte outside a string";
   return "not valid JSON";
 }
 
@@ -171,6 +173,7 @@ struct IngestServer::Impl {
   std::size_t queued_records = 0;            // guarded by mu
   std::size_t queued_bytes = 0;              // guarded by mu
   uint64_t admitted = 0;                     // guarded by mu
+  int reserved = 0;                          // guarded by mu: admitted, not yet queued
   bool stopping = false;                     // guarded by mu
   bool finishing = false;                    // guarded by mu
   std::atomic<uint64_t> request_seq{0};
@@ -213,7 +216,9 @@ struct IngestServer::Impl {
       ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
     });
     svr->set_payload_max_length(opt.max_body_bytes);
-    svr->set_keep_alive_max_count(100000);
+    // A connection holds a server thread while it lives: closing it after 100 requests lets
+    // connections waiting for a thread take turns.
+    svr->set_keep_alive_max_count(100);
     svr->set_keep_alive_timeout(opt.keep_alive_seconds);
     svr->set_read_timeout(5, 0);
     svr->set_write_timeout(5, 0);
@@ -241,15 +246,13 @@ struct IngestServer::Impl {
       throw std::runtime_error("HTTP source '" + opt.stream + "': cannot listen on " + opt.host + ":" +
                                std::to_string(opt.port) + (err ? std::string(": ") + std::strerror(err) : std::string()));
     }
-    {
-      std::lock_guard lock(mu);
-      if (handle->finish_requested()) finishing = true;
-    }
     listener = std::thread([this] {
       svr->listen_after_bind();
       listen_returned.store(true);
     });
     m.gauge("port").set(port);
+    // The handle's lock is taken before ours (finish() calls the target under it), never after:
+    // route finish() here first, then see whether it was called before.
     handle->set_finish_target([this] {
       {
         std::lock_guard lock(mu);
@@ -257,6 +260,10 @@ struct IngestServer::Impl {
       }
       wake.wakeup();
     });
+    if (handle->finish_requested()) {
+      std::lock_guard lock(mu);
+      finishing = true;
+    }
     handle->set_port(port);
     spdlog::info("HTTP source '{}' listens on http://{}:{}{}", opt.stream, opt.host, port, ingest_path);
     if (opt.on_bound) opt.on_bound(port);
@@ -273,9 +280,10 @@ struct IngestServer::Impl {
         b->message = b->next > 0 ? "the job stopped while taking this request's records (some of them may have entered it)"
                                  : "the job stopped before it took this request's records (none entered it)";
         waiting.push_back(b);
+        queued_records -= b->entries.size();
+        queued_bytes -= b->body.size();
       }
       queue.clear();
-      queued_records = queued_bytes = 0;
     }
     for (auto& b : waiting) b->cv.notify_all();
     if (svr && listener.joinable()) {
@@ -353,6 +361,19 @@ struct IngestServer::Impl {
                              "': use application/x-ndjson (JSON lines) or application/json (one document)");
     }
 
+    {
+      // A full queue refuses at once, before the body is parsed (its bytes are read and dropped):
+      // under overload a 429 costs little.
+      std::unique_lock lock(mu);
+      if (queued_records >= opt.max_queued_records || queued_bytes >= opt.max_queued_bytes) {
+        lock.unlock();
+        drain(req, reader);
+        return reply_error(res, 429,
+                           "the source's queue is full (" + std::to_string(opt.max_queued_records) +
+                               " records); retry later");
+      }
+    }
+
     // The body, bounded (a larger Content-Length is skipped by httplib with status 413).
     std::string body;
     bool too_big = false;
@@ -382,11 +403,12 @@ struct IngestServer::Impl {
     batch->peer = req.remote_addr + ":" + std::to_string(req.remote_port);
     batch->path = req.path;
     batch->body = std::move(body);
-    split(*batch, *format);
+    split(*batch, *format);  // lines only: checking them as JSON waits for a place in the queue
     const std::size_t n = batch->entries.size();
     const std::size_t bytes = batch->body.size();
 
     {
+      // Reserve the batch's place (or refuse), then check its records outside the lock.
       std::unique_lock lock(mu);
       if (stopping) {
         lock.unlock();
@@ -396,19 +418,31 @@ struct IngestServer::Impl {
         lock.unlock();
         return reply_error(res, 503, "the source has finished and takes no more requests");
       }
-      if (!queue.empty() &&
+      if (queued_records + queued_bytes > 0 &&
           (queued_records + n > opt.max_queued_records || queued_bytes + bytes > opt.max_queued_bytes)) {
         lock.unlock();
         return reply_error(res, 429,
                            "the source's queue is full (" + std::to_string(opt.max_queued_records) +
                                " records); retry later");
       }
-      queue.push_back(batch);
       ++admitted;
+      ++reserved;
       queued_records += n;
       queued_bytes += bytes;
       g_queued_records->set(static_cast<int64_t>(queued_records));
       g_queued_bytes->set(static_cast<int64_t>(queued_bytes));
+    }
+    validate(*batch);
+    {
+      std::unique_lock lock(mu);
+      --reserved;
+      if (stopping) {
+        queued_records -= n;
+        queued_bytes -= bytes;
+        lock.unlock();
+        return reply_error(res, 503, "the source is stopping");
+      }
+      queue.push_back(batch);
     }
     wake.wakeup();
 
@@ -419,6 +453,7 @@ struct IngestServer::Impl {
       auto it = std::find(queue.begin(), queue.end(), batch);
       if (it != queue.end()) {
         queue.erase(it);
+        --admitted;  // it does not count towards set_bounded
         queued_records -= n;
         queued_bytes -= bytes;
         g_queued_records->set(static_cast<int64_t>(queued_records));
@@ -449,22 +484,11 @@ struct IngestServer::Impl {
     }
   }
 
-  /// Splits the body into records (JSON lines, or the whole body), checking each.
-  void split(Batch& b, HttpBodyFormat format) const {
+  /// Splits the body into records: JSON lines (blank ones dropped), or the whole body.
+  static void split(Batch& b, HttpBodyFormat format) {
     const std::string& body = b.body;
-    auto check = [&](std::size_t off, std::size_t len, uint32_t line) {
-      std::string_view text(body.data() + off, len);
-      Entry e{off, len, line, {}};
-      if (len > opt.max_record_bytes) {
-        e.error = "the record is " + std::to_string(len) + " bytes, above the source's limit of " +
-                  std::to_string(opt.max_record_bytes) + " bytes (set_max_record_bytes)";
-      } else if (!json::accept(text)) {
-        e.error = json_error(text);
-      }
-      b.entries.push_back(std::move(e));
-    };
     if (format == HttpBodyFormat::json_document) {
-      if (!is_blank(body)) check(0, body.size(), 0);
+      if (!is_blank(body)) b.entries.push_back(Entry{0, body.size(), 0, {}});
       return;
     }
     std::size_t pos = 0;
@@ -475,8 +499,21 @@ struct IngestServer::Impl {
       const std::size_t end = nl ? static_cast<std::size_t>(nl - body.data()) : body.size();
       std::size_t len = end - pos;
       if (len > 0 && body[pos + len - 1] == '\r') --len;
-      if (!is_blank(std::string_view(body.data() + pos, len))) check(pos, len, line);
+      if (!is_blank(std::string_view(body.data() + pos, len))) b.entries.push_back(Entry{pos, len, line, {}});
       pos = end + 1;
+    }
+  }
+
+  /// Marks the records above the size limit or not JSON as bad.
+  void validate(Batch& b) const {
+    for (auto& e : b.entries) {
+      const std::string_view text(b.body.data() + e.offset, e.length);
+      if (e.length > opt.max_record_bytes) {
+        e.error = "the record is " + std::to_string(e.length) + " bytes, above the source's limit of " +
+                  std::to_string(opt.max_record_bytes) + " bytes (set_max_record_bytes)";
+      } else if (!JsonCheck::is_json(text)) {
+        e.error = json_error(text);
+      }
     }
   }
 
@@ -524,6 +561,10 @@ struct IngestServer::Impl {
         finish_batch(b, Batch::State::failed, in_bad_record || sink.bad_record_threw ? 400 : 500,
                      (in_bad_record || sink.bad_record_threw ? std::string() : std::string("the job failed: ")) + ex.what());
         throw;
+      } catch (...) {
+        m_records->inc(static_cast<int64_t>(b->accepted - before_accepted));
+        finish_batch(b, Batch::State::failed, 500, "the job failed while taking this request's records");
+        throw;
       }
       m_records->inc(static_cast<int64_t>(b->accepted - before_accepted));
       m_records_rejected->inc(static_cast<int64_t>(b->rejected - before_rejected));
@@ -532,7 +573,8 @@ struct IngestServer::Impl {
     }
     std::lock_guard lock(mu);
     if (emitted > 0) return Status::kMore;
-    if (queue.empty() && (finishing || (opt.bounded_requests > 0 && admitted >= opt.bounded_requests))) {
+    if (queue.empty() && reserved == 0 &&
+        (finishing || (opt.bounded_requests > 0 && admitted >= opt.bounded_requests))) {
       return Status::kEnd;
     }
     return Status::kNothing;
