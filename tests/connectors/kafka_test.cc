@@ -337,9 +337,11 @@ void produce_timed(const std::string& topic, int partition, const std::vector<st
 TEST(Kafka, EachPartitionHasItsWatermarkAndAnIdlePartitionDoesNotHoldThemBack) {
   const auto topic = unique_topic("wm");
   create_topic(topic, 3);
+  // Kafka timestamps in ms from a round base (librdkafka reads a timestamp of 0 as "now").
+  constexpr int64_t base = 1'700'000'000'000;
   std::vector<std::pair<std::string, int64_t>> p0, p1;
-  for (int i = 0; i < 30; ++i) p0.emplace_back("a", i * 100);        // 0 .. 2900 ms
-  for (int i = 0; i < 12; ++i) p1.emplace_back("b", 500 + i * 100);  // 500 .. 1600 ms
+  for (int i = 0; i < 30; ++i) p0.emplace_back("a", base + i * 100);        // +0 .. +2900 ms
+  for (int i = 0; i < 12; ++i) p1.emplace_back("b", base + 500 + i * 100);  // +500 .. +1600 ms
   produce_timed(topic, 0, p0);
   produce_timed(topic, 1, p1);  // partition 2 stays empty: idle
   auto env = StreamExecutionEnvironment::create();
@@ -367,25 +369,30 @@ TEST(Kafka, EachPartitionHasItsWatermarkAndAnIdlePartitionDoesNotHoldThemBack) {
         counts->push_back(c);
       });
   auto client = env.execute_async();
-  // Partition 1 ends at 1600 and then idles, so the watermark follows partition 0 to 2899:
-  // windows [0,1000) and [1000,2000) of both keys fire; [2000,3000) waits for a later record.
+  // Partition 1 ends at 1600 and partition 2 has nothing: both go idle. Partition 0 stays
+  // active (a record at +2950 every 100 ms), so the watermark follows it past 2899: windows
+  // [0,1000) and [1000,2000) of both keys fire; [2000,3000) waits for a record at +3000.
   std::vector<std::pair<std::string, int64_t>> got;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 100; ++i) {
+    produce_timed(topic, 0, {{"a", base + 2950}});
     {
       std::lock_guard lock(*mu);
       got = *counts;
     }
     if (got.size() >= 4) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // no other window may fire
+  std::vector<std::pair<std::string, int64_t>> all;
+  {
+    std::lock_guard lock(*mu);
+    all = *counts;
+  }
   client.cancel();
   try {
     client.wait();
   } catch (const JobFailure&) {
   }
-  std::lock_guard lock(*mu);
-  auto all = *counts;
   std::sort(all.begin(), all.end());
   EXPECT_EQ(all, (std::vector<std::pair<std::string, int64_t>>{{"a", 10}, {"a", 10}, {"b", 5}, {"b", 7}}));
 }
@@ -425,8 +432,24 @@ TEST(Kafka, ASavepointRestoresAtAnotherParallelismWithoutLossOrDuplicates) {
   const std::string sp = c1.stop_with_savepoint(dir.sub("sp")).get();
   c1.wait();
   kcat_produce(topic, numbers(4000, 5000));
-  auto c2 = job(3, true, sp, second, mu);
-  c2.wait();
+  // The restored splits keep the first job's (unbounded) stopping offsets, as Flink's do:
+  // the second job runs until it has the rest, then is cancelled.
+  auto c2 = job(3, false, sp, second, mu);
+  for (int i = 0; i < 600; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (first.size() + second.size() >= 5000) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // nothing more may come
+  std::vector<TaskMetrics> metrics = c2.metrics();
+  c2.cancel();
+  try {
+    c2.wait();
+  } catch (const JobFailure&) {
+  }
+  std::unique_lock all_lock(mu);
   std::vector<std::string> all = first;
   all.insert(all.end(), second.begin(), second.end());
   EXPECT_GT(first.size(), 0u);
@@ -434,7 +457,7 @@ TEST(Kafka, ASavepointRestoresAtAnotherParallelismWithoutLossOrDuplicates) {
   EXPECT_EQ(sorted(all), sorted(numbers(0, 5000))) << first.size() << " before the savepoint";
   // Per-partition metrics of the second run: records and a lag of 0 at the end.
   int64_t records = 0;
-  for (const auto& m : c2.metrics()) {
+  for (const auto& m : metrics) {
     for (const auto& [k, v] : m.operator_metrics) {
       if (k.find("kafka-in.partition.") == 0 && k.size() > 8 && k.compare(k.size() - 8, 8, ".records") == 0) records += v;
       if (k.find("kafka-in.partition.") == 0 && k.size() > 4 && k.compare(k.size() - 4, 4, ".lag") == 0) {
