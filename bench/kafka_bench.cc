@@ -2,7 +2,8 @@
 // of this process (getrusage: user + system, every thread). The input topic is filled first
 // (bench/kafka_bench.sh does it with Kafka's ProducerPerformance).
 //
-//   kafka_bench BOOTSTRAP INPUT_TOPIC OUTPUT_TOPIC at_least_once|exactly_once [PARALLELISM]
+//   kafka_bench BOOTSTRAP INPUT_TOPIC OUTPUT_TOPIC at_least_once|exactly_once|discard [PARALLELISM]
+// (discard: the source and the map only, the records dropped by a sink that does nothing.)
 #include <sys/resource.h>
 
 #include <chrono>
@@ -48,13 +49,17 @@ int main(int argc, char** argv) {
                   .set_property("transaction.timeout.ms", "600000")
                   .set_property("linger.ms", "20")
                   .build();
-  env.from_source(src, weir::WatermarkStrategy<std::string>::no_watermarks(), "kafka-in")
-      .map([](const std::string& s) {
-        std::string r = s;
-        r[0] = 'W';
-        return r;
-      })
-      .sink_to(sink);
+  auto mapped = env.from_source(src, weir::WatermarkStrategy<std::string>::no_watermarks(), "kafka-in")
+                    .map([](const std::string& s) {
+                      std::string r = s;
+                      r[0] = 'W';
+                      return r;
+                    });
+  if (mode == "discard") {
+    mapped.add_sink([](const std::string&) {});
+  } else {
+    mapped.sink_to(sink);
+  }
   const double c0 = cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   auto client = env.execute_async("kafka-bench");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kafka pipeline benchmark on a real broker: fills a topic with N records of 100 bytes using
 # Kafka's ProducerPerformance, measures Kafka's own ConsumerPerformance on it, then Weir's
-# source -> map -> sink (at_least_once and exactly_once).
+# source -> map -> sink (a sink that drops the records, at_least_once and exactly_once).
 #   bench/kafka_bench.sh [RECORDS] [BUILD_DIR]     (default 10000000 build/release)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,6 +15,6 @@ b=127.0.0.1:$port
 echo "Kafka ConsumerPerformance (the broker's own consume rate):"
 /usr/bin/time -f "consumer perf: %e s wall, %U+%S s cpu" "$here/scripts/kafka.sh" run org.apache.kafka.tools.ConsumerPerformance \
   --bootstrap-server $b --topic in --messages "$n" --timeout 60000 | tail -2
-for mode in at_least_once exactly_once; do
+for mode in discard at_least_once exactly_once; do
   "$build/bench/kafka_bench" $b in "out-$mode" $mode 1
 done
