@@ -2,12 +2,14 @@
 // of this process (getrusage: user + system, every thread). The input topic is filled first
 // (bench/kafka_bench.sh does it with Kafka's ProducerPerformance).
 //
-//   kafka_bench BOOTSTRAP INPUT_TOPIC OUTPUT_TOPIC at_least_once|exactly_once|discard [PARALLELISM]
+//   kafka_bench BOOTSTRAP INPUT_TOPIC OUTPUT_TOPIC at_least_once|exactly_once|discard [PARALLELISM [CHECKPOINT_MS]]
 // (discard: the source and the map only, the records dropped by a sink that does nothing.)
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <string>
 
 #include "weir/connectors/kafka.hpp"
@@ -28,15 +30,41 @@ int main(int argc, char** argv) {
   }
   const std::string bootstrap = argv[1], input = argv[2], output = argv[3], mode = argv[4];
   const int p = argc > 5 ? std::stoi(argv[5]) : 1;
+  const int64_t checkpoint_ms = argc > 6 ? std::stoll(argv[6]) : 1000;
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(p);
-  env.enable_checkpointing(1000);
+  if (checkpoint_ms > 0) env.enable_checkpointing(checkpoint_ms);
+  // Extra consumer properties: KAFKA_BENCH_CONSUMER="k=v,k=v".
+  std::map<std::string, std::string> consumer_extra;
+  if (const char* e = std::getenv("KAFKA_BENCH_CONSUMER")) {
+    std::string list = e;
+    std::size_t pos = 0;
+    while (pos < list.size()) {
+      const auto end = std::min(list.find(',', pos), list.size());
+      const auto kv = list.substr(pos, end - pos);
+      if (const auto eq = kv.find('='); eq != std::string::npos) consumer_extra[kv.substr(0, eq)] = kv.substr(eq + 1);
+      pos = end + 1;
+    }
+  }
   auto src = weir::KafkaSource<std::string>::builder()
                  .set_bootstrap_servers(bootstrap)
                  .set_topics({input})
                  .set_value_only_deserializer(weir::SimpleStringSchema{})
                  .set_bounded(weir::OffsetsInitializer::latest())
+                 .set_properties(consumer_extra)
                  .build();
+  // Extra producer properties: KAFKA_BENCH_PRODUCER="k=v,k=v".
+  std::map<std::string, std::string> extra;
+  if (const char* e = std::getenv("KAFKA_BENCH_PRODUCER")) {
+    std::string list = e;
+    std::size_t pos = 0;
+    while (pos < list.size()) {
+      const auto end = std::min(list.find(',', pos), list.size());
+      const auto kv = list.substr(pos, end - pos);
+      if (const auto eq = kv.find('='); eq != std::string::npos) extra[kv.substr(0, eq)] = kv.substr(eq + 1);
+      pos = end + 1;
+    }
+  }
   auto sink = weir::KafkaSink<std::string>::builder()
                   .set_bootstrap_servers(bootstrap)
                   .set_record_serializer(weir::KafkaRecordSerializationSchema<std::string>::builder()
@@ -48,9 +76,12 @@ int main(int argc, char** argv) {
                   .set_transactional_id_prefix("bench-" + output)
                   .set_property("transaction.timeout.ms", "600000")
                   .set_property("linger.ms", "20")
+                  .set_kafka_producer_config(extra)
                   .build();
-  auto mapped = env.from_source(src, weir::WatermarkStrategy<std::string>::no_watermarks(), "kafka-in")
-                    .map([](const std::string& s) {
+  auto stream = mode == "generate_at_least_once"
+                   ? env.from_sequence(0, 2999999).map([](int64_t i) { return std::to_string(i) + std::string(90, 'x'); })
+                   : env.from_source(src, weir::WatermarkStrategy<std::string>::no_watermarks(), "kafka-in");
+  auto mapped = stream.map([](const std::string& s) {
                       std::string r = s;
                       r[0] = 'W';
                       return r;
