@@ -145,8 +145,17 @@ void exactly_once_across_failure(const std::string& fault, int64_t nth, int para
         return std::to_string(2 * std::stoll(s));
       })
       .sink_to(string_sink(out, DeliveryGuarantee::exactly_once, "eo-" + out));
-  weir::testing::arm_fault(fault, nth);
   auto client = env.execute_async();
+  if (nth > 0) {
+    weir::testing::arm_fault(fault, nth);
+  } else {
+    // After the first completed checkpoint: the restore then starts from a checkpoint that
+    // holds assigned splits and their positions.
+    for (int i = 0; i < 2000 && client.get_checkpoint_stats().completed < 1; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    weir::testing::arm_fault(fault, 1);
+  }
   client.wait();
   const auto fired = weir::testing::faults_fired(fault);
   weir::testing::disarm_faults();
@@ -159,19 +168,21 @@ void exactly_once_across_failure(const std::string& fault, int64_t nth, int para
   EXPECT_EQ(sorted(got), sorted(expected));
 }
 
-TEST(Kafka, ExactlyOnceSinkAcrossATaskFailureAtParallelism1And2) {
-  for (int p : {1, 2}) {
+TEST(Kafka, ExactlyOnceSinkAcrossATaskFailureAtParallelism1To4) {
+  for (int p : {1, 2, 4}) {
     SCOPED_TRACE("parallelism " + std::to_string(p));
-    exactly_once_across_failure("task.process", 5, p);
+    exactly_once_across_failure("task.process", 5, p);  // early: a restart without a checkpoint
   }
 }
 
-// Known defect, open: at parallelism 4 (three partitions: one subtask without a split finishes
-// early), a failure after the first checkpoint and a restore from it has been seen to leave
-// records twice under read_committed (2 runs in about 40, under load). Run with
-// --gtest_also_run_disabled_tests to reproduce.
-TEST(Kafka, DISABLED_ExactlyOnceSinkAcrossATaskFailureAtParallelism4) {
-  exactly_once_across_failure("task.process", 40, 4);
+TEST(Kafka, ExactlyOnceSinkAcrossAFailureAfterACheckpointAtParallelism1To4) {
+  // A checkpoint taken while the enumerator assigns partitions: a reader's snapshot must hold
+  // only the partitions the enumerator's snapshot of the same checkpoint counts as assigned,
+  // or the restored enumerator assigns them again and they are read twice.
+  for (int p : {1, 2, 4}) {
+    SCOPED_TRACE("parallelism " + std::to_string(p));
+    exactly_once_across_failure("task.process", 0, p, std::chrono::microseconds(50));
+  }
 }
 
 TEST(Kafka, ExactlyOnceSinkCommitsThePreCommittedTransactionAfterAFailedCommit) {

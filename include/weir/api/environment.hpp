@@ -151,10 +151,10 @@ class StreamExecutionEnvironment {
                                       "(splits are stored in checkpoints); declare one with WEIR_SERDE");
       const BadRecordPolicy policy = detail::bad_record_policy_of(source);
       std::shared_ptr<const EnumeratedSource<T, Split>> shared = std::make_shared<const S>(std::move(source));
-      // One enumerator per job run: the operators of a run share the slot's coordinator.
+      // One enumerator per job run attempt: the operators of an attempt share its coordinator.
       auto slot = std::make_shared<detail::SplitCoordinatorSlot<T, Split>>(shared);
       auto& n = add_source<T>(std::move(source_name), [shared, slot, strategy, policy] {
-        auto op = std::make_unique<detail::EnumeratedSourceOperator<T, Split>>(shared, slot->get(), strategy);
+        auto op = std::make_unique<detail::EnumeratedSourceOperator<T, Split>>(shared, slot, strategy);
         op->set_bad_record_policy(policy);
         return op;
       });

@@ -283,11 +283,12 @@ class EnumeratedSourceOperator final : public SplitReadingOperator<T> {
 
  public:
   EnumeratedSourceOperator(std::shared_ptr<const EnumeratedSource<T, SplitT>> source,
-                           std::shared_ptr<SplitCoordinator<T, SplitT>> coordinator, WatermarkStrategy<T> strategy)
-      : Base(std::move(strategy)), source_(std::move(source)), coordinator_(std::move(coordinator)) {}
+                           std::shared_ptr<SplitCoordinatorSlot<T, SplitT>> slot, WatermarkStrategy<T> strategy)
+      : Base(std::move(strategy)), source_(std::move(source)), slot_(std::move(slot)) {}
   ~EnumeratedSourceOperator() override { unregister(); }
 
   void initialize_state(const runtime::StateRestore& r) override {
+    coordinator_ = slot_->get(this->task_info().attempt);  // the attempt's: set up before this call
     restored_ = r.list("enumerated-splits");
     std::optional<EnumeratorState> newest;
     bool any = false;
@@ -376,7 +377,8 @@ class EnumeratedSourceOperator final : public SplitReadingOperator<T> {
   }
 
   std::shared_ptr<const EnumeratedSource<T, SplitT>> source_;
-  std::shared_ptr<SplitCoordinator<T, SplitT>> coordinator_;
+  std::shared_ptr<SplitCoordinatorSlot<T, SplitT>> slot_;
+  std::shared_ptr<SplitCoordinator<T, SplitT>> coordinator_;  ///< this attempt's, from initialize_state
   std::vector<std::string> restored_;
   std::vector<SplitT> incoming_;
   bool no_more_ = false;

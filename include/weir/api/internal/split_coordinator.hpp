@@ -112,12 +112,16 @@ class SplitCoordinator final : public SplitEnumeratorContext<Split> {
     }
     auto& q = queues_.at(static_cast<std::size_t>(subtask));
     // Everything up to and including this checkpoint's mark (older marks of checkpoints this
-    // subtask never saw go too).
+    // subtask never saw go too), and nothing after it: what was assigned after the enumerator's
+    // snapshot is not in that snapshot, so it must not be in this reader's either (a restore
+    // would read it twice: restored here, assigned again by the restored enumerator). The
+    // reader takes it after its snapshot, with `take`.
     while (!q.empty()) {
       if (q.front().mark >= 0) {
         const int64_t m = q.front().mark;
         if (m > id) break;
         q.pop_front();
+        if (m == id) break;
         continue;
       }
       pop_into(q, out, no_more);
@@ -355,12 +359,16 @@ template <class T, class Split>
 class SplitCoordinatorSlot {
  public:
   explicit SplitCoordinatorSlot(std::shared_ptr<const EnumeratedSource<T, Split>> source) : source_(std::move(source)) {}
-  std::shared_ptr<SplitCoordinator<T, Split>> get() {
+  /// The coordinator of restart attempt `attempt`: every reader of one attempt shares it, and
+  /// a new attempt gets a new one even while operators of the failed attempt are still alive
+  /// (sharing it would ignore the new attempt's restore and assign restored splits again).
+  std::shared_ptr<SplitCoordinator<T, Split>> get(int attempt) {
     std::lock_guard lock(mu_);
     auto c = current_.lock();
-    if (!c) {
+    if (!c || attempt != attempt_) {
       c = std::make_shared<SplitCoordinator<T, Split>>(source_);
       current_ = c;
+      attempt_ = attempt;
     }
     return c;
   }
@@ -369,6 +377,7 @@ class SplitCoordinatorSlot {
   std::shared_ptr<const EnumeratedSource<T, Split>> source_;
   std::mutex mu_;
   std::weak_ptr<SplitCoordinator<T, Split>> current_;  // guarded by mu_
+  int attempt_ = -1;                                   // guarded by mu_
 };
 
 }  // namespace weir::detail
