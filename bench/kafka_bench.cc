@@ -6,6 +6,7 @@
 // (discard: the source and the map only, the records dropped by a sink that does nothing.)
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +22,20 @@ double cpu_seconds() {
   getrusage(RUSAGE_SELF, &u);
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
+/// "k=v,k=v" from the environment variable `name` (none when unset).
+std::map<std::string, std::string> properties_from_env(const char* name) {
+  std::map<std::string, std::string> out;
+  const char* e = std::getenv(name);
+  const std::string list = e ? e : "";
+  std::size_t pos = 0;
+  while (pos < list.size()) {
+    const auto end = std::min(list.find(',', pos), list.size());
+    const auto kv = list.substr(pos, end - pos);
+    if (const auto eq = kv.find('='); eq != std::string::npos) out[kv.substr(0, eq)] = kv.substr(eq + 1);
+    pos = end + 1;
+  }
+  return out;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -34,18 +49,8 @@ int main(int argc, char** argv) {
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(p);
   if (checkpoint_ms > 0) env.enable_checkpointing(checkpoint_ms);
-  // Extra consumer properties: KAFKA_BENCH_CONSUMER="k=v,k=v".
-  std::map<std::string, std::string> consumer_extra;
-  if (const char* e = std::getenv("KAFKA_BENCH_CONSUMER")) {
-    std::string list = e;
-    std::size_t pos = 0;
-    while (pos < list.size()) {
-      const auto end = std::min(list.find(',', pos), list.size());
-      const auto kv = list.substr(pos, end - pos);
-      if (const auto eq = kv.find('='); eq != std::string::npos) consumer_extra[kv.substr(0, eq)] = kv.substr(eq + 1);
-      pos = end + 1;
-    }
-  }
+  // Extra consumer and producer properties: KAFKA_BENCH_CONSUMER / KAFKA_BENCH_PRODUCER="k=v,k=v".
+  const auto consumer_extra = properties_from_env("KAFKA_BENCH_CONSUMER");
   auto src = weir::KafkaSource<std::string>::builder()
                  .set_bootstrap_servers(bootstrap)
                  .set_topics({input})
@@ -53,18 +58,7 @@ int main(int argc, char** argv) {
                  .set_bounded(weir::OffsetsInitializer::latest())
                  .set_properties(consumer_extra)
                  .build();
-  // Extra producer properties: KAFKA_BENCH_PRODUCER="k=v,k=v".
-  std::map<std::string, std::string> extra;
-  if (const char* e = std::getenv("KAFKA_BENCH_PRODUCER")) {
-    std::string list = e;
-    std::size_t pos = 0;
-    while (pos < list.size()) {
-      const auto end = std::min(list.find(',', pos), list.size());
-      const auto kv = list.substr(pos, end - pos);
-      if (const auto eq = kv.find('='); eq != std::string::npos) extra[kv.substr(0, eq)] = kv.substr(eq + 1);
-      pos = end + 1;
-    }
-  }
+  const auto extra = properties_from_env("KAFKA_BENCH_PRODUCER");
   auto sink = weir::KafkaSink<std::string>::builder()
                   .set_bootstrap_servers(bootstrap)
                   .set_record_serializer(weir::KafkaRecordSerializationSchema<std::string>::builder()
