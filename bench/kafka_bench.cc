@@ -3,6 +3,8 @@
 // (bench/kafka_bench.sh does it with Kafka's ProducerPerformance).
 //
 //   kafka_bench BOOTSTRAP INPUT_TOPIC OUTPUT_TOPIC at_least_once|exactly_once|discard [PARALLELISM [CHECKPOINT_MS]]
+// Environment: KAFKA_BENCH_CONSUMER / KAFKA_BENCH_PRODUCER="k=v,..." add properties;
+// KAFKA_BENCH_SPLIT=1 runs the map and the sink in a task of their own.
 // (discard: the source and the map only, the records dropped by a sink that does nothing.)
 #include <sys/resource.h>
 
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
                       r[0] = 'W';
                       return r;
                     });
+  if (std::getenv("KAFKA_BENCH_SPLIT")) mapped.disable_chaining();  // the map (and sink) in their own task
   if (mode == "discard") {
     mapped.add_sink([](const std::string&) {});
   } else {
