@@ -40,7 +40,18 @@ std::map<std::string, std::string> properties_from_env(const char* name) {
 }
 }  // namespace
 
+int run(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kafka_bench: %s\n", e.what());
+    return 1;
+  }
+}
+
+int run(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(stderr, "usage: kafka_bench BOOTSTRAP INPUT OUTPUT at_least_once|exactly_once [PARALLELISM]\n");
     return 2;
