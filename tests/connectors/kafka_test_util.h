@@ -43,51 +43,49 @@ inline std::string run(const std::string& cmd) {
   return out;
 }
 
-inline void create_topic(const std::string& topic, int partitions) {
+/// Runs one admin request on the broker: `issue(rk, queue)` sends it, the result event is
+/// awaited (30 s) and checked with `error_of(event)` (empty: success). Throws with `what`.
+template <class Issue, class ErrorOf>
+void admin_request(const std::string& what, Issue issue, ErrorOf error_of) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", kafka_bootstrap().c_str(), err, sizeof err);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!rk) throw std::runtime_error(err);
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
+  if (!rk) throw std::runtime_error(what + ": " + err);
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
+  issue(rk, q);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
-  std::string error;
-  if (!ev) {
-    error = "timed out";
-  } else {
-    const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev);
-    size_t cnt = 0;
-    const rd_kafka_topic_result_t** tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
-    if (rd_kafka_event_error(ev)) error = rd_kafka_event_error_string(ev);
-    else if (cnt == 1 && rd_kafka_topic_result_error(tr[0])) error = rd_kafka_topic_result_error_string(tr[0]);
+  std::string error = "timed out";
+  if (ev) {
+    error = rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev) : error_of(ev);
     rd_kafka_event_destroy(ev);
   }
   rd_kafka_queue_destroy(q);
-  rd_kafka_NewTopic_destroy(nt);
   rd_kafka_destroy(rk);
-  if (!error.empty()) throw std::runtime_error("creating topic " + topic + ": " + error);
+  if (!error.empty()) throw std::runtime_error(what + ": " + error);
+}
+
+inline void create_topic(const std::string& topic, int partitions) {
+  char err[512];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
+  admin_request(
+      "creating topic " + topic, [&](rd_kafka_t* rk, rd_kafka_queue_t* q) { rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q); },
+      [](rd_kafka_event_t* ev) -> std::string {
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t** tr = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        return cnt == 1 && rd_kafka_topic_result_error(tr[0]) ? rd_kafka_topic_result_error_string(tr[0]) : "";
+      });
+  rd_kafka_NewTopic_destroy(nt);
 }
 
 inline void add_partitions(const std::string& topic, int total) {
   char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", kafka_bootstrap().c_str(), err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   rd_kafka_NewPartitions_t* np = rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(total), err, sizeof err);
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_CreatePartitions(rk, &np, 1, nullptr, q);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
-  std::string error = ev ? "" : "timed out";
-  if (ev) {
-    if (rd_kafka_event_error(ev)) error = rd_kafka_event_error_string(ev);
-    rd_kafka_event_destroy(ev);
-  }
-  rd_kafka_queue_destroy(q);
+  admin_request(
+      "adding partitions to " + topic,
+      [&](rd_kafka_t* rk, rd_kafka_queue_t* q) { rd_kafka_CreatePartitions(rk, &np, 1, nullptr, q); },
+      [](rd_kafka_event_t*) { return std::string(); });
   rd_kafka_NewPartitions_destroy(np);
-  rd_kafka_destroy(rk);
-  if (!error.empty()) throw std::runtime_error("adding partitions to " + topic + ": " + error);
 }
 
 /// Produces `lines` with kcat (keys "k<i>" spread them over the partitions, or `partition`).

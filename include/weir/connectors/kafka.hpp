@@ -257,9 +257,8 @@ class KafkaSplitReader final : public SplitReader<T>, KafkaPartitionConsumer::Ha
  private:
   void on_record(const KafkaConsumerRecord& r, std::size_t bytes) override {
     if (config_->max_record_bytes > 0 && bytes > config_->max_record_bytes) {
-      out_->bad_record(BadRecord{std::string(r.value.value_or(std::string_view())), origin_prefix_ + std::to_string(r.offset),
-                                 "the record has " + std::to_string(bytes) + " bytes, above the source's limit of " +
-                                     std::to_string(config_->max_record_bytes) + " (set_max_record_bytes)"});
+      bad(r, "the record has " + std::to_string(bytes) + " bytes, above the source's limit of " +
+                 std::to_string(config_->max_record_bytes) + " (set_max_record_bytes)");
       return;
     }
     std::optional<T> value;
@@ -268,11 +267,14 @@ class KafkaSplitReader final : public SplitReader<T>, KafkaPartitionConsumer::Ha
     } catch (const OperatorFailure&) {
       throw;
     } catch (const std::exception& e) {
-      out_->bad_record(BadRecord{std::string(r.value.value_or(std::string_view())), origin_prefix_ + std::to_string(r.offset),
-                                 e.what()});
+      bad(r, e.what());
       return;
     }
     out_->collect(std::move(*value), r.timestamp);
+  }
+  void bad(const KafkaConsumerRecord& r, std::string error) {
+    out_->bad_record(BadRecord{std::string(r.value.value_or(std::string_view())), origin_prefix_ + std::to_string(r.offset),
+                               std::move(error)});
   }
 
   std::shared_ptr<const KafkaSourceConfig> config_;

@@ -115,7 +115,6 @@ struct KafkaWriter::Impl {
   int subtask = 0;
   int parallelism = 1;
   std::string name;
-  MetricGroup* metrics = nullptr;
   DeliveryState delivery;
   Counter* transactions = nullptr;
   struct Producer {
@@ -181,7 +180,6 @@ KafkaWriter::KafkaWriter(std::shared_ptr<const KafkaSinkConfig> config, const Ru
   im.subtask = ctx.get_index_of_this_subtask();
   im.parallelism = ctx.get_number_of_parallel_subtasks();
   im.name = ctx.get_operator_name();
-  im.metrics = &metrics;
   im.delivery.records = &metrics.counter("records");
   im.delivery.bytes = &metrics.counter("bytes");
   im.transactions = &metrics.counter("transactions");

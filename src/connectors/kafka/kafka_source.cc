@@ -47,12 +47,14 @@ int64_t parse_ms(const std::map<std::string, std::string>& p, const std::string&
   }
 }
 
-/// A consumer handle for metadata and offset queries (never subscribes).
+/// A consumer handle with the source's properties (auto-commit is off in them). It never
+/// subscribes: the enumerator queries metadata and offsets with it, a reader assigns one
+/// partition. librdkafka wants a group id to commit; without one the source commits nothing.
 KafkaHandle make_client(const KafkaSourceConfig& c, const char* role) {
   auto conf = kafka_detail::make_conf(c.properties, "KafkaSource");
   char err[512];
-  if (!c.group_id.empty()) rd_kafka_conf_set(conf.get(), "group.id", c.group_id.c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf.get(), "enable.auto.commit", "false", err, sizeof err);
+  const std::string group = c.group_id.empty() ? "weir-unused" : c.group_id;
+  rd_kafka_conf_set(conf.get(), "group.id", group.c_str(), err, sizeof err);
   kafka_detail::install_logger(conf.get());
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
   if (!rk) throw std::runtime_error(std::string("KafkaSource: cannot create a Kafka ") + role + ": " + err);
@@ -75,7 +77,7 @@ class KafkaEnumerator final : public SplitEnumerator<KafkaPartitionSplit> {
     if (state) {
       auto [assigned, initial_done] = deserialize<std::pair<std::vector<KafkaTopicPartition>, bool>>(*state);
       assigned_.insert(assigned.begin(), assigned.end());
-      initial_done_ = initial_done;
+      initial_done_ = initial_done;  // partitions found later start at the earliest offset
     }
   }
 
@@ -94,7 +96,7 @@ class KafkaEnumerator final : public SplitEnumerator<KafkaPartitionSplit> {
 
   std::string snapshot_state(int64_t) override {
     return serialize(std::pair<std::vector<KafkaTopicPartition>, bool>(
-        std::vector<KafkaTopicPartition>(assigned_.begin(), assigned_.end()), initial_done_));
+        std::vector<KafkaTopicPartition>(assigned_.begin(), assigned_.end()), initial_done_.load()));
   }
 
  private:
@@ -112,7 +114,7 @@ class KafkaEnumerator final : public SplitEnumerator<KafkaPartitionSplit> {
     Discovery d;
     if (fresh.empty()) return d;
     // Partitions found after the first discovery start at the earliest offset (as Flink's).
-    const bool initial = !initial_done_flag_.load();
+    const bool initial = !initial_done_.load();
     const OffsetsInitializer start = initial ? c_->starting : OffsetsInitializer::earliest();
     auto starts = resolve(client.get(), fresh, start, "starting");
     std::vector<int64_t> stops(fresh.size(), KafkaPartitionSplit::kNoStoppingOffset);
@@ -260,7 +262,6 @@ class KafkaEnumerator final : public SplitEnumerator<KafkaPartitionSplit> {
     }
     if (!initial_done_) {
       initial_done_ = true;
-      initial_done_flag_ = true;
       if (c_->stopping) {
         for (int s = 0; s < p; ++s) ctx_.signal_no_more_splits(s);
       }
@@ -270,8 +271,7 @@ class KafkaEnumerator final : public SplitEnumerator<KafkaPartitionSplit> {
   std::shared_ptr<const KafkaSourceConfig> c_;
   SplitEnumeratorContext<KafkaPartitionSplit>& ctx_;
   std::set<KafkaTopicPartition> assigned_;  // under the enumerator's lock
-  bool initial_done_ = false;
-  std::atomic<bool> initial_done_flag_{false};
+  std::atomic<bool> initial_done_{false};  ///< the first discovery was assigned (read off the lock too)
   std::mutex seen_mu_;
   std::set<KafkaTopicPartition> seen_;  // partitions discovered (guarded by seen_mu_)
 };
@@ -281,8 +281,7 @@ class KafkaEnumerator final : public SplitEnumerator<KafkaPartitionSplit> {
 std::unique_ptr<SplitEnumerator<KafkaPartitionSplit>> make_kafka_enumerator(
     std::shared_ptr<const KafkaSourceConfig> config, SplitEnumeratorContext<KafkaPartitionSplit>& ctx,
     const std::string* restored_state) {
-  auto e = std::make_unique<KafkaEnumerator>(std::move(config), ctx, restored_state);
-  return e;
+  return std::make_unique<KafkaEnumerator>(std::move(config), ctx, restored_state);
 }
 
 void finish_kafka_source_config(KafkaSourceConfig& c) {
@@ -372,15 +371,8 @@ KafkaPartitionConsumer::Result KafkaPartitionConsumer::poll(std::size_t max, Han
     impl_->records = &metrics.counter(prefix + "records");
     impl_->bytes = &metrics.counter(prefix + "bytes");
     impl_->lag = &metrics.gauge(prefix + "lag");
-    auto conf = kafka_detail::make_conf(config_->properties, "KafkaSource");
-    char err[512];
-    const std::string group = config_->group_id.empty() ? "weir-unused" : config_->group_id;
-    rd_kafka_conf_set(conf.get(), "group.id", group.c_str(), err, sizeof err);
-    kafka_detail::install_logger(conf.get());
-    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
-    if (!rk) throw std::runtime_error(std::string("KafkaSource: cannot create a consumer: ") + err);
-    conf.release();
-    impl_->rk.reset(rk);
+    impl_->rk = make_client(*config_, "consumer");
+    rd_kafka_t* rk = impl_->rk.get();
     rd_kafka_poll_set_consumer(rk);
     impl_->queue = rd_kafka_queue_get_consumer(rk);
     // The queue calls back when it becomes non-empty: the task is woken, never polls.
