@@ -492,6 +492,71 @@ TEST(Kafka, ASavepointRestoresAtAnotherParallelismWithoutLossOrDuplicates) {
   EXPECT_EQ(records, static_cast<int64_t>(second.size()));
 }
 
+
+TEST(Kafka, APartitionAddedBetweenASavepointAndItsRestoreIsReadFromTheEarliestOffset) {
+  const auto topic = unique_topic("newpart");
+  create_topic(topic, 1);
+  kcat_produce(topic, numbers(0, 10), 0);  // before the start: skipped by latest()
+  TempDir dir;
+  std::mutex mu;
+  std::vector<std::string> seen;
+  auto job = [&](const std::string& restore) {
+    auto env = StreamExecutionEnvironment::create();
+    env.set_parallelism(1);
+    if (!restore.empty()) env.set_savepoint_restore_settings(SavepointRestoreSettings::for_path(restore));
+    auto src = KafkaSource<std::string>::builder()
+                   .set_bootstrap_servers(kafka_bootstrap())
+                   .set_topics({topic})
+                   .set_starting_offsets(OffsetsInitializer::latest())
+                   .set_value_only_deserializer(SimpleStringSchema{})
+                   .set_property("partition.discovery.interval.ms", "100")
+                   .set_property("fetch.wait.max.ms", "10")
+                   .build();
+    env.from_source(src, WatermarkStrategy<std::string>::no_watermarks(), "kafka-in")
+        .uid("kafka-in")
+        .add_sink([&](const std::string& v) {
+          std::lock_guard lock(mu);
+          seen.push_back(v);
+        })
+        .uid("collect");
+    return env.execute_async();
+  };
+  auto wait_for = [&](std::size_t n, int tries) {
+    for (int i = 0; i < tries; ++i) {
+      {
+        std::lock_guard lock(mu);
+        if (seen.size() >= n) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  auto c1 = job("");
+  // The first discovery resolved "latest" once records produced now arrive.
+  for (int i = 0; i < 100 && !wait_for(1, 10); ++i) kcat_produce(topic, {"first-" + std::to_string(i)}, 0);
+  const std::string sp = c1.stop_with_savepoint(dir.sub("sp")).get();
+  c1.wait();
+  std::vector<std::string> before;
+  {
+    std::lock_guard lock(mu);
+    before = seen;
+    seen.clear();
+  }
+  add_partitions(topic, 2);
+  kcat_produce(topic, numbers(100, 110), 1);  // the new partition, before the restore
+  auto c2 = job(sp);
+  ASSERT_TRUE(wait_for(10, 600)) << "the new partition is read from its earliest offset";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  c2.cancel();
+  try {
+    c2.wait();
+  } catch (const JobFailure&) {
+  }
+  std::lock_guard lock(mu);
+  EXPECT_EQ(sorted(seen), sorted(numbers(100, 110)));
+  for (const auto& b : before) EXPECT_EQ(b.rfind("first-", 0), 0u) << b << ": records from before the start were skipped";
+}
+
 TEST(Kafka, ATransactionTimeoutAboveTheBrokersMaximumFailsWithWhatToChange) {
   auto env = StreamExecutionEnvironment::create();
   env.set_parallelism(1);
