@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config python3
+  build-essential cmake ninja-build ccache pkg-config python3 python3-venv python3-dev
   clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libabsl-dev libxxhash-dev libfmt-dev libspdlog-dev libcli11-dev librocksdb-dev
@@ -29,6 +29,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The project's Python virtual environment (.venv): nanobind and scikit-build-core build the
+# extension, cloudpickle and pytest run it. Remade when python/requirements-dev.txt changes.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+req="$root/python/requirements-dev.txt"
+stamp="$root/.venv/.requirements"
+if [ ! -x "$root/.venv/bin/python" ] || ! cmp -s "$req" "$stamp"; then
+  echo "install-deps: preparing the Python virtual environment (.venv)"
+  [ -x "$root/.venv/bin/python" ] || /usr/bin/python3 -m venv "$root/.venv"
+  "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+  cp "$req" "$stamp"
 fi
 
 # The Maven cache of the test peers: the Apache Kafka broker and its tools (scripts/kafka.sh).

@@ -3,7 +3,10 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iterator>
@@ -13,6 +16,8 @@
 #include <thread>
 #include <tuple>
 #include <vector>
+
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -469,6 +474,39 @@ int inspect_savepoint(const std::string& dir, bool json, bool verify) {
   return 2;
 }
 
+/// `weir run job.py args...`: replaces this process with the Python interpreter running the job
+/// through the weir package (`python -m weir job.py args...`). The interpreter is $WEIR_PYTHON,
+/// else python3; a build folder's package (beside this binary) is put on PYTHONPATH.
+int run_python_job(const char* argv0, const std::string& file, const std::vector<std::string>& args) {
+  if (file.size() < 3 || file.substr(file.size() - 3) != ".py") {
+    std::fprintf(stderr, "weir run: '%s' is not a Python file (.py); C++ jobs are programs: run them directly\n",
+                 file.c_str());
+    return 2;
+  }
+  const char* py = std::getenv("WEIR_PYTHON");
+  std::string python = py != nullptr && *py != '\0' ? py : "python3";
+  std::error_code ec;
+  const auto self = std::filesystem::canonical("/proc/self/exe", ec);
+  if (!ec) {
+    const auto pkg = self.parent_path().parent_path().parent_path() / "python";
+    if (std::filesystem::exists(pkg / "weir" / "__init__.py")) {
+      const char* old = std::getenv("PYTHONPATH");
+      std::string path = pkg.string() + (old != nullptr && *old != '\0' ? ":" + std::string(old) : "");
+      ::setenv("PYTHONPATH", path.c_str(), 1);
+    }
+  }
+  std::vector<std::string> all{python, "-m", "weir", file};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> cargs;
+  for (auto& a : all) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  ::execvp(python.c_str(), cargs.data());
+  std::fprintf(stderr, "weir run: cannot start %s: %s (set WEIR_PYTHON to the Python that has the weir package)\n",
+               python.c_str(), std::strerror(errno));
+  (void)argv0;
+  return 127;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -524,7 +562,13 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("version", "Print the version");
 
+  auto* run = app.add_subcommand("run", "Run a job: a Python file (PyFlink's API, pyflink imports resolved to weir)");
+  std::string run_file;
+  run->add_option("job", run_file, "the job: a .py file")->required();
+  run->prefix_command();  // what follows the file is the job's own arguments
+
   CLI11_PARSE(app, argc, argv);
+  if (app.got_subcommand(run)) return run_python_job(argv[0], run_file, run->remaining());
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 

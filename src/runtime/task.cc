@@ -39,15 +39,27 @@ void Task::request_cancel() {
 
 void Task::run() {
   state_.store(kRunning, std::memory_order_release);
-  Slice result;
-  try {
-    result = run_slice();
-  } catch (...) {
-    const std::string message = describe_failure(std::current_exception());
-    const bool recoverable = is_recoverable(std::current_exception());
-    close_chain();
+  Slice result = Slice::kDone;
+  std::string failure;
+  bool recoverable = true;
+  {
+    // The job's task lock (a Python job: the interpreter lock) is held for the slice only, and
+    // released before the job is told what the slice ended with.
+    TaskLock* lock = job_->config().task_lock.get();
+    if (lock != nullptr) lock->lock();
+    try {
+      result = run_slice();
+    } catch (...) {
+      failure = describe_failure(std::current_exception());
+      recoverable = is_recoverable(std::current_exception());
+      close_chain();
+      if (failure.empty()) failure = "unknown failure";
+    }
+    if (lock != nullptr) lock->unlock();
+  }
+  if (!failure.empty()) {
     state_.store(kDone, std::memory_order_release);
-    job_->task_failed(this, message, recoverable);
+    job_->task_failed(this, failure, recoverable);
     return;
   }
   switch (result) {

@@ -15,6 +15,17 @@
 
 namespace weir {
 
+/// A lock every task thread holds while it runs a slice of one of the job's tasks (at most
+/// about a millisecond of work) and releases between slices. Jobs whose functions need a
+/// process-wide lock to run (Python functions and the interpreter lock) set it; without one,
+/// tasks run freely in parallel.
+class TaskLock {
+ public:
+  virtual ~TaskLock() = default;
+  virtual void lock() = 0;
+  virtual void unlock() = 0;
+};
+
 /// Settings of one environment's jobs. Set through `StreamExecutionEnvironment`.
 struct ExecutionConfig {
   int parallelism = 0;             ///< default operator parallelism; 0: the hardware threads
@@ -43,6 +54,8 @@ struct ExecutionConfig {
   /// processes): the job graph then refuses edges whose record type has no `weir::Serde`.
   /// Unaligned checkpoints need the same of every non-chained edge and imply it.
   bool serializable_edges = false;
+  /// Held by a task thread around each slice of this job's tasks (see `TaskLock`); none by default.
+  std::shared_ptr<TaskLock> task_lock;
 };
 
 /// Counters of a job's checkpoints.
