@@ -21,6 +21,7 @@
 #include "weir/api/environment.hpp"
 #include "weir/common/errors.hpp"
 #include "weir/common/metrics.hpp"
+#include "weir/common/logging.hpp"
 #include "weir/api/functions.hpp"
 #include "weir/api/job.hpp"
 #include "weir/api/bad_records.hpp"

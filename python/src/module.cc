@@ -231,6 +231,11 @@ void bind_env(nb::module_& m) {
 NB_MODULE(_weir, m) {
   using namespace weir::python;
   m.doc() = "Weir's engine for the weir package (PyFlink's DataStream API)";
+  // Objects the package keeps for the process's life (classes, the context factory) are still
+  // referenced when the interpreter exits; that is not a leak worth a report.
+  nb::set_leak_warnings(false);
+  // Standard output is the job's (print(), PyFlink's print sink): the engine logs to stderr.
+  weir::log_to_stderr();
   m.def("_set_classes", [](nb::handle row, nb::handle output_tag) {
     set_row_class(row.ptr());
     set_output_tag_class(output_tag.ptr());

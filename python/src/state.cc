@@ -84,7 +84,7 @@ void bind_state(nb::module_& m) {
         } else {
           s.update(own(v));
         }
-      })
+      }, nb::arg("value").none())
       .def("clear", &VS::clear);
 
   using LS = ListState<Object>;
@@ -162,22 +162,22 @@ void bind_state(nb::module_& m) {
       })
       .def("value_state", [](PyRuntimeContext& c, const std::string& name, nb::object ttl) {
         return state_call([&] { return c.rc->get_state(with_ttl(ValueStateDescriptor<Object>(name), ttl)); });
-      })
+      }, nb::arg("name"), nb::arg("ttl").none())
       .def("list_state", [](PyRuntimeContext& c, const std::string& name, nb::object ttl) {
         return state_call([&] { return c.rc->get_list_state(with_ttl(ListStateDescriptor<Object>(name), ttl)); });
-      })
+      }, nb::arg("name"), nb::arg("ttl").none())
       .def("map_state", [](PyRuntimeContext& c, const std::string& name, nb::object ttl) {
         return state_call([&] { return c.rc->get_map_state(with_ttl(MapStateDescriptor<Key, Object>(name), ttl)); });
-      })
+      }, nb::arg("name"), nb::arg("ttl").none())
       .def("reducing_state", [](PyRuntimeContext& c, const std::string& name, nb::object fn, nb::object ttl) {
         Object f = own(fn);
         ReducingStateDescriptor<Object> d(name, [f](const Object& a, const Object& b) { return call(f.get(), a.get(), b.get()); });
         return state_call([&] { return c.rc->get_reducing_state(with_ttl(std::move(d), ttl)); });
-      })
+      }, nb::arg("name"), nb::arg("fn"), nb::arg("ttl").none())
       .def("aggregating_state", [](PyRuntimeContext& c, const std::string& name, nb::object agg, nb::object ttl) {
         AggregatingStateDescriptor<Object, Object, Object> d(name, PyAggregate{own(agg)});
         return state_call([&] { return c.rc->get_aggregating_state(with_ttl(std::move(d), ttl)); });
-      });
+      }, nb::arg("name"), nb::arg("agg"), nb::arg("ttl").none());
 }
 
 }  // namespace weir::python

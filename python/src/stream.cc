@@ -484,7 +484,7 @@ void bind_stream(nb::module_& m) {
       .def("assign_timestamps_and_watermarks",
            [](PyStream& s, const std::string& kind, int64_t bound_ms, int64_t idle_ms, nb::object assigner) {
              return wrap(s.s->assign_timestamps_and_watermarks(make_strategy(kind, bound_ms, idle_ms, assigner)));
-           })
+           }, nb::arg("kind"), nb::arg("bound_ms"), nb::arg("idle_ms"), nb::arg("assigner").none())
       .def("rebalance", [](PyStream& s) { return wrap(s.s->rebalance()); })
       .def("shuffle", [](PyStream& s) { return wrap(s.s->shuffle()); })
       .def("broadcast", [](PyStream& s) { return wrap(s.s->broadcast()); })

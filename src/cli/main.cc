@@ -484,7 +484,12 @@ int run_python_job(const char* argv0, const std::string& file, const std::vector
     return 2;
   }
   const char* py = std::getenv("WEIR_PYTHON");
+#ifdef WEIR_DEFAULT_PYTHON
+  std::string python = py != nullptr && *py != '\0' ? py : WEIR_DEFAULT_PYTHON;
+  if (!std::filesystem::exists(python)) python = "python3";
+#else
   std::string python = py != nullptr && *py != '\0' ? py : "python3";
+#endif
   std::error_code ec;
   const auto self = std::filesystem::canonical("/proc/self/exe", ec);
   if (!ec) {
