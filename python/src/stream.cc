@@ -156,24 +156,33 @@ struct PyContext {
 };
 
 /// Sends what a process function returned or yielded: values to the main output, `(tag, value)`
-/// pairs to side outputs.
+/// pairs to their side output when the job reads that tag (`requested`, the set of tag ids that
+/// `get_side_output` was called with), else to the main output as the tuple they are (PyFlink).
 template <class Ctx>
-void emit_results(PyObject* result, const char* what, Ctx& ctx, Collector<Object>& out) {
+void emit_results(PyObject* result, const char* what, Ctx& ctx, Collector<Object>& out, PyObject* requested) {
   for_each_result(result, what, [&](Object&& item) {
     std::string tag;
     Object value;
     if (as_side_output(item.get(), tag, value)) {
-      ctx.output(OutputTag<Object>(tag), value);
-    } else {
-      out.collect(std::move(item));
+      int asked = 1;
+      if (requested != nullptr) {
+        Object id = Object::steal(PyUnicode_FromStringAndSize(tag.data(), static_cast<Py_ssize_t>(tag.size())));
+        asked = PySet_Contains(requested, id.get());
+        if (asked < 0) throw_python_error();
+      }
+      if (asked != 0) {
+        ctx.output(OutputTag<Object>(tag), value);
+        return;
+      }
     }
+    out.collect(std::move(item));
   });
 }
 
 class ProcessFn final : public ProcessFunction<Object, Object> {
  public:
-  explicit ProcessFn(UserFunction f) : f_(std::move(f)) {}
-  ProcessFn(const ProcessFn& o) : ProcessFunction(), f_(o.f_) {}
+  ProcessFn(UserFunction f, Object requested) : f_(std::move(f)), requested_(std::move(requested)) {}
+  ProcessFn(const ProcessFn& o) : ProcessFunction(), f_(o.f_), requested_(o.requested_) {}
   void open(RuntimeContext& rc) override {
     f_.open(rc);
     ctx_obj_ = Object::steal(nb::cast(&ctx_, nb::rv_policy::reference).release().ptr());
@@ -183,19 +192,20 @@ class ProcessFn final : public ProcessFunction<Object, Object> {
     ctx_.timestamp = [&ctx] { return ctx.timestamp(); };
     ctx_.timers = &ctx.timer_service();
     Object r = call(f_.fn(), value.get(), ctx_obj_.get());
-    emit_results(r.get(), "process_element", ctx, out);
+    emit_results(r.get(), "process_element", ctx, out, requested_.get());
   }
 
  private:
   UserFunction f_;
+  Object requested_;
   PyContext ctx_;
   Object ctx_obj_;
 };
 
 class KeyedProcessFn final : public KeyedProcessFunction<Key, Object, Object> {
  public:
-  explicit KeyedProcessFn(UserFunction f) : f_(std::move(f)) {}
-  KeyedProcessFn(const KeyedProcessFn& o) : KeyedProcessFunction(), f_(o.f_) {}
+  KeyedProcessFn(UserFunction f, Object requested) : f_(std::move(f)), requested_(std::move(requested)) {}
+  KeyedProcessFn(const KeyedProcessFn& o) : KeyedProcessFunction(), f_(o.f_), requested_(o.requested_) {}
   void open(RuntimeContext& rc) override {
     f_.open(rc);
     on_timer_ = f_.method("on_timer");
@@ -208,7 +218,7 @@ class KeyedProcessFn final : public KeyedProcessFunction<Key, Object, Object> {
     ctx_.key = &ctx.get_current_key();
     ctx_.time_domain = -1;
     Object r = call(f_.fn(), value.get(), ctx_obj_.get());
-    emit_results(r.get(), "process_element", ctx, out);
+    emit_results(r.get(), "process_element", ctx, out, requested_.get());
   }
   void on_timer(int64_t timestamp, OnTimerContext& ctx, Collector<Object>& out) override {
     if (!on_timer_) return;
@@ -218,11 +228,12 @@ class KeyedProcessFn final : public KeyedProcessFunction<Key, Object, Object> {
     ctx_.time_domain = ctx.time_domain() == TimeDomain::event_time ? 0 : 1;
     Object ts = Object::steal(PyLong_FromLongLong(timestamp));
     Object r = call(on_timer_.get(), ts.get(), ctx_obj_.get());
-    emit_results(r.get(), "on_timer", ctx, out);
+    emit_results(r.get(), "on_timer", ctx, out, requested_.get());
   }
 
  private:
   UserFunction f_;
+  Object requested_;
   Object on_timer_;
   PyContext ctx_;
   Object ctx_obj_;
@@ -230,8 +241,8 @@ class KeyedProcessFn final : public KeyedProcessFunction<Key, Object, Object> {
 
 class KeyedCoProcessFn final : public KeyedCoProcessFunction<Key, Object, Object, Object> {
  public:
-  explicit KeyedCoProcessFn(UserFunction f) : f_(std::move(f)) {}
-  KeyedCoProcessFn(const KeyedCoProcessFn& o) : KeyedCoProcessFunction(), f_(o.f_) {}
+  KeyedCoProcessFn(UserFunction f, Object requested) : f_(std::move(f)), requested_(std::move(requested)) {}
+  KeyedCoProcessFn(const KeyedCoProcessFn& o) : KeyedCoProcessFunction(), f_(o.f_), requested_(o.requested_) {}
   void open(RuntimeContext& rc) override {
     f_.open(rc);
     e1_ = f_.method("process_element1");
@@ -251,7 +262,7 @@ class KeyedCoProcessFn final : public KeyedCoProcessFunction<Key, Object, Object
     ctx_.time_domain = ctx.time_domain() == TimeDomain::event_time ? 0 : 1;
     Object ts = Object::steal(PyLong_FromLongLong(timestamp));
     Object r = call(on_timer_.get(), ts.get(), ctx_obj_.get());
-    emit_results(r.get(), "on_timer", ctx, out);
+    emit_results(r.get(), "on_timer", ctx, out, requested_.get());
   }
 
  private:
@@ -261,9 +272,10 @@ class KeyedCoProcessFn final : public KeyedCoProcessFunction<Key, Object, Object
     ctx_.key = &ctx.get_current_key();
     ctx_.time_domain = -1;
     Object r = call(fn.get(), v.get(), ctx_obj_.get());
-    emit_results(r.get(), "process_element", ctx, out);
+    emit_results(r.get(), "process_element", ctx, out, requested_.get());
   }
   UserFunction f_;
+  Object requested_;
   Object e1_, e2_, on_timer_;
   PyContext ctx_;
   Object ctx_obj_;
@@ -475,8 +487,8 @@ void bind_stream(nb::module_& m) {
       .def("flat_map", [](PyStream& s, nb::handle f, const std::string& method) {
         return wrap(s.s->flat_map<Object>(FlatMapFn{user_fn(f, method)}));
       })
-      .def("process", [](PyStream& s, nb::handle f) {
-        return wrap(s.s->process(ProcessFn(user_fn(f, "process_element"))));
+      .def("process", [](PyStream& s, nb::handle f, nb::handle requested) {
+        return wrap(s.s->process(ProcessFn(user_fn(f, "process_element"), own(requested))));
       })
       .def("key_by", [](PyStream& s, nb::handle f) {
         return PyKeyed{std::make_shared<Keyed>(s.s->key_by(KeyFn{own(f)}))};
@@ -510,6 +522,9 @@ void bind_stream(nb::module_& m) {
       .def("print", [](PyStream& s, nb::handle formatter, const std::string& id) {
         return s.s->add_sink(PrintFn{own(formatter), id, ""}).name("Print to Std. Out");
       })
+      .def("discard", [](PyStream& s) {
+        return s.s->add_sink([](const Object&) {}).name("Discarding Sink");
+      })
       .def("collect", [](PyStream& s) {
         auto q = std::make_shared<CollectQueue>();
         s.s->add_sink(CollectFn{q}).name("Collect Sink").set_parallelism(1);
@@ -521,11 +536,11 @@ void bind_stream(nb::module_& m) {
       .def("reduce", [](PyKeyed& k, nb::handle f, const std::string& method) {
         return wrap(k.k->reduce(ReduceFn{user_fn(f, method)}));
       })
-      .def("process", [](PyKeyed& k, nb::handle f) {
-        return wrap(k.k->process(KeyedProcessFn(user_fn(f, "process_element"))));
+      .def("process", [](PyKeyed& k, nb::handle f, nb::handle requested) {
+        return wrap(k.k->process(KeyedProcessFn(user_fn(f, "process_element"), own(requested))));
       })
-      .def("connect_process", [](PyKeyed& a, PyKeyed& b, nb::handle f) {
-        return wrap(a.k->connect(*b.k).process(KeyedCoProcessFn(user_fn(f, "process_element1"))));
+      .def("connect_process", [](PyKeyed& a, PyKeyed& b, nb::handle f, nb::handle requested) {
+        return wrap(a.k->connect(*b.k).process(KeyedCoProcessFn(user_fn(f, "process_element1"), own(requested))));
       });
 }
 

@@ -26,9 +26,13 @@ namespace detail {
 
 JobClient submit_job(EnvState& env, const std::string& job_name) {
   auto jg = graph::build_job_graph(env.graph, env.config, job_name);
-  auto run = std::make_shared<runtime::JobRun>(std::move(env.graph), std::move(jg), env.config);
-  env.graph = LogicalGraph{};
-  ++env.generation;
+  // The job runs the sinks declared since the last execute(); the environment keeps its graph,
+  // so streams declared earlier can feed later jobs (Flink's behaviour).
+  LogicalGraph taken = env.graph;
+  for (auto& n : env.graph.nodes) {
+    if (n->kind == LogicalNode::Kind::kSink) n->executed = true;
+  }
+  auto run = std::make_shared<runtime::JobRun>(std::move(taken), std::move(jg), env.config);
   run->start();
   return JobClient(std::move(run));
 }

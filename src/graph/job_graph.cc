@@ -114,7 +114,7 @@ JobGraph build_job_graph(const detail::LogicalGraph& g, const ExecutionConfig& c
   bool any_sink = false;
   for (int id = n_logical - 1; id >= 0; --id) {
     const auto& n = g.at(id);
-    if (n.kind == Kind::kSink) {
+    if (n.kind == Kind::kSink && !n.executed) {
       live[static_cast<std::size_t>(id)] = true;
       any_sink = true;
     }
@@ -123,7 +123,7 @@ JobGraph build_job_graph(const detail::LogicalGraph& g, const ExecutionConfig& c
   }
   if (!any_sink) {
     throw GraphError("the job has no sinks: add print(), add_sink(), write_as_text() or collect_async() "
-                     "to a stream before execute()");
+                     "to a stream before execute() (sinks that an earlier execute() ran do not run again)");
   }
 
   // 3. Physical nodes with their parallelism.

@@ -239,7 +239,8 @@ class StreamExecutionEnvironment {
   // ---- running -----------------------------------------------------------------------------
 
   /// Runs every declared sink's pipeline; returns when all sinks are done (bounded input) or
-  /// throws JobFailure. The declared pipeline is consumed.
+  /// throws JobFailure. Each call runs the sinks declared since the previous one; streams
+  /// declared earlier stay usable and feed later jobs (their sources run again there).
   JobExecutionResult execute(const std::string& job_name = "Weir Streaming Job") {
     return detail::submit_job(*state_, job_name).wait();
   }

@@ -62,7 +62,7 @@ struct EnvAccess;
 struct EnvState {
   ExecutionConfig config;
   LogicalGraph graph;
-  int generation = 0;  ///< incremented when a job takes the graph: older streams are stale
+  int generation = 0;  ///< streams of another generation are stale (reserved: execute() keeps the graph)
 
   void check_generation(int g) const {
     if (g != generation) {

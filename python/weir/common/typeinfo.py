@@ -25,6 +25,18 @@ class TypeInformation(object):
     def check(self, value):
         return None
 
+    def _converter(self):
+        """A function that gives a value this type's shape (a tuple becomes a Row for a row type,
+        a float is rounded to 32 bits for FLOAT), or None when values pass unchanged."""
+        return None
+
+
+def _round_float32(v):
+    import struct
+    if v is None:
+        return None
+    return struct.unpack("f", struct.pack("f", v))[0]
+
 
 def _java_str(v):
     if v is None:
@@ -44,7 +56,7 @@ def _java_str(v):
         return r
     from weir.common.types import Row
     if isinstance(v, Row):
-        return "%s[%s]" % (v.get_row_kind(), ", ".join(_java_str(x) for x in v))
+        return "%s[%s]" % (v.get_row_kind(), ",".join(_java_str(x) for x in v))
     if isinstance(v, tuple):
         return "(%s)" % ",".join(_java_str(x) for x in v)
     if isinstance(v, (list,)):
@@ -70,6 +82,9 @@ class BasicTypeInfo(TypeInformation):
     def check(self, value):
         if value is not None and not isinstance(value, self._py_types):
             raise TypeError("%r is not a %s (a %s)" % (value, self._name, type(value).__name__))
+
+    def _converter(self):
+        return _round_float32 if self._name == "Float" else None
 
 
 class PickledBytesTypeInfo(TypeInformation):
@@ -103,10 +118,10 @@ class RowTypeInfo(TypeInformation):
     def format(self, value):
         from weir.common.types import Row
         if isinstance(value, Row):
-            return "%s[%s]" % (value.get_row_kind(), ", ".join(
-                t.format(v) for t, v in zip(self._field_types, value)))
+            return "%s[%s]" % (value.get_row_kind(), ",".join(
+                "None" if v is None else t.format(v) for t, v in zip(self._field_types, value)))
         if isinstance(value, (tuple, list)):
-            return "+I[%s]" % ", ".join(t.format(v) for t, v in zip(self._field_types, value))
+            return "+I[%s]" % ",".join("None" if v is None else t.format(v) for t, v in zip(self._field_types, value))
         return _java_str(value)
 
     def check(self, value):
@@ -115,6 +130,27 @@ class RowTypeInfo(TypeInformation):
             raise TypeError("%r is not a Row" % (value,))
         if len(value) != len(self._field_types):
             raise TypeError("%r has %d fields, the row type %d" % (value, len(value), len(self._field_types)))
+
+    def _converter(self):
+        from weir.common.types import Row
+        convs = [t._converter() for t in self._field_types]
+        names = self._field_names if self._named else None
+
+        def conv(v):
+            if v is None:
+                return None
+            if isinstance(v, Row):
+                kind = v._row_kind_value
+                values = v._values
+                fields = v._fields if v._fields is not None else names
+            elif isinstance(v, (tuple, list)):
+                kind, values, fields = 0, v, names
+            else:
+                raise TypeError("%r is not a Row (the stream's type is %r)" % (v, self))
+            if len(values) != len(convs):
+                raise TypeError("%r has %d fields, the row type %d" % (v, len(values), len(convs)))
+            return Row._of([x if c is None else c(x) for c, x in zip(convs, values)], fields, kind)
+        return conv
 
 
 class TupleTypeInfo(TypeInformation):
@@ -134,6 +170,12 @@ class TupleTypeInfo(TypeInformation):
         if not isinstance(value, (tuple, list)) or len(value) != len(self._field_types):
             raise TypeError("%r is not a tuple of %d fields" % (value, len(self._field_types)))
 
+    def _converter(self):
+        convs = [t._converter() for t in self._field_types]
+        if all(c is None for c in convs):
+            return None
+        return lambda v: None if v is None else tuple(x if c is None else c(x) for c, x in zip(convs, v))
+
 
 class ListTypeInfo(TypeInformation):
     def __init__(self, element_type, name="List"):
@@ -142,6 +184,10 @@ class ListTypeInfo(TypeInformation):
 
     def format(self, value):
         return "[%s]" % ", ".join(self.element_type.format(v) for v in value)
+
+    def _converter(self):
+        c = self.element_type._converter()
+        return None if c is None else (lambda v: None if v is None else [c(x) for x in v])
 
 
 class MapTypeInfo(TypeInformation):

@@ -25,7 +25,7 @@ class Row(object):
 
     def __init__(self, *args, **kwargs):
         if args and kwargs:
-            raise ValueError("Row: give the values by position or by name, not both")
+            raise ValueError("Can not use both args and kwargs to create Row")
         if kwargs:
             object.__setattr__(self, "_fields", list(kwargs.keys()))
             object.__setattr__(self, "_values", list(kwargs.values()))
@@ -128,7 +128,7 @@ class Row(object):
     def __repr__(self):
         if self._fields is not None:
             return "Row(%s)" % ", ".join("%s=%r" % (k, v) for k, v in zip(self._fields, self._values))
-        return "Row(%s)" % ", ".join(repr(v) for v in self._values)
+        return "<Row(%s)>" % ", ".join(repr(v) for v in self._values)
 
     def __reduce__(self):
         return (Row._of, (self._values, self._fields, self._row_kind.value))

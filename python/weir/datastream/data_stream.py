@@ -83,16 +83,30 @@ class DataStream(object):
 
     # ---- transformations -----------------------------------------------------------------------
 
-    def _wrap(self, j, type_info=None):
-        return DataStream(j, self._env, type_info)
+    def _wrap(self, j, type_info=None, what=None):
+        """A new stream of `j`'s records; with an output type that reshapes values (rows, 32-bit
+        floats), a chained conversion follows the operator (side outputs stay reachable)."""
+        if what is not None:
+            type_info = _check_type_info(type_info, what)
+        conv = type_info._converter() if type_info is not None else None
+        if conv is None:
+            return DataStream(j, self._env, type_info)
+        converted = j.map(conv, "")
+        converted.name(j.get_name() + " (" + repr(type_info) + ")")
+        out = DataStream(converted, self._env, type_info)
+        out._side_j = j
+        return out
+
+    def _wrap_same(self, type_info, what):
+        return self._wrap(self._j, type_info, what)
 
     def map(self, func: Union[Callable, MapFunction], output_type=None):
         target, method = _fn(func, MapFunction, "map", "map")
-        return self._wrap(self._j.map(target, method), _check_type_info(output_type, "map"))
+        return self._wrap(self._j.map(target, method), output_type, "map")
 
     def flat_map(self, func: Union[Callable, FlatMapFunction], output_type=None):
         target, method = _fn(func, FlatMapFunction, "flat_map", "flat_map")
-        return self._wrap(self._j.flat_map(target, method), _check_type_info(output_type, "flat_map"))
+        return self._wrap(self._j.flat_map(target, method), output_type, "flat_map")
 
     def filter(self, func: Union[Callable, FilterFunction]):
         target, method = _fn(func, FilterFunction, "filter", "filter")
@@ -103,7 +117,12 @@ class DataStream(object):
             if isinstance(func, KeyedProcessFunction):
                 raise TypeError("process: a KeyedProcessFunction needs a keyed stream; call key_by() first")
             raise TypeError("process: expected a ProcessFunction, not %r" % (func,))
-        return self._wrap(self._j.process(func), _check_type_info(output_type, "process"))
+        tags = set()
+        return self._wrap(self._j.process(func, tags), output_type, "process")._asks(tags)
+
+    def _asks(self, tags):
+        self._requested_tags = tags
+        return self
 
     def key_by(self, key_selector: Union[Callable, KeySelector], key_type=None):
         if isinstance(key_selector, KeySelector):
@@ -162,7 +181,11 @@ class DataStream(object):
     def get_side_output(self, output_tag: OutputTag):
         if not isinstance(output_tag, OutputTag):
             raise TypeError("get_side_output: expected an OutputTag, not %r" % (output_tag,))
-        return self._wrap(self._j.get_side_output(output_tag.tag_id), output_tag.type_info)
+        j = getattr(self, "_side_j", None) or self._j
+        requested = getattr(self, "_requested_tags", None)
+        if requested is not None:
+            requested.add(output_tag.tag_id)  # `yield tag, value` now goes to the side output
+        return self._wrap(j.get_side_output(output_tag.tag_id), output_tag.type_info)
 
     def window_all(self, window_assigner):
         from weir.datastream.window import AllWindowedStream
@@ -408,7 +431,8 @@ class KeyedStream(DataStream):
 
     def process(self, func, output_type=None):
         if isinstance(func, KeyedProcessFunction):
-            return self._wrap(self._j.process(func), _check_type_info(output_type, "process"))
+            tags = set()
+            return self._wrap(self._j.process(func, tags), output_type, "process")._asks(tags)
         if isinstance(func, ProcessFunction):
             return self._as_stream().process(func, output_type)
         raise TypeError("process: expected a KeyedProcessFunction (or a ProcessFunction), not %r" % (func,))
@@ -537,19 +561,20 @@ class ConnectedStreams(object):
         if not isinstance(func, CoMapFunction):
             raise TypeError("ConnectedStreams.map: expected a CoMapFunction, not %r" % (func,))
         a, b = _plain(self.stream1), _plain(self.stream2)
-        return DataStream(a._j.co_map(b._j, func, False), a._env, _check_type_info(output_type, "map"))
+        return DataStream(a._j.co_map(b._j, func, False), a._env)._wrap_same(output_type, "map")
 
     def flat_map(self, func: CoFlatMapFunction, output_type=None):
         if not isinstance(func, CoFlatMapFunction):
             raise TypeError("ConnectedStreams.flat_map: expected a CoFlatMapFunction, not %r" % (func,))
         a, b = _plain(self.stream1), _plain(self.stream2)
-        return DataStream(a._j.co_map(b._j, func, True), a._env, _check_type_info(output_type, "flat_map"))
+        return DataStream(a._j.co_map(b._j, func, True), a._env)._wrap_same(output_type, "flat_map")
 
     def process(self, func, output_type=None):
         if isinstance(func, KeyedCoProcessFunction):
             if not (isinstance(self.stream1, KeyedStream) and isinstance(self.stream2, KeyedStream)):
                 raise TypeError("process: a KeyedCoProcessFunction needs two keyed streams; "
                                 "call key_by on both (or ConnectedStreams.key_by) first")
-            j = self.stream1._j.connect_process(self.stream2._j, func)
-            return DataStream(j, self.stream1._env, _check_type_info(output_type, "process"))
+            tags = set()
+            j = self.stream1._j.connect_process(self.stream2._j, func, tags)
+            return DataStream(j, self.stream1._env)._wrap_same(output_type, "process")._asks(tags)
         raise TypeError("ConnectedStreams.process: expected a KeyedCoProcessFunction, not %r" % (func,))

@@ -302,9 +302,12 @@ class StreamExecutionEnvironment(object):
         type_info = _check_type_info(type_info, "from_collection")
         items = list(collection)
         if type_info is not None:
-            for v in items:
+            conv = type_info._converter()
+            for i, v in enumerate(items):
                 try:
                     type_info.check(v)
+                    if conv is not None:
+                        items[i] = conv(v)
                 except TypeError as e:
                     raise TypeError("from_collection: %s; give values of the type or another type_info" % e) from None
         return DataStream(self._j.from_collection(items), self, type_info)

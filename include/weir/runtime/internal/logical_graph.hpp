@@ -137,6 +137,9 @@ struct LogicalNode {
   std::string side_tag;
   // operators that can emit side outputs (process functions)
   bool side_outputs_allowed = false;
+  /// A sink that an earlier `execute()` ran: later jobs of the environment leave it out (its
+  /// upstream nodes stay usable, as in Flink, where a stream may feed jobs after the first).
+  bool executed = false;
   std::map<std::string, std::type_index> side_output_types;
 };
 
