@@ -165,13 +165,6 @@ class PyWindowFn final : public ProcessWindowFunction<Object, Object, Key, W> {
       case Mode::kProcess:
       case Mode::kAllProcess: {
         set_ctx(ctx, win);
-        struct Reset {
-          PyWindowContext& c;
-          ~Reset() {
-            c.window = Object();
-            c.output = nullptr;
-          }
-        } reset{ctx_};
         if (mode_ == Mode::kProcess) {
           r = call(f_.fn(), key_obj(key).get(), ctx_obj_.get(), list.get());
         } else {
@@ -181,6 +174,14 @@ class PyWindowFn final : public ProcessWindowFunction<Object, Object, Key, W> {
       }
       default: break;
     }
+    // A generator runs while its results are taken: the context stays set until then.
+    struct Reset {
+      PyWindowContext& c;
+      ~Reset() {
+        c.window = Object();
+        c.output = nullptr;
+      }
+    } reset{ctx_};
     for_each_result(r.get(), mode_ == Mode::kApply || mode_ == Mode::kAllApply ? "apply" : "process",
                     [&](Object&& item) {
                       std::string tag;
