@@ -179,6 +179,8 @@ class PyWindowFn final : public ProcessWindowFunction<Object, Object, Key, W> {
       PyWindowContext& c;
       ~Reset() {
         c.window = Object();
+        c.processing_time = nullptr;
+        c.watermark = nullptr;
         c.output = nullptr;
       }
     } reset{ctx_};
@@ -200,6 +202,8 @@ class PyWindowFn final : public ProcessWindowFunction<Object, Object, Key, W> {
     set_ctx(ctx, win);
     call(clear_.get(), ctx_obj_.get());
     ctx_.window = Object();
+    ctx_.processing_time = nullptr;
+    ctx_.watermark = nullptr;
     ctx_.output = nullptr;
   }
 

@@ -331,17 +331,19 @@ def test_window_all_reduce_and_apply(env):
         def apply(self, window, inputs):
             return [(window.start, sum(e[1] for e in inputs))]
 
-    s = timed(env, data)
-    reduced = s.window_all(SlidingEventTimeWindows.of(Time.milliseconds(100), Time.milliseconds(50))) \
+    reduced = timed(env, data).window_all(SlidingEventTimeWindows.of(Time.milliseconds(100), Time.milliseconds(50))) \
         .reduce(lambda a, b: ("*", a[1] + b[1], 0))
-    applied = s.window_all(TumblingEventTimeWindows.of(Time.milliseconds(100))).apply(Apply())
+    reduced = collect(reduced)
+    env2 = StreamExecutionEnvironment.get_execution_environment()
+    env2.set_parallelism(env.get_parallelism())
+    applied = timed(env2, data).window_all(TumblingEventTimeWindows.of(Time.milliseconds(100))).apply(Apply())
     w = defaultdict(int)
     for k, v, ts in data:
         start = ts - ts % 50
         while start > ts - 100:
             w[start] += v
             start -= 50
-    assert sorted(r[1] for r in collect(reduced)) == sorted(w.values())
+    assert sorted(r[1] for r in reduced) == sorted(w.values())
     w2 = defaultdict(int)
     for k, v, ts in data:
         w2[ts - ts % 100] += v
@@ -370,7 +372,7 @@ _FIRED = {}
 def _gate(r):
     wait_for = r[3]
     if wait_for is not None and not _FIRED[wait_for].wait(60):
-        raise RuntimeError("window %s never fired" % wait_for)
+        raise RuntimeError("window %r never fired" % (wait_for,))
     return r[:3]
 
 
@@ -397,7 +399,8 @@ def test_allowed_lateness_and_late_side_output(env):
     late = OutputTag("late", Types.PICKLED_BYTE_ARRAY())
     strategy = WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(Ts())
     src = env.from_collection(data).set_parallelism(1)
-    gated = src.map(_gate).set_parallelism(1).rebalance()
+    # Flushed record by record: the records before a waiting one reach the watermark generator.
+    gated = src.map(_gate).set_parallelism(1).set_buffer_timeout(0).rebalance()
     out = gated.assign_timestamps_and_watermarks(strategy).set_parallelism(1) \
         .key_by(lambda r: r[0]).window(TumblingEventTimeWindows.of(Time.milliseconds(100))) \
         .allowed_lateness(50).side_output_late_data(late) \
