@@ -42,6 +42,14 @@ if [ ! -x "$root/.venv/bin/python" ] || ! cmp -s "$req" "$stamp"; then
   "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
   cp "$req" "$stamp"
 fi
+# PyFlink's own DataStream examples, run unchanged by the Python tests: they ship in the
+# apache-flink wheel (only the wheel is fetched; PyFlink itself is not installed).
+pyflink_wheels="$root/.venv/pyflink-wheel"
+if ! ls "$pyflink_wheels"/apache_flink-2.3.0-*.whl >/dev/null 2>&1; then
+  echo "install-deps: downloading the apache-flink 2.3.0 wheel (PyFlink's examples)"
+  "$root/.venv/bin/python" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$pyflink_wheels" apache-flink==2.3.0
+fi
 
 # The Maven cache of the test peers: the Apache Kafka broker and its tools (scripts/kafka.sh).
 "$(dirname "$0")/kafka.sh" fetch
