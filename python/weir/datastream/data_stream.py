@@ -481,6 +481,10 @@ class KeyedStream(DataStream):
     def union(self, *streams):
         return self._as_stream().union(*streams)
 
+    def print(self, sink_identifier=None):
+        # PyFlink's KeyedStream.print leaves the identifier out; so does this one.
+        return self._as_stream().print()
+
     def connect(self, ds):
         return ConnectedStreams(self, ds)
 

@@ -191,13 +191,9 @@ class SinkFunction(Function):
 
 
 class SourceFunction(Function):
-    """Weir: a Python source for ``add_source``: ``run(ctx)`` calls ``ctx.collect(value)``."""
-
-    def run(self, ctx):
-        raise NotImplementedError
-
-    def cancel(self):
-        pass
+    """The base of the source functions ``env.add_source`` takes (``FlinkKafkaConsumer``), as
+    in PyFlink, where they wrap Java sources. A Python source is a ``from_source`` source or
+    ``from_collection``; ``add_source`` refuses a Python subclass of this class."""
 
 
 class TimerService(ABC):

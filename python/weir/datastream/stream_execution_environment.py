@@ -329,8 +329,9 @@ class StreamExecutionEnvironment(object):
 
     def add_source(self, source_func, source_name="Custom Source", type_info=None):
         if not hasattr(source_func, "_weir_add_source"):
-            raise TypeError("add_source: expected a SourceFunction such as FlinkKafkaConsumer, not %r"
-                            % (source_func,))
+            raise TypeError("add_source: expected a connector's SourceFunction such as FlinkKafkaConsumer, not %r "
+                            "(Python sources: use from_collection, or from_source with KafkaSource, FileSource "
+                            "or NumberSequenceSource)" % (source_func,))
         stream = source_func._weir_add_source(self, source_name)
         if type_info is not None:
             stream._type = _check_type_info(type_info, "add_source")
