@@ -52,6 +52,19 @@ void wait_released(Fut& f, const std::function<void()>& on_interrupt) {
 
 struct PyJobClient {
   std::shared_ptr<JobClient> client;
+  PyJobClient() = default;
+  explicit PyJobClient(std::shared_ptr<JobClient> c) : client(std::move(c)) {}
+  PyJobClient(const PyJobClient&) = default;
+  PyJobClient(PyJobClient&&) = default;
+  PyJobClient& operator=(PyJobClient&&) = default;
+  /// The last owner of a running job cancels it and waits for its threads, which need the
+  /// interpreter lock to finish their slices: wait without holding it.
+  ~PyJobClient() {
+    if (client && client.use_count() == 1 && PyGILState_Check()) {
+      nb::gil_scoped_release release;
+      client.reset();
+    }
+  }
   std::string id() const { return client->get_job_id(); }
   nb::dict wait() {
     auto fut = client->get_job_execution_result();

@@ -154,3 +154,14 @@ def test_row_forms():
 
 def test_time_and_windows_take_time():
     assert Time.seconds(2).to_milliseconds() == 2000
+
+
+def test_dropping_the_client_of_a_running_job_cancels_it():
+    import gc
+    env = make_env(2)
+    env.from_sequence(1, 1 << 60).map(lambda x: x * 2).key_by(lambda x: x % 3).reduce(lambda a, b: a + b) \
+        .add_sink(lambda x: None)
+    client = env.execute_async("endless")
+    assert client.get_job_status().result() in ("CREATED", "RUNNING")
+    del client
+    gc.collect()  # the job is canceled and its threads end; nothing waits forever
