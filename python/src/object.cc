@@ -34,13 +34,17 @@ void InterpreterLock::lock() {
   if (!attachment.created) {
     PyGILState_Ensure();  // creates this thread's Python state and takes the lock
     attachment.created = true;
-    return;
+  } else {
+    PyEval_RestoreThread(attachment.detached);
+    attachment.detached = nullptr;
   }
-  PyEval_RestoreThread(attachment.detached);
-  attachment.detached = nullptr;
+  t_task_holds_lock = true;
 }
 
-void InterpreterLock::unlock() { attachment.detached = PyEval_SaveThread(); }
+void InterpreterLock::unlock() {
+  t_task_holds_lock = false;
+  attachment.detached = PyEval_SaveThread();
+}
 
 // ---- Python errors -----------------------------------------------------------------------------
 

@@ -14,10 +14,19 @@
 
 namespace weir::python {
 
+/// True while the interpreter can run code (not before start-up, not while it shuts down).
+bool interpreter_alive() noexcept;
+
+/// Set while this thread runs a task slice holding the interpreter lock (`InterpreterLock`): a
+/// cheaper test than PyGILState_Check on the records' hot path.
+inline thread_local bool t_task_holds_lock = false;
+/// This thread holds the interpreter lock.
+inline bool holds_lock() noexcept { return t_task_holds_lock || PyGILState_Check(); }
+
 /// Holds the interpreter lock for a scope on a thread that may or may not hold it already.
 class GilGuard {
  public:
-  GilGuard() : held_(PyGILState_Check() != 0) {
+  GilGuard() : held_(holds_lock()) {
     if (!held_) state_ = PyGILState_Ensure();
   }
   ~GilGuard() {
@@ -31,8 +40,6 @@ class GilGuard {
   PyGILState_STATE state_{};
 };
 
-/// True while the interpreter can run code (not before start-up, not while it shuts down).
-bool interpreter_alive() noexcept;
 
 class Object {
  public:
@@ -50,7 +57,7 @@ class Object {
   }
   Object(const Object& o) : p_(o.p_) {
     if (p_ != nullptr) {
-      if (PyGILState_Check()) {
+      if (holds_lock()) {
         Py_INCREF(p_);
       } else {
         GilGuard g;
@@ -67,7 +74,12 @@ class Object {
 
   void reset() noexcept {
     PyObject* p = std::exchange(p_, nullptr);
-    if (p == nullptr || !interpreter_alive()) return;  // gone with the interpreter
+    if (p == nullptr) return;
+    if (t_task_holds_lock) {
+      Py_DECREF(p);
+      return;
+    }
+    if (!interpreter_alive()) return;  // gone with the interpreter
     if (PyGILState_Check()) {
       Py_DECREF(p);
     } else {

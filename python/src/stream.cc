@@ -116,7 +116,10 @@ struct KeyFn {
   Object fn;
   Key operator()(const Object& v) const {
     Object k = call(fn.get(), v.get());
-    if (PyObject_Hash(k.get()) == -1) {
+    PyObject* key = k.get();
+    const bool builtin_hashable = PyLong_CheckExact(key) || PyUnicode_CheckExact(key) || PyBytes_CheckExact(key) ||
+                                  PyFloat_CheckExact(key) || key == Py_None || PyBool_Check(key);
+    if (!builtin_hashable && PyObject_Hash(key) == -1) {
       PyErr_Clear();
       PyErr_Format(PyExc_TypeError,
                    "key_by: the key selector returned an unhashable %s; return a hashable value instead "
