@@ -3,6 +3,7 @@ kcat to produce and read back."""
 import os
 import shutil
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -33,8 +34,15 @@ def read_back(topic, count, bootstrap=None, committed=True):
            "-q", "-f", "%s\n"]
     if committed:
         cmd += ["-X", "isolation.level=read_committed"]
-    out = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout.decode("utf-8")
-    return out.splitlines()
+    # The topic may not exist yet (a sink creates it with its first record): try again until it does.
+    deadline = time.time() + 60
+    while True:
+        r = subprocess.run(cmd, capture_output=True, timeout=120)
+        if r.returncode == 0:
+            return r.stdout.decode("utf-8").splitlines()
+        if b"Unknown topic" not in r.stderr or time.time() > deadline:
+            raise AssertionError("kcat failed: %s" % r.stderr.decode())
+        time.sleep(0.2)
 
 
 def count_messages(topic, bootstrap=None, committed=True):

@@ -6,6 +6,7 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -49,7 +50,7 @@ def run_seed(tmp_path, bootstrap, topic_exists_check=None):
     job = tmp_path / "seed_job.py"
     job.write_text(text.replace("localhost:9092", bootstrap), encoding="utf-8")
     produce("test_topic", ["before the job"], bootstrap=bootstrap)  # the topic exists when the job starts
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", WEIR_PYTHON=os.environ.get("WEIR_PYTHON") or sys.executable)
     proc = subprocess.Popen([weir_bin(), "run", str(job)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, start_new_session=True)
     q = queue.Queue()

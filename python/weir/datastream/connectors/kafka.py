@@ -15,7 +15,7 @@ from weir.common.serialization import (ByteArraySchema, DeserializationSchema, S
                                        SimpleStringSchema)
 from weir.datastream.connectors.base import (BadRecordPolicy, DeliveryGuarantee, Sink, Source, _check_max_bytes,
                                              _check_policy, _finish_stream, _strategy_args)
-from weir.datastream.functions import SinkFunction, SourceFunction
+from weir.datastream.functions import SourceFunction
 
 __all__ = [
     "FlinkKafkaConsumer", "FlinkKafkaProducer", "KafkaOffsetResetStrategy", "KafkaOffsetsInitializer",
@@ -499,8 +499,9 @@ class FlinkKafkaConsumer(FlinkKafkaConsumerBase):
         return getattr(self._as_stream(), name)
 
 
-class FlinkKafkaProducerBase(SinkFunction):
-    pass
+class FlinkKafkaProducerBase(object):
+    """(Not a ``SinkFunction`` here: ``add_sink`` would call it per record instead of writing
+    to Kafka.)"""
 
 
 class FlinkKafkaProducer(FlinkKafkaProducerBase):
