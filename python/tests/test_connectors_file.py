@@ -146,3 +146,19 @@ def test_file_sink_exactly_once_after_kill(tmp_path, p):
     got = visible_lines(out)
     assert Counter(got) == Counter(x.upper() for x in expected)
     assert not [n for n in os.listdir(out) if n.startswith(".")], "hidden part files left behind"
+
+
+def test_timestamp_assigner_of_the_watermark_strategy(env, tmp_path):
+    from weir.datastream import ProcessFunction
+
+    class Stamp(ProcessFunction):
+        def process_element(self, value, ctx):
+            yield value, ctx.timestamp()
+
+    f = tmp_path / "ts.txt"
+    f.write_text("\n".join(str(1000 + i) for i in range(100)) + "\n", encoding="utf-8")
+    strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_seconds(1)) \
+        .with_timestamp_assigner(lambda v, ts: int(v) * 2)
+    src = FileSource.for_record_stream_format(StreamFormat.text_line_format(), str(f)).build()
+    out = collect(env.from_source(src, strategy, "ts").process(Stamp()))
+    assert sorted(out) == [(str(1000 + i), (1000 + i) * 2) for i in range(100)]

@@ -188,3 +188,18 @@ def test_wrong_use_raises_at_build_time():
                                    .set_value_serialization_schema(SimpleStringSchema()).build()).build()
     with pytest.raises(TypeError, match="bootstrap.servers|properties"):
         FlinkKafkaConsumer("t", SimpleStringSchema())
+
+
+def test_json_ignore_parse_errors_and_missing_fields():
+    from weir.datastream import StreamExecutionEnvironment
+    topic = new_topic()
+    produce(topic, ['{"page": "a", "ts": 1}', "{oops", '{"page": "b"}', '{"ts": 5, "extra": true}'])
+    env = StreamExecutionEnvironment.get_execution_environment()
+    schema = JsonRowDeserializationSchema.builder().type_info(ROW).ignore_parse_errors().build()
+    rows = collect(env.from_source(bounded_source(topic, schema), WatermarkStrategy.no_watermarks(), "json"))
+    assert sorted((r.page or "", r.ts or 0) for r in rows) == [("", 5), ("a", 1), ("b", 0)]
+    env = StreamExecutionEnvironment.get_execution_environment()
+    strict = JsonRowDeserializationSchema.builder().type_info(ROW).fail_on_missing_field().build()
+    rows = collect(env.from_source(bounded_source(topic, strict, BadRecordPolicy.skip()),
+                                   WatermarkStrategy.no_watermarks(), "strict"))
+    assert [(r.page, r.ts) for r in rows] == [("a", 1)]
