@@ -203,3 +203,68 @@ def test_json_ignore_parse_errors_and_missing_fields():
     rows = collect(env.from_source(bounded_source(topic, strict, BadRecordPolicy.skip()),
                                    WatermarkStrategy.no_watermarks(), "strict"))
     assert [(r.page, r.ts) for r in rows] == [("a", 1)]
+
+
+KILL_JOB = """
+import sys, time
+from weir.common import WatermarkStrategy
+from weir.common.serialization import SimpleStringSchema
+from weir.datastream import StreamExecutionEnvironment
+from weir.datastream.connectors import DeliveryGuarantee
+from weir.datastream.connectors.kafka import (KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink,
+                                              KafkaSource)
+bootstrap, src, dst, chk, p, restore = sys.argv[1:7]
+env = StreamExecutionEnvironment.get_execution_environment()
+env.set_parallelism(int(p))
+env.enable_checkpointing(100)
+env.get_checkpoint_config().set_checkpoint_storage_dir(chk)
+if restore != "-":
+    env.set_savepoint_restore(restore)
+
+def paced(x):
+    time.sleep(0.002)  # pacing only, so that the job is still running when it is killed
+    return x.upper()
+
+source = KafkaSource.builder().set_bootstrap_servers(bootstrap).set_topics(src) \\
+    .set_starting_offsets(KafkaOffsetsInitializer.earliest()).set_bounded(KafkaOffsetsInitializer.latest()) \\
+    .set_value_only_deserializer(SimpleStringSchema()).build()
+sink = KafkaSink.builder().set_bootstrap_servers(bootstrap) \\
+    .set_record_serializer(KafkaRecordSerializationSchema.builder().set_topic(dst)
+                           .set_value_serialization_schema(SimpleStringSchema()).build()) \\
+    .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE).set_transactional_id_prefix("kill-" + dst).build()
+env.from_source(source, WatermarkStrategy.no_watermarks(), "in").map(paced).sink_to(sink)
+env.execute("exactly once kafka")
+"""
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_exactly_once_after_kill(tmp_path, p):
+    import os
+    import subprocess
+    import sys
+    import time
+    from test_connectors_file import completed_checkpoints
+    from kafka_support import count_messages
+    src, dst = new_topic(), new_topic()
+    lines = ["k%d" % i for i in range(2000)]
+    produce(src, lines)
+    job = tmp_path / "job.py"
+    job.write_text(KILL_JOB, encoding="utf-8")
+    chk = str(tmp_path / "chk")
+    args = [sys.executable, str(job), BOOTSTRAP, src, dst, chk, str(p)]
+    first = subprocess.Popen(args + ["-"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while not completed_checkpoints(chk) or completed_checkpoints(chk)[-1][0] < 3:
+            assert first.poll() is None, "the job ended before it was killed: %s" % first.stderr.read().decode()
+            assert time.time() < deadline, "no checkpoints in 120 s"
+            time.sleep(0.05)
+        first.kill()  # SIGKILL
+    finally:
+        first.wait()
+    latest = completed_checkpoints(chk)[-1][1]
+    second = subprocess.run(args + [latest], capture_output=True, timeout=300)
+    assert second.returncode == 0, second.stderr.decode()
+    got = read_back(dst, len(lines))
+    assert Counter(got) == Counter(x.upper() for x in lines)
+    assert len(count_messages(dst)) == len(lines), "duplicates in the committed output"
