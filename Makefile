@@ -18,7 +18,7 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 demo: build
-	$(BUILD_DIR)/src/cli/weir demo
+	@BUILD_DIR=$(BUILD_DIR) scripts/demo.sh
 
 test: build
 	@cd $(BUILD_DIR) && ctest -j $(JOBS) --timeout 300 --output-on-failure
