@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -67,6 +69,49 @@ TEST(Kafka, TheSourceReadsEveryRecordKcatProducedAtParallelism1To4) {
     auto got = env.from_source(string_source(topic), WatermarkStrategy<std::string>::for_monotonous_timestamps(), "kafka-in")
                    .execute_and_collect();
     EXPECT_EQ(sorted(got), sorted(lines)) << "parallelism " << p;
+  }
+}
+
+// librdkafka stops fetching a partition whose local queue is over queued.max.messages.kbytes
+// and, before 2.2, looks again only up to a second later: the reader restarts the fetch once it
+// has drained the queue. With a 1 KB queue and fetches of one batch, every batch fills the
+// queue: every record arrives once and in order, and the fetch was restarted after the batches.
+TEST(Kafka, AReaderThatDrainsAFullPrefetchQueueRestartsTheFetch) {
+  const auto topic = unique_topic("refill");
+  create_topic(topic, 1);
+  std::vector<std::string> lines;
+  for (int b = 0; b < 10; ++b) {  // one kcat run per batch: at least 10 batches
+    auto batch = numbers(b * 2000, (b + 1) * 2000);
+    kcat_produce(topic, batch, 0);
+    lines.insert(lines.end(), batch.begin(), batch.end());
+  }
+  auto env = StreamExecutionEnvironment::create();
+  env.set_parallelism(1);
+  auto src = KafkaSource<std::string>::builder()
+                 .set_bootstrap_servers(kafka_bootstrap())
+                 .set_topics({topic})
+                 .set_starting_offsets(OffsetsInitializer::earliest())
+                 .set_value_only_deserializer(SimpleStringSchema{})
+                 .set_bounded(OffsetsInitializer::latest())
+                 .set_property("queued.max.messages.kbytes", "1")
+                 .set_property("fetch.message.max.bytes", "1024")
+                 .build();
+  auto handle = env.from_source(src, WatermarkStrategy<std::string>::no_watermarks(), "kafka-in").collect_async();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto client = env.execute_async();
+  client.wait();
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(handle.get(), lines) << "every record once, in the partition's order";
+  int64_t restarts = 0;
+  for (const auto& m : client.metrics()) {
+    if (auto it = m.operator_metrics.find("kafka-in.partition." + topic + "-0.fetch_restarts"); it != m.operator_metrics.end()) {
+      restarts += it->second;
+    }
+  }
+  std::printf("read 20000 records in 10+ one-batch fetches in %.2f s, %lld fetch restarts\n", took,
+              static_cast<long long>(restarts));
+  if (rd_kafka_version() < 0x02020000) {
+    EXPECT_GE(restarts, 5) << "librdkafka " << rd_kafka_version_str();
   }
 }
 
