@@ -211,6 +211,7 @@ class KafkaPartitionConsumer {
   void commit(int64_t offset);
 
  private:
+  void restart_fetch();
   struct Impl;
   std::shared_ptr<const KafkaSourceConfig> config_;
   KafkaPartitionSplit split_;

@@ -44,6 +44,10 @@ inline ConfHandle make_conf(const std::map<std::string, std::string>& props, con
   return conf;
 }
 
+/// librdkafka 2.2 and later have fetch.queue.backoff.ms (how long the fetcher waits before it
+/// looks again at a partition whose local queue was full; before 2.2 up to 1 s, fixed).
+inline bool has_fetch_queue_backoff() { return rd_kafka_version() >= 0x02020000; }
+
 /// Logs librdkafka's messages through the engine's log.
 void install_logger(rd_kafka_conf_t* conf);
 

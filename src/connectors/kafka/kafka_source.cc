@@ -64,6 +64,18 @@ KafkaHandle make_client(const KafkaSourceConfig& c, const char* role) {
 
 constexpr int kTimeoutMs = 10000;
 
+/// An integer property of the client's configuration (its default when unset).
+int64_t conf_int(rd_kafka_t* rk, const char* name, int64_t def) {
+  char buf[64];
+  size_t size = sizeof buf;
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), name, buf, &size) != RD_KAFKA_CONF_OK) return def;
+  try {
+    return std::stoll(buf);
+  } catch (const std::exception&) {
+    return def;
+  }
+}
+
 /// What the enumerator learned in one discovery: partitions with where they start and stop.
 struct Discovery {
   std::vector<KafkaPartitionSplit> splits;
@@ -328,6 +340,10 @@ void finish_kafka_source_config(KafkaSourceConfig& c) {
   p["enable.auto.offset.store"] = "false";
   if (!p.count("isolation.level")) p["isolation.level"] = "read_uncommitted";
   if (!p.count("client.id")) p["client.id"] = "weir-kafka-source";
+  // librdkafka 2.2+ re-checks a partition whose local queue is full after fetch.queue.backoff.ms
+  // (1 s by default): a reader that drains the queue sooner would wait for the rest. 10 ms keeps
+  // the fetcher going for a wake-up per 10 ms (older versions: see KafkaPartitionConsumer::poll).
+  if (kafka_detail::has_fetch_queue_backoff() && !p.count("fetch.queue.backoff.ms")) p["fetch.queue.backoff.ms"] = "10";
   // Check every librdkafka property now, at graph-build time.
   try {
     kafka_detail::make_conf(p, "KafkaSource");
@@ -345,7 +361,17 @@ struct KafkaPartitionConsumer::Impl {
   Counter* records = nullptr;
   Counter* bytes = nullptr;
   Gauge* lag = nullptr;
+  Counter* fetch_restarts = nullptr;
   SourceWakeup wakeup;
+  // librdkafka before 2.2 stops fetching a partition whose local queue holds queued.min.messages
+  // records or queued.max.messages.kbytes, and looks again only when its broker thread wakes up
+  // for something else, at the latest after 1 s: a reader that drains the queue faster than
+  // that waits for the rest of the second. These marks (half of those limits) tell when the
+  // fetcher may have stopped; the reader restarts it once it has drained the queue.
+  std::size_t refill_records_mark = 0;  ///< 0: the library has fetch.queue.backoff.ms (>= 2.2)
+  int64_t refill_bytes_mark = 0;
+  bool fetcher_may_have_stopped = false;
+  int64_t mean_record_bytes = 100;
   ~Impl() {
     if (queue) {
       rd_kafka_queue_cb_event_enable(queue, nullptr, nullptr);
@@ -373,6 +399,11 @@ KafkaPartitionConsumer::Result KafkaPartitionConsumer::poll(std::size_t max, Han
     impl_->lag = &metrics.gauge(prefix + "lag");
     impl_->rk = make_client(*config_, "consumer");
     rd_kafka_t* rk = impl_->rk.get();
+    if (!kafka_detail::has_fetch_queue_backoff()) {
+      impl_->fetch_restarts = &metrics.counter(prefix + "fetch_restarts");
+      impl_->refill_records_mark = static_cast<std::size_t>(std::max<int64_t>(1, conf_int(rk, "queued.min.messages", 100000) / 2));
+      impl_->refill_bytes_mark = std::max<int64_t>(1, conf_int(rk, "queued.max.messages.kbytes", 65536) * 1024 / 2);
+    }
     rd_kafka_poll_set_consumer(rk);
     impl_->queue = rd_kafka_queue_get_consumer(rk);
     // The queue calls back when it becomes non-empty: the task is woken, never polls.
@@ -388,6 +419,13 @@ KafkaPartitionConsumer::Result KafkaPartitionConsumer::poll(std::size_t max, Han
   }
   auto& im = *impl_;
   const std::size_t want = std::min(max, im.batch.size());
+  if (im.refill_records_mark > 0 && !im.fetcher_may_have_stopped) {
+    // The queue's length before this read (records; its bytes estimated with the last read's
+    // mean record size).
+    const std::size_t queued = rd_kafka_queue_length(im.queue);
+    im.fetcher_may_have_stopped = queued >= im.refill_records_mark ||
+                                  static_cast<int64_t>(queued) * im.mean_record_bytes >= im.refill_bytes_mark;
+  }
   const ssize_t n = rd_kafka_consume_batch_queue(im.queue, 0, im.batch.data(), want);
   if (n < 0) throw std::runtime_error(std::string("KafkaSource: reading failed: ") + rd_kafka_err2str(rd_kafka_last_error()));
   bool ended = false;
@@ -446,6 +484,7 @@ KafkaPartitionConsumer::Result KafkaPartitionConsumer::poll(std::size_t max, Han
     }
     im.records->inc(count);
     im.bytes->inc(bytes);
+    if (count > 0) im.mean_record_bytes = std::max<int64_t>(1, bytes / count);
   } catch (...) {
     for (std::size_t j = 0; j < static_cast<std::size_t>(n); ++j) rd_kafka_message_destroy(im.batch[j]);
     throw;
@@ -457,7 +496,29 @@ KafkaPartitionConsumer::Result KafkaPartitionConsumer::poll(std::size_t max, Han
     im.lag->set(std::max<int64_t>(0, hi - next_offset_));
   }
   if (ended) return Result::kEnd;
-  return static_cast<std::size_t>(n) == want && n > 0 ? Result::kMore : Result::kNothing;
+  if (static_cast<std::size_t>(n) == want && n > 0) return Result::kMore;
+  if (im.fetcher_may_have_stopped) {
+    // Drained after the queue was (nearly) full: the fetcher may sleep up to a second before it
+    // looks at the queue again. A seek to the next offset wakes it; the queue is empty, so the
+    // seek drops nothing (a fetch response on its way is dropped and fetched again at worst).
+    im.fetcher_may_have_stopped = false;
+    restart_fetch();
+  }
+  return Result::kNothing;
+}
+
+void KafkaPartitionConsumer::restart_fetch() {
+  PartitionList list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), split_.topic.c_str(), split_.partition)->offset = next_offset_;
+  // Asynchronous (timeout 0): per-partition errors are not reported; a failed seek leaves the
+  // fetcher as it was, which wakes up by itself within a second.
+  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(impl_->rk.get(), list.get(), 0)) {
+    spdlog::warn("KafkaSource: restarting the fetch of {}-{} at offset {} failed: {}", split_.topic, split_.partition,
+                 next_offset_, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return;
+  }
+  impl_->fetch_restarts->inc();
 }
 
 void KafkaPartitionConsumer::commit(int64_t offset) {
