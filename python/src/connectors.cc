@@ -122,6 +122,21 @@ struct JsonCheck {
   }
 };
 
+nb::tuple finish_source(DataStream<std::string> raw, const Conversion& conv, const BadRecordPolicy& policy,
+                        const std::string& name);
+
+/// Adds a source of strings configured by the Python description `c` (name, watermark
+/// strategy, conversion): see `finish_source`.
+template <class S>
+nb::tuple add_string_source(nb::handle env, S source, nb::dict c, const BadRecordPolicy& policy) {
+  const auto name = nb::cast<std::string>(c["name"]);
+  auto raw = env_from(env).from_source(std::move(source),
+                                       string_strategy(nb::cast<std::string>(c["wm_kind"]), nb::cast<int64_t>(c["wm_bound_ms"]),
+                                                       nb::cast<int64_t>(c["wm_idle_ms"])),
+                                       name);
+  return finish_source(std::move(raw), conversion(nb::cast<std::string>(c["conversion"]), c["convert"]), policy, name);
+}
+
 /// The Python stream of a source of strings: the values converted on the task, the source's
 /// dead letters (as (bytes, origin, error) tuples) when its policy sends them to a side output.
 nb::tuple finish_source(DataStream<std::string> raw, const Conversion& conv, const BadRecordPolicy& policy,
@@ -219,12 +234,7 @@ nb::tuple kafka_source(nb::handle env, nb::dict c) {
         return std::string(*r.value);
       }));
     }
-    const auto name = nb::cast<std::string>(c["name"]);
-    auto raw = env_from(env).from_source(b.build(),
-                                         string_strategy(nb::cast<std::string>(c["wm_kind"]), nb::cast<int64_t>(c["wm_bound_ms"]),
-                                                         nb::cast<int64_t>(c["wm_idle_ms"])),
-                                         name);
-    return finish_source(std::move(raw), conversion(nb::cast<std::string>(c["conversion"]), c["convert"]), policy, name);
+    return add_string_source(env, b.build(), c, policy);
   });
 }
 
@@ -306,12 +316,7 @@ nb::tuple file_source(nb::handle env, nb::dict c) {
     b.set_bad_record_policy(policy);
     const auto max_bytes = nb::cast<int64_t>(c["max_record_bytes"]);
     if (max_bytes > 0) b.set_max_record_bytes(static_cast<std::size_t>(max_bytes));
-    const auto name = nb::cast<std::string>(c["name"]);
-    auto raw = env_from(env).from_source(b.build(),
-                                         string_strategy(nb::cast<std::string>(c["wm_kind"]), nb::cast<int64_t>(c["wm_bound_ms"]),
-                                                         nb::cast<int64_t>(c["wm_idle_ms"])),
-                                         name);
-    return finish_source(std::move(raw), conversion(nb::cast<std::string>(c["conversion"]), c["convert"]), policy, name);
+    return add_string_source(env, b.build(), c, policy);
   });
 }
 

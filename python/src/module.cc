@@ -82,20 +82,6 @@ struct PyJobClient {
   }
 };
 
-std::string status_name(JobStatus s) {
-  switch (s) {
-    case JobStatus::created: return "CREATED";
-    case JobStatus::running: return "RUNNING";
-    case JobStatus::failing: return "FAILING";
-    case JobStatus::failed: return "FAILED";
-    case JobStatus::canceling: return "CANCELLING";
-    case JobStatus::canceled: return "CANCELED";
-    case JobStatus::finished: return "FINISHED";
-    case JobStatus::restarting: return "RESTARTING";
-  }
-  return "UNKNOWN";
-}
-
 PyJobClient submit(PyEnv& e, const std::string& name) {
   try {
     std::shared_ptr<JobClient> c;
@@ -116,7 +102,7 @@ PyJobClient submit(PyEnv& e, const std::string& name) {
 void bind_env(nb::module_& m) {
   nb::class_<PyJobClient>(m, "JobClient")
       .def("get_job_id", &PyJobClient::id)
-      .def("get_job_status", [](PyJobClient& c) { return status_name(c.client->get_job_status()); })
+      .def("get_job_status", [](PyJobClient& c) { return std::string(to_string(c.client->get_job_status())); })
       .def("cancel", [](PyJobClient& c) {
         nb::gil_scoped_release r;
         c.client->cancel();

@@ -205,6 +205,26 @@ class ProcessFn final : public ProcessFunction<Object, Object> {
   Object ctx_obj_;
 };
 
+/// Points the Python context at the engine's keyed context for one call.
+template <class Ctx>
+void point_at(PyContext& py, Ctx& ctx, int time_domain) {
+  py.timestamp = [&ctx] { return ctx.timestamp(); };
+  py.timers = &ctx.timer_service();
+  py.key = &ctx.get_current_key();
+  py.time_domain = time_domain;
+}
+
+/// Calls a keyed function's `on_timer(timestamp, ctx)` (when it has one) and emits its results.
+template <class Ctx>
+void fire_timer(const Object& on_timer, int64_t timestamp, Ctx& ctx, PyContext& py, const Object& py_ctx,
+                Collector<Object>& out, const Object& requested) {
+  if (!on_timer) return;
+  point_at(py, ctx, ctx.time_domain() == TimeDomain::event_time ? 0 : 1);
+  Object ts = Object::steal(PyLong_FromLongLong(timestamp));
+  Object r = call(on_timer.get(), ts.get(), py_ctx.get());
+  emit_results(r.get(), "on_timer", ctx, out, requested.get());
+}
+
 class KeyedProcessFn final : public KeyedProcessFunction<Key, Object, Object> {
  public:
   KeyedProcessFn(UserFunction f, Object requested) : f_(std::move(f)), requested_(std::move(requested)) {}
@@ -216,22 +236,12 @@ class KeyedProcessFn final : public KeyedProcessFunction<Key, Object, Object> {
   }
   void close() override { f_.close(); }
   void process_element(const Object& value, Context& ctx, Collector<Object>& out) override {
-    ctx_.timestamp = [&ctx] { return ctx.timestamp(); };
-    ctx_.timers = &ctx.timer_service();
-    ctx_.key = &ctx.get_current_key();
-    ctx_.time_domain = -1;
+    point_at(ctx_, ctx, -1);
     Object r = call(f_.fn(), value.get(), ctx_obj_.get());
     emit_results(r.get(), "process_element", ctx, out, requested_.get());
   }
   void on_timer(int64_t timestamp, OnTimerContext& ctx, Collector<Object>& out) override {
-    if (!on_timer_) return;
-    ctx_.timestamp = [&ctx] { return ctx.timestamp(); };
-    ctx_.timers = &ctx.timer_service();
-    ctx_.key = &ctx.get_current_key();
-    ctx_.time_domain = ctx.time_domain() == TimeDomain::event_time ? 0 : 1;
-    Object ts = Object::steal(PyLong_FromLongLong(timestamp));
-    Object r = call(on_timer_.get(), ts.get(), ctx_obj_.get());
-    emit_results(r.get(), "on_timer", ctx, out, requested_.get());
+    fire_timer(on_timer_, timestamp, ctx, ctx_, ctx_obj_, out, requested_);
   }
 
  private:
@@ -258,22 +268,12 @@ class KeyedCoProcessFn final : public KeyedCoProcessFunction<Key, Object, Object
   void process_element1(const Object& v, Context& ctx, Collector<Object>& out) override { element(e1_, v, ctx, out); }
   void process_element2(const Object& v, Context& ctx, Collector<Object>& out) override { element(e2_, v, ctx, out); }
   void on_timer(int64_t timestamp, OnTimerContext& ctx, Collector<Object>& out) override {
-    if (!on_timer_) return;
-    ctx_.timestamp = [&ctx] { return ctx.timestamp(); };
-    ctx_.timers = &ctx.timer_service();
-    ctx_.key = &ctx.get_current_key();
-    ctx_.time_domain = ctx.time_domain() == TimeDomain::event_time ? 0 : 1;
-    Object ts = Object::steal(PyLong_FromLongLong(timestamp));
-    Object r = call(on_timer_.get(), ts.get(), ctx_obj_.get());
-    emit_results(r.get(), "on_timer", ctx, out, requested_.get());
+    fire_timer(on_timer_, timestamp, ctx, ctx_, ctx_obj_, out, requested_);
   }
 
  private:
   void element(const Object& fn, const Object& v, Context& ctx, Collector<Object>& out) {
-    ctx_.timestamp = [&ctx] { return ctx.timestamp(); };
-    ctx_.timers = &ctx.timer_service();
-    ctx_.key = &ctx.get_current_key();
-    ctx_.time_domain = -1;
+    point_at(ctx_, ctx, -1);
     Object r = call(fn.get(), v.get(), ctx_obj_.get());
     emit_results(r.get(), "process_element", ctx, out, requested_.get());
   }
