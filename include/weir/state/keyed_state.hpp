@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -177,11 +178,18 @@ struct Stamped {
 };
 
 /// TTL rules of one table.
+/// The stamp of a state entry written without TTL.
+inline constexpr int64_t kUnstamped = std::numeric_limits<int64_t>::min();
+
 class TtlRules {
  public:
   explicit TtlRules(const std::optional<StateTtlConfig>& ttl) : ttl_(ttl) {}
   bool enabled() const { return ttl_.has_value(); }
-  bool expired(int64_t stamp, int64_t now) const { return ttl_ && now - stamp >= ttl_->ttl_ms(); }
+  /// An entry written while its state had no TTL (restored into a state that has one) has no
+  /// stamp: it does not expire before it is written again.
+  bool expired(int64_t stamp, int64_t now) const {
+    return ttl_ && stamp != kUnstamped && now - stamp >= ttl_->ttl_ms();
+  }
   bool refresh_on_read() const { return ttl_ && ttl_->update_type() == TtlUpdateType::on_read_and_write; }
   bool return_expired() const { return ttl_ && ttl_->visibility() == TtlStateVisibility::return_expired_if_not_cleaned_up; }
 
@@ -320,7 +328,9 @@ class KeyedTable final : public StateTableBase {
     for (uint32_t s : dead) erase_slot(s);
   }
   const TtlRules& rules() const { return rules_; }
-  int64_t now() const { return backend_->now(); }
+  /// The stamp of an entry written now: the processing time under TTL; without TTL, no stamp
+  /// (reading the clock for every state write costs more than the write itself).
+  int64_t now() const { return rules_.enabled() ? backend_->now() : kUnstamped; }
 
   void snapshot(const std::function<void(uint32_t, std::string_view)>& emit) override {
     if constexpr (EntryCodec<E>::kSupported) {

@@ -245,3 +245,15 @@ TEST(KeyedState, StateOnANonKeyedStreamFailsWithAClearError) {
 }
 
 }  // namespace
+
+TEST(StateTtl, EntriesWrittenWithoutTtlHaveNoStampAndDoNotExpireUnderATtlAfterARestore) {
+  // Without TTL no clock is read for a write; such an entry restored into a state with TTL
+  // lives until it is written again (then it is stamped), rather than expiring at once.
+  const auto ttl = weir::StateTtlConfig::new_builder(100ms).build();
+  const weir::detail::TtlRules with_ttl(ttl);
+  const weir::detail::TtlRules without(std::nullopt);
+  EXPECT_FALSE(with_ttl.expired(weir::detail::kUnstamped, std::numeric_limits<int64_t>::max()));
+  EXPECT_TRUE(with_ttl.expired(1000, 1100));
+  EXPECT_FALSE(with_ttl.expired(1000, 1099));
+  EXPECT_FALSE(without.expired(1000, 1'000'000));
+}
