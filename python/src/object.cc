@@ -341,6 +341,23 @@ Object decode(ByteReader& r) {
 }
 
 std::string key_bytes(PyObject* value) {
+  if (PyLong_CheckExact(value)) {  // the common key: its tag and zigzag varint, built in place
+    int overflow = 0;
+    const long long x = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow == 0 && !(x == -1 && PyErr_Occurred())) {
+      char buf[11];
+      buf[0] = static_cast<char>(kInt);
+      uint64_t u = (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63);
+      std::size_t n = 1;
+      while (u >= 0x80) {
+        buf[n++] = static_cast<char>((u & 0x7F) | 0x80);
+        u >>= 7;
+      }
+      buf[n++] = static_cast<char>(u);
+      return std::string(buf, n);
+    }
+    PyErr_Clear();
+  }
   std::string out;
   ByteWriter w(out);
   encode(w, value, true);

@@ -161,3 +161,10 @@ def test_many_records_through_a_keyed_reduce(env):
         finals[(x * 2) % 10] += x * 2
     assert len(out) == n
     assert set(finals.values()) <= set(out)
+
+
+def test_the_int_key_fast_path_encodes_as_the_general_encoder():
+    from weir import _weir
+    for v in [0, 1, -1, 63, 64, -64, -65, 300, -300, 2 ** 31, 2 ** 62, 2 ** 63 - 1, -2 ** 63, 2 ** 63, -2 ** 63 - 1, 10 ** 30]:
+        assert _weir._key_bytes(v) == _weir._encode(v), v
+        assert _weir._decode(_weir._key_bytes(v)) == v
