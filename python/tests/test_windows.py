@@ -391,6 +391,9 @@ def test_allowed_lateness_and_late_side_output(env):
     _FIRED[("a", 0)] = threading.Event()
     _FIRED[("a", 100)] = threading.Event()
     env.get_config().set_auto_watermark_interval(5)
+    # The gate blocks a task until a window has fired: that needs a second task thread (a
+    # Python environment runs its tasks on one by default).
+    env.set_worker_threads(2)
     data = [("a", 10, 10, None), ("a", 50, 50, None), ("b", 60, 60, None), ("a", 130, 130, None),
             ("a", 40, 40, ("a", 0)),     # after [0, 100) fired: late, within the lateness -> fires again
             ("a", 250, 250, None),

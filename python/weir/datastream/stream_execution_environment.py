@@ -144,6 +144,14 @@ class StreamExecutionEnvironment(object):
     def get_max_parallelism(self):
         return self._j.get_max_parallelism()
 
+    def set_worker_threads(self, threads):
+        """Weir: the threads that run this environment's tasks (default 1). Python functions of
+        all tasks share one interpreter lock, so more threads only help functions that release it
+        while they wait (I/O in the function, ``time.sleep``)."""
+        _check_int(threads, "set_worker_threads", 1)
+        self._j.set_worker_threads(threads)
+        return self
+
     def set_runtime_mode(self, execution_mode):
         if not isinstance(execution_mode, RuntimeExecutionMode):
             raise TypeError("set_runtime_mode: expected a RuntimeExecutionMode, not %r" % (execution_mode,))
