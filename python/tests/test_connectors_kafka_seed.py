@@ -44,6 +44,16 @@ def wait_line(q, want, timeout=60):
     raise AssertionError("no such line within %d s; printed %r" % (timeout, seen))
 
 
+def stop(proc):
+    """Stops a job started in its own process group: SIGTERM, then SIGKILL after 20 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def run_seed(tmp_path, bootstrap, topic_exists_check=None):
     text = open(SEED, encoding="utf-8").read()
     assert '"localhost:9092"' in text
@@ -77,12 +87,7 @@ def run_seed(tmp_path, bootstrap, topic_exists_check=None):
         got = [l for l in printed if not l.startswith("warm")]
         assert got == [w * 2 for w in words]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop(proc)
 
 
 @needs_kafka
@@ -140,9 +145,4 @@ def test_clicks_job_counts_per_page_and_window_and_sends_the_late_click_aside(tm
         assert "late: page=home ts=%d" % (base + 100) in printed
         assert {l for l in printed if l.startswith("page=")} == want  # no window twice, none made up
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop(proc)
