@@ -152,8 +152,22 @@ void bind_env(nb::module_& m) {
         return out;
       });
 
+  // A processing-time clock that tests move by hand (weir.testing.ManualClock).
+  nb::class_<ManualClock>(m, "ManualClock")
+      .def(nb::init<int64_t>(), nb::arg("start_ms") = 0)
+      .def("now_ms", &ManualClock::now_ms)
+      .def("advance", [](ManualClock& c, int64_t ms) {
+        nb::gil_scoped_release release;  // timers due now run on the task threads
+        c.advance(ms);
+      })
+      .def("set", [](ManualClock& c, int64_t ms) {
+        nb::gil_scoped_release release;
+        c.set(ms);
+      });
+
   nb::class_<PyEnv>(m, "Environment")
       .def(nb::init<>())
+      .def("set_clock", [](PyEnv& e, std::shared_ptr<ManualClock> clock) { e.env.set_clock(std::move(clock)); })
       .def("set_parallelism", [](PyEnv& e, int p) { e.env.set_parallelism(p); })
       .def("get_parallelism", [](PyEnv& e) {
         const int p = e.env.get_parallelism();

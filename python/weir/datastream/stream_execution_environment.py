@@ -144,6 +144,14 @@ class StreamExecutionEnvironment(object):
     def get_max_parallelism(self):
         return self._j.get_max_parallelism()
 
+    def set_clock(self, clock):
+        """Weir: the processing-time clock of this environment's jobs, e.g. a
+        ``weir.testing.ManualClock`` that a test advances by hand."""
+        if not isinstance(clock, _weir.ManualClock):
+            raise TypeError("set_clock: expected a weir.testing.ManualClock, not %r" % (clock,))
+        self._j.set_clock(clock)
+        return self
+
     def set_worker_threads(self, threads):
         """Weir: the threads that run this environment's tasks (default 1). Python functions of
         all tasks share one interpreter lock, so more threads only help functions that release it
