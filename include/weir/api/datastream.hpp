@@ -134,7 +134,7 @@ class DataStream {
   using value_type = T;
 
   DataStream(std::shared_ptr<detail::EnvState> env, int node)
-      : env_(std::move(env)), node_(node), generation_(env_->generation) {}
+      : env_(std::move(env)), node_(node) {}
 
   /// The id of this stream's node in the logical graph.
   int get_id() const { return node_; }
@@ -406,13 +406,11 @@ class DataStream {
 
  protected:
   detail::LogicalNode& node() const {
-    env_->check_generation(generation_);
     return env_->graph.at(node_);
   }
 
   template <class U, class Factory>
   DataStream<U> add_one_input(std::string name, Factory factory) const {
-    node();  // generation check
     auto& n = env_->graph.add(detail::LogicalNode::Kind::kOperator, std::move(name));
     n.inputs.push_back({node_, 0});
     n.out_type = detail::type_ops<U>();
@@ -474,7 +472,6 @@ class DataStream {
 
   std::shared_ptr<detail::EnvState> env_;
   int node_;
-  int generation_;
 };
 
 /// A stream partitioned by key (the result of `key_by`). Operators applied to it see every

@@ -62,19 +62,10 @@ struct EnvAccess;
 struct EnvState {
   ExecutionConfig config;
   LogicalGraph graph;
-  int generation = 0;  ///< streams of another generation are stale (reserved: execute() keeps the graph)
-
-  void check_generation(int g) const {
-    if (g != generation) {
-      throw GraphError(
-          "this stream belongs to a job that was already executed; declare the pipeline again "
-          "after execute()");
-    }
-  }
 };
 
-/// Takes the environment's graph, builds the job graph (throwing GraphError on misuse) and
-/// starts the job.
+/// Builds the job graph of the sinks declared since the previous job (throwing GraphError on
+/// misuse), marks them executed and starts the job; the environment keeps its graph.
 JobClient submit_job(EnvState& env, const std::string& job_name);
 /// The chained job graph as JSON, without running it.
 std::string execution_plan(const EnvState& env);
