@@ -6,8 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -177,10 +177,10 @@ struct Stamped {
   int64_t stamp = 0;
 };
 
-/// TTL rules of one table.
 /// The stamp of a state entry written without TTL.
 inline constexpr int64_t kUnstamped = std::numeric_limits<int64_t>::min();
 
+/// TTL rules of one table.
 class TtlRules {
  public:
   explicit TtlRules(const std::optional<StateTtlConfig>& ttl) : ttl_(ttl) {}
