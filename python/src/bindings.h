@@ -63,6 +63,17 @@ void for_each_result(PyObject* result, const char* what, F&& emit) {
   if (PyErr_Occurred()) throw_python_error();
 }
 
+/// The engine's watermark strategy for a Python `WatermarkStrategy`'s kind ("none" or
+/// "bounded"), out-of-orderness bound and idle timeout (0: none); the assigner is added by the
+/// caller where records can be given to Python.
+template <class T>
+WatermarkStrategy<T> base_watermark_strategy(const std::string& kind, int64_t bound_ms, int64_t idle_ms) {
+  WatermarkStrategy<T> s = kind == "none" ? WatermarkStrategy<T>::no_watermarks()
+                                          : WatermarkStrategy<T>::for_bounded_out_of_orderness(std::chrono::milliseconds(bound_ms));
+  if (idle_ms > 0) s = s.with_idleness(std::chrono::milliseconds(idle_ms));
+  return s;
+}
+
 /// A user function given from Python: a plain callable, or an object (a MapFunction, a
 /// KeyedProcessFunction, ...) with a method to call. Objects are copied per parallel subtask
 /// (as PyFlink unpickles one per worker), get `open(runtime_context)` and `close()`.

@@ -50,29 +50,18 @@ BadRecordPolicy policy_of(const std::string& kind, const std::string& tag) {
 
 /// The watermark strategy of a source of strings: no assigner here (a Python assigner runs on
 /// the Python values after the conversion; see weir/datastream/connectors/base.py).
-WatermarkStrategy<std::string> string_strategy(const std::string& kind, int64_t bound_ms, int64_t idle_ms) {
-  WatermarkStrategy<std::string> s = kind == "none" ? WatermarkStrategy<std::string>::no_watermarks()
-                                                    : WatermarkStrategy<std::string>::for_bounded_out_of_orderness(
-                                                          std::chrono::milliseconds(bound_ms));
-  if (idle_ms > 0) s = s.with_idleness(std::chrono::milliseconds(idle_ms));
-  return s;
-}
 
 /// How the bytes of a record become a Python value.
 struct Conversion {
   std::string mode;  // "str" (UTF-8, malformed bytes replaced as Java does), "bytes", "call_str", "call_bytes"
   Object fn;         // for call_*: a Python callable of one argument
   Object operator()(const std::string& s) const {
-    if (mode == "str") {
-      PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
-      if (o == nullptr) throw_python_error();
-      return Object::steal(o);
-    }
     Object arg;
-    if (mode == "call_str") {
+    if (mode == "str" || mode == "call_str") {
       PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
       if (o == nullptr) throw_python_error();
       arg = Object::steal(o);
+      if (mode == "str") return arg;
     } else {
       arg = Object::steal(PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size())));
       if (!arg) throw_python_error();
@@ -131,7 +120,7 @@ template <class S>
 nb::tuple add_string_source(nb::handle env, S source, nb::dict c, const BadRecordPolicy& policy) {
   const auto name = nb::cast<std::string>(c["name"]);
   auto raw = env_from(env).from_source(std::move(source),
-                                       string_strategy(nb::cast<std::string>(c["wm_kind"]), nb::cast<int64_t>(c["wm_bound_ms"]),
+                                       base_watermark_strategy<std::string>(nb::cast<std::string>(c["wm_kind"]), nb::cast<int64_t>(c["wm_bound_ms"]),
                                                        nb::cast<int64_t>(c["wm_idle_ms"])),
                                        name);
   return finish_source(std::move(raw), conversion(nb::cast<std::string>(c["conversion"]), c["convert"]), policy, name);

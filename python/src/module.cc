@@ -89,6 +89,17 @@ struct PyJobClient {
   }
 };
 
+/// The folder of a savepoint being taken, waited for with the interpreter lock released; a failed
+/// savepoint raises RuntimeError with its cause.
+std::string savepoint_path(std::future<std::string> f) {
+  wait_released(f, [] {});
+  try {
+    return f.get();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(e.what());
+  }
+}
+
 PyJobClient submit(PyEnv& e, const std::string& name) {
   try {
     std::shared_ptr<JobClient> c;
@@ -120,24 +131,10 @@ void bind_env(nb::module_& m) {
         return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
       })
       .def("restart_count", [](PyJobClient& c) { return c.client->get_restart_count(); })
-      .def("trigger_savepoint", [](PyJobClient& c, const std::string& dir) {
-        auto f = c.client->trigger_savepoint(dir);
-        wait_released(f, [] {});
-        try {
-          return f.get();
-        } catch (const std::exception& e) {
-          throw std::runtime_error(e.what());
-        }
-      })
-      .def("stop_with_savepoint", [](PyJobClient& c, const std::string& dir) {
-        auto f = c.client->stop_with_savepoint(dir);
-        wait_released(f, [] {});
-        try {
-          return f.get();
-        } catch (const std::exception& e) {
-          throw std::runtime_error(e.what());
-        }
-      })
+      .def("trigger_savepoint",
+           [](PyJobClient& c, const std::string& dir) { return savepoint_path(c.client->trigger_savepoint(dir)); })
+      .def("stop_with_savepoint",
+           [](PyJobClient& c, const std::string& dir) { return savepoint_path(c.client->stop_with_savepoint(dir)); })
       .def("completed_checkpoints", [](PyJobClient& c) { return c.client->get_checkpoint_stats().completed; })
       .def("latest_checkpoint", [](PyJobClient& c) { return c.client->get_checkpoint_stats().latest_path; })
       .def("metrics", [](PyJobClient& c) {

@@ -94,6 +94,12 @@ PyObject* cloudpickle_fn(const char* name) {
   return std::strcmp(name, "dumps") == 0 ? dumps : loads;
 }
 
+/// An int that fits 64 bits: its tag and zigzag varint.
+void write_int(ByteWriter& w, int64_t x) {
+  w.write_u8(kInt);
+  w.write_varint((static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63));
+}
+
 void write_str(ByteWriter& w, PyObject* s) {
   Py_ssize_t n = 0;
   const char* data = PyUnicode_AsUTF8AndSize(s, &n);
@@ -148,9 +154,7 @@ void encode(ByteWriter& w, PyObject* v, bool key) {
     const long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
     if (overflow == 0) {
       if (x == -1 && PyErr_Occurred()) throw_python_error();
-      w.write_u8(kInt);
-      const uint64_t u = x;
-      w.write_varint((u << 1) ^ static_cast<uint64_t>(x >> 63));
+      write_int(w, x);
     } else {
       Object s = Object::steal(PyObject_Str(v));
       if (!s) throw_python_error();
@@ -341,20 +345,14 @@ Object decode(ByteReader& r) {
 }
 
 std::string key_bytes(PyObject* value) {
-  if (PyLong_CheckExact(value)) {  // the common key: its tag and zigzag varint, built in place
+  if (PyLong_CheckExact(value)) {  // the common key, without the general encoder's type tests
     int overflow = 0;
     const long long x = PyLong_AsLongLongAndOverflow(value, &overflow);
     if (overflow == 0 && !(x == -1 && PyErr_Occurred())) {
-      char buf[11];
-      buf[0] = static_cast<char>(kInt);
-      uint64_t u = (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63);
-      std::size_t n = 1;
-      while (u >= 0x80) {
-        buf[n++] = static_cast<char>((u & 0x7F) | 0x80);
-        u >>= 7;
-      }
-      buf[n++] = static_cast<char>(u);
-      return std::string(buf, n);
+      std::string out;  // at most 11 bytes: no allocation
+      ByteWriter w(out);
+      write_int(w, x);
+      return out;
     }
     PyErr_Clear();
   }

@@ -79,34 +79,30 @@ Object UserFunction::method(const char* name) const {
 
 namespace {
 
-struct MapFn {
+/// A function the engine opens and closes per subtask (its `UserFunction` copies a Function
+/// object for the subtask and calls its `open`/`close`).
+struct RichFn {
   UserFunction f;
   void open(RuntimeContext& rc) { f.open(rc); }
   void close() { f.close(); }
+};
+
+struct MapFn : RichFn {
   Object operator()(const Object& v) const { return call(f.fn(), v.get()); }
 };
 
-struct FilterFn {
-  UserFunction f;
-  void open(RuntimeContext& rc) { f.open(rc); }
-  void close() { f.close(); }
+struct FilterFn : RichFn {
   bool operator()(const Object& v) const { return truth(call(f.fn(), v.get()).get()); }
 };
 
-struct FlatMapFn {
-  UserFunction f;
-  void open(RuntimeContext& rc) { f.open(rc); }
-  void close() { f.close(); }
+struct FlatMapFn : RichFn {
   void operator()(const Object& v, Collector<Object>& out) const {
     Object r = call(f.fn(), v.get());
     for_each_result(r.get(), "flat_map", [&](Object&& o) { out.collect(std::move(o)); });
   }
 };
 
-struct ReduceFn {
-  UserFunction f;
-  void open(RuntimeContext& rc) { f.open(rc); }
-  void close() { f.close(); }
+struct ReduceFn : RichFn {
   Object operator()(const Object& a, const Object& b) const { return call(f.fn(), a.get(), b.get()); }
 };
 
@@ -182,106 +178,110 @@ void emit_results(PyObject* result, const char* what, Ctx& ctx, Collector<Object
   });
 }
 
+/// What the process function wrappers share: the user's function, the side-output tags the job
+/// reads, and the Python context handed to every call (pointed at the engine's context for the
+/// call). A copy (one per subtask) takes the function and the tags, not the context.
+struct ProcessCalls {
+  UserFunction f;
+  Object requested;
+  PyContext ctx;
+  Object ctx_obj;
+
+  ProcessCalls(UserFunction fn, Object req) : f(std::move(fn)), requested(std::move(req)) {}
+  ProcessCalls(const ProcessCalls& o) : f(o.f), requested(o.requested) {}
+  void open(RuntimeContext& rc) {
+    f.open(rc);
+    ctx_obj = Object::steal(nb::cast(&ctx, nb::rv_policy::reference).release().ptr());
+  }
+  void close() { f.close(); }
+
+  /// Points the Python context at the engine's keyed context for one call.
+  template <class Ctx>
+  void point_at(Ctx& c, int time_domain) {
+    ctx.timestamp = [&c] { return c.timestamp(); };
+    ctx.timers = &c.timer_service();
+    ctx.key = &c.get_current_key();
+    ctx.time_domain = time_domain;
+  }
+  /// `fn(value, ctx)`, its results emitted.
+  template <class Ctx>
+  void element(PyObject* fn, const Object& value, Ctx& c, Collector<Object>& out) {
+    Object r = call(fn, value.get(), ctx_obj.get());
+    emit_results(r.get(), "process_element", c, out, requested.get());
+  }
+  /// A keyed function's `on_timer(timestamp, ctx)` (when it has one), its results emitted.
+  template <class Ctx>
+  void timer(const Object& on_timer, int64_t timestamp, Ctx& c, Collector<Object>& out) {
+    if (!on_timer) return;
+    point_at(c, c.time_domain() == TimeDomain::event_time ? 0 : 1);
+    Object ts = Object::steal(PyLong_FromLongLong(timestamp));
+    Object r = call(on_timer.get(), ts.get(), ctx_obj.get());
+    emit_results(r.get(), "on_timer", c, out, requested.get());
+  }
+};
+
 class ProcessFn final : public ProcessFunction<Object, Object> {
  public:
-  ProcessFn(UserFunction f, Object requested) : f_(std::move(f)), requested_(std::move(requested)) {}
-  ProcessFn(const ProcessFn& o) : ProcessFunction(), f_(o.f_), requested_(o.requested_) {}
-  void open(RuntimeContext& rc) override {
-    f_.open(rc);
-    ctx_obj_ = Object::steal(nb::cast(&ctx_, nb::rv_policy::reference).release().ptr());
-  }
-  void close() override { f_.close(); }
+  ProcessFn(UserFunction f, Object requested) : calls_(std::move(f), std::move(requested)) {}
+  void open(RuntimeContext& rc) override { calls_.open(rc); }
+  void close() override { calls_.close(); }
   void process_element(const Object& value, Context& ctx, Collector<Object>& out) override {
-    ctx_.timestamp = [&ctx] { return ctx.timestamp(); };
-    ctx_.timers = &ctx.timer_service();
-    Object r = call(f_.fn(), value.get(), ctx_obj_.get());
-    emit_results(r.get(), "process_element", ctx, out, requested_.get());
+    calls_.ctx.timestamp = [&ctx] { return ctx.timestamp(); };
+    calls_.ctx.timers = &ctx.timer_service();
+    calls_.element(calls_.f.fn(), value, ctx, out);
   }
 
  private:
-  UserFunction f_;
-  Object requested_;
-  PyContext ctx_;
-  Object ctx_obj_;
+  ProcessCalls calls_;
 };
-
-/// Points the Python context at the engine's keyed context for one call.
-template <class Ctx>
-void point_at(PyContext& py, Ctx& ctx, int time_domain) {
-  py.timestamp = [&ctx] { return ctx.timestamp(); };
-  py.timers = &ctx.timer_service();
-  py.key = &ctx.get_current_key();
-  py.time_domain = time_domain;
-}
-
-/// Calls a keyed function's `on_timer(timestamp, ctx)` (when it has one) and emits its results.
-template <class Ctx>
-void fire_timer(const Object& on_timer, int64_t timestamp, Ctx& ctx, PyContext& py, const Object& py_ctx,
-                Collector<Object>& out, const Object& requested) {
-  if (!on_timer) return;
-  point_at(py, ctx, ctx.time_domain() == TimeDomain::event_time ? 0 : 1);
-  Object ts = Object::steal(PyLong_FromLongLong(timestamp));
-  Object r = call(on_timer.get(), ts.get(), py_ctx.get());
-  emit_results(r.get(), "on_timer", ctx, out, requested.get());
-}
 
 class KeyedProcessFn final : public KeyedProcessFunction<Key, Object, Object> {
  public:
-  KeyedProcessFn(UserFunction f, Object requested) : f_(std::move(f)), requested_(std::move(requested)) {}
-  KeyedProcessFn(const KeyedProcessFn& o) : KeyedProcessFunction(), f_(o.f_), requested_(o.requested_) {}
+  KeyedProcessFn(UserFunction f, Object requested) : calls_(std::move(f), std::move(requested)) {}
   void open(RuntimeContext& rc) override {
-    f_.open(rc);
-    on_timer_ = f_.method("on_timer");
-    ctx_obj_ = Object::steal(nb::cast(&ctx_, nb::rv_policy::reference).release().ptr());
+    calls_.open(rc);
+    on_timer_ = calls_.f.method("on_timer");
   }
-  void close() override { f_.close(); }
+  void close() override { calls_.close(); }
   void process_element(const Object& value, Context& ctx, Collector<Object>& out) override {
-    point_at(ctx_, ctx, -1);
-    Object r = call(f_.fn(), value.get(), ctx_obj_.get());
-    emit_results(r.get(), "process_element", ctx, out, requested_.get());
+    calls_.point_at(ctx, -1);
+    calls_.element(calls_.f.fn(), value, ctx, out);
   }
   void on_timer(int64_t timestamp, OnTimerContext& ctx, Collector<Object>& out) override {
-    fire_timer(on_timer_, timestamp, ctx, ctx_, ctx_obj_, out, requested_);
+    calls_.timer(on_timer_, timestamp, ctx, out);
   }
 
  private:
-  UserFunction f_;
-  Object requested_;
+  ProcessCalls calls_;
   Object on_timer_;
-  PyContext ctx_;
-  Object ctx_obj_;
 };
 
 class KeyedCoProcessFn final : public KeyedCoProcessFunction<Key, Object, Object, Object> {
  public:
-  KeyedCoProcessFn(UserFunction f, Object requested) : f_(std::move(f)), requested_(std::move(requested)) {}
-  KeyedCoProcessFn(const KeyedCoProcessFn& o) : KeyedCoProcessFunction(), f_(o.f_), requested_(o.requested_) {}
+  KeyedCoProcessFn(UserFunction f, Object requested) : calls_(std::move(f), std::move(requested)) {}
   void open(RuntimeContext& rc) override {
-    f_.open(rc);
-    e1_ = f_.method("process_element1");
-    e2_ = f_.method("process_element2");
-    on_timer_ = f_.method("on_timer");
+    calls_.open(rc);
+    e1_ = calls_.f.method("process_element1");
+    e2_ = calls_.f.method("process_element2");
+    on_timer_ = calls_.f.method("on_timer");
     if (!e1_ || !e2_) throw PythonError("KeyedCoProcessFunction: process_element1 and process_element2 are needed");
-    ctx_obj_ = Object::steal(nb::cast(&ctx_, nb::rv_policy::reference).release().ptr());
   }
-  void close() override { f_.close(); }
-  void process_element1(const Object& v, Context& ctx, Collector<Object>& out) override { element(e1_, v, ctx, out); }
-  void process_element2(const Object& v, Context& ctx, Collector<Object>& out) override { element(e2_, v, ctx, out); }
+  void close() override { calls_.close(); }
+  void process_element1(const Object& v, Context& ctx, Collector<Object>& out) override {
+    calls_.point_at(ctx, -1);
+    calls_.element(e1_.get(), v, ctx, out);
+  }
+  void process_element2(const Object& v, Context& ctx, Collector<Object>& out) override {
+    calls_.point_at(ctx, -1);
+    calls_.element(e2_.get(), v, ctx, out);
+  }
   void on_timer(int64_t timestamp, OnTimerContext& ctx, Collector<Object>& out) override {
-    fire_timer(on_timer_, timestamp, ctx, ctx_, ctx_obj_, out, requested_);
+    calls_.timer(on_timer_, timestamp, ctx, out);
   }
 
  private:
-  void element(const Object& fn, const Object& v, Context& ctx, Collector<Object>& out) {
-    point_at(ctx_, ctx, -1);
-    Object r = call(fn.get(), v.get(), ctx_obj_.get());
-    emit_results(r.get(), "process_element", ctx, out, requested_.get());
-  }
-  UserFunction f_;
-  Object requested_;
+  ProcessCalls calls_;
   Object e1_, e2_, on_timer_;
-  PyContext ctx_;
-  Object ctx_obj_;
 };
 
 /// One half of a CoMapFunction / CoFlatMapFunction (map1/map2, flat_map1/flat_map2). The two
@@ -331,10 +331,7 @@ struct CoFlatHalf : CoHalfBase<true, Side> {
 // ---- sinks -------------------------------------------------------------------------------------
 
 /// `add_sink(callable)` and `print()`: a Python callable per record, on the sink's subtasks.
-struct SinkFn {
-  UserFunction f;
-  void open(RuntimeContext& rc) { f.open(rc); }
-  void close() { f.close(); }
+struct SinkFn : RichFn {
   void operator()(const Object& v) const { call(f.fn(), v.get()); }
 };
 
@@ -412,9 +409,7 @@ struct PyCollector {
 // ---- watermark strategies ----------------------------------------------------------------------
 
 WatermarkStrategy<Object> make_strategy(const std::string& kind, int64_t bound_ms, int64_t idle_ms, nb::object assigner) {
-  WatermarkStrategy<Object> s = kind == "none" ? WatermarkStrategy<Object>::no_watermarks()
-                                               : WatermarkStrategy<Object>::for_bounded_out_of_orderness(
-                                                     std::chrono::milliseconds(bound_ms));
+  WatermarkStrategy<Object> s = base_watermark_strategy<Object>(kind, bound_ms, idle_ms);
   if (!assigner.is_none()) {
     Object fn = own(assigner);
     s = s.with_timestamp_assigner([fn](const Object& v, int64_t record_ts) -> int64_t {
@@ -429,7 +424,6 @@ WatermarkStrategy<Object> make_strategy(const std::string& kind, int64_t bound_m
       return t;
     });
   }
-  if (idle_ms > 0) s = s.with_idleness(std::chrono::milliseconds(idle_ms));
   return s;
 }
 
@@ -438,11 +432,6 @@ UserFunction user_fn(nb::handle target, const std::string& method) { return User
 PyStream wrap(Stream s) { return PyStream{std::make_shared<Stream>(std::move(s))}; }
 
 }  // namespace
-
-WatermarkStrategy<Object> watermark_strategy(const std::string& kind, int64_t bound_ms, int64_t idle_ms,
-                                             nb::object assigner) {
-  return make_strategy(kind, bound_ms, idle_ms, std::move(assigner));
-}
 
 void bind_stream(nb::module_& m) {
   nb::class_<TimerService>(m, "TimerService")
@@ -482,13 +471,13 @@ void bind_stream(nb::module_& m) {
       .def("start_new_chain", [](PyStream& s) { s.s->start_new_chain(); })
       .def("set_buffer_timeout", [](PyStream& s, int64_t ms) { s.s->set_buffer_timeout(ms); })
       .def("map", [](PyStream& s, nb::handle f, const std::string& method) {
-        return wrap(s.s->map(MapFn{user_fn(f, method)}));
+        return wrap(s.s->map(MapFn{{user_fn(f, method)}}));
       })
       .def("filter", [](PyStream& s, nb::handle f, const std::string& method) {
-        return wrap(s.s->filter(FilterFn{user_fn(f, method)}));
+        return wrap(s.s->filter(FilterFn{{user_fn(f, method)}}));
       })
       .def("flat_map", [](PyStream& s, nb::handle f, const std::string& method) {
-        return wrap(s.s->flat_map<Object>(FlatMapFn{user_fn(f, method)}));
+        return wrap(s.s->flat_map<Object>(FlatMapFn{{user_fn(f, method)}}));
       })
       .def("process", [](PyStream& s, nb::handle f, nb::handle requested) {
         return wrap(s.s->process(ProcessFn(user_fn(f, "process_element"), own(requested))));
@@ -520,7 +509,7 @@ void bind_stream(nb::module_& m) {
         return wrap(connected.map(CoMapHalf<1>(uf), CoMapHalf<2>(uf)));
       })
       .def("add_sink", [](PyStream& s, nb::handle f, const std::string& method) {
-        return s.s->add_sink(SinkFn{user_fn(f, method)});
+        return s.s->add_sink(SinkFn{{user_fn(f, method)}});
       })
       .def("print", [](PyStream& s, nb::handle formatter, const std::string& id) {
         return s.s->add_sink(PrintFn{own(formatter), id, ""}).name("Print to Std. Out");
@@ -537,7 +526,7 @@ void bind_stream(nb::module_& m) {
   nb::class_<PyKeyed>(m, "KeyedStream")
       .def("as_stream", [](PyKeyed& k) { return wrap(*k.k); })
       .def("reduce", [](PyKeyed& k, nb::handle f, const std::string& method) {
-        return wrap(k.k->reduce(ReduceFn{user_fn(f, method)}));
+        return wrap(k.k->reduce(ReduceFn{{user_fn(f, method)}}));
       })
       .def("process", [](PyKeyed& k, nb::handle f, nb::handle requested) {
         return wrap(k.k->process(KeyedProcessFn(user_fn(f, "process_element"), own(requested))));
