@@ -5,11 +5,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
 
 import pytest
 
+from checkpoint_support import completed_checkpoints, kill_after_checkpoints
 from weir.common import Duration, WatermarkStrategy
 from weir.common.serialization import Encoder
 from weir.datastream import OutputTag, StreamExecutionEnvironment
@@ -113,14 +113,6 @@ JOB = textwrap.dedent("""
 """)
 
 
-def completed_checkpoints(chk):
-    found = []
-    for root, dirs, files in os.walk(chk):
-        if os.path.basename(root).startswith("chk-") and "_metadata" in files:
-            found.append((int(os.path.basename(root)[4:]), root))
-    return sorted(found)
-
-
 @pytest.mark.parametrize("p", [1, 2, 4])
 def test_file_sink_exactly_once_after_kill(tmp_path, p):
     expected = write_files(str(tmp_path / "in"), 4, 1500)
@@ -130,15 +122,7 @@ def test_file_sink_exactly_once_after_kill(tmp_path, p):
     os.makedirs(out)
     args = [sys.executable, str(job), str(tmp_path / "in"), out, chk, str(p)]
     first = subprocess.Popen(args + ["-"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.time() + 120
-        while not completed_checkpoints(chk) or completed_checkpoints(chk)[-1][0] < 3 or not visible_lines(out):
-            assert first.poll() is None, "the job ended before it was killed: %s" % first.stderr.read().decode()
-            assert time.time() < deadline, "no checkpoints in 120 s"
-            time.sleep(0.05)
-        first.kill()  # SIGKILL
-    finally:
-        first.wait()
+    kill_after_checkpoints(first, chk, at_least=3, also=lambda: bool(visible_lines(out)))
     assert len(visible_lines(out)) < len(expected), "the job had written everything before the kill"
     latest = completed_checkpoints(chk)[-1][1]
     second = subprocess.run(args + [latest], capture_output=True, timeout=300)

@@ -7,7 +7,7 @@ import pytest
 from weir.common import Row, Types, WatermarkStrategy
 from weir.common.serialization import SimpleStringSchema
 from weir.datastream import OutputTag
-from weir.datastream.connectors import BadRecord, BadRecordPolicy, DeliveryGuarantee
+from weir.datastream.connectors import BadRecordPolicy, DeliveryGuarantee
 from weir.datastream.connectors.kafka import (FlinkKafkaConsumer, FlinkKafkaProducer, KafkaOffsetsInitializer,
                                               KafkaRecordSerializationSchema, KafkaSink, KafkaSource,
                                               KafkaTopicPartition, Semantic)
@@ -239,11 +239,9 @@ env.execute("exactly once kafka")
 
 @pytest.mark.parametrize("p", [1, 2])
 def test_exactly_once_after_kill(tmp_path, p):
-    import os
     import subprocess
     import sys
-    import time
-    from test_connectors_file import completed_checkpoints
+    from checkpoint_support import completed_checkpoints, kill_after_checkpoints
     from kafka_support import count_messages
     src, dst = new_topic(), new_topic()
     lines = ["k%d" % i for i in range(2000)]
@@ -253,15 +251,7 @@ def test_exactly_once_after_kill(tmp_path, p):
     chk = str(tmp_path / "chk")
     args = [sys.executable, str(job), BOOTSTRAP, src, dst, chk, str(p)]
     first = subprocess.Popen(args + ["-"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.time() + 120
-        while not completed_checkpoints(chk) or completed_checkpoints(chk)[-1][0] < 3:
-            assert first.poll() is None, "the job ended before it was killed: %s" % first.stderr.read().decode()
-            assert time.time() < deadline, "no checkpoints in 120 s"
-            time.sleep(0.05)
-        first.kill()  # SIGKILL
-    finally:
-        first.wait()
+    kill_after_checkpoints(first, chk, at_least=3)
     latest = completed_checkpoints(chk)[-1][1]
     second = subprocess.run(args + [latest], capture_output=True, timeout=300)
     assert second.returncode == 0, second.stderr.decode()

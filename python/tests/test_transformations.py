@@ -75,10 +75,7 @@ def test_reduce_function_object(env):
     sums = defaultdict(int)
     for x in range(100):
         sums[x % 7] += x
-    assert sorted(out)[-7:] != []
-    finals = defaultdict(int)
-    for v in out:
-        pass
+    assert len(out) == 100  # a running value per record
     assert set(sums.values()) <= set(out)
 
 

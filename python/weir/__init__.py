@@ -3,13 +3,7 @@
 The modules mirror PyFlink's (``weir.datastream``, ``weir.common``, ...); ``weir run job.py``
 and ``python -m weir job.py`` also resolve ``pyflink`` imports to them.
 """
-try:
-    from . import _weir  # the extension, installed inside the package
-except ImportError:  # a build folder: the extension beside the package's linked files
-    import importlib
-    import sys
-    _weir = importlib.import_module("weir._weir")
-    sys.modules["weir._weir"] = _weir
+from . import _weir  # the extension, inside the package (installed, or in a build folder)
 
 __version__ = "0.1.0"
 

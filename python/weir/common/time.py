@@ -1,10 +1,26 @@
 """Durations and times (PyFlink's ``Duration``, ``Time``, ``Instant``), in milliseconds."""
 
 
-class Duration(object):
+class _Span(object):
+    """A number of milliseconds; spans of the same class and length are equal."""
+
     def __init__(self, millis):
         self._millis = int(millis)
 
+    def to_milliseconds(self):
+        return self._millis
+
+    def __eq__(self, other):
+        return type(other) is type(self) and self._millis == other._millis
+
+    def __hash__(self):
+        return hash(self._millis)
+
+    def __repr__(self):
+        return "%s(%d ms)" % (type(self).__name__, self._millis)
+
+
+class Duration(_Span):
     @staticmethod
     def of_millis(millis):
         return Duration(millis)
@@ -33,27 +49,9 @@ class Duration(object):
     def zero():
         return Duration(0)
 
-    def to_milliseconds(self):
-        return self._millis
 
-    def __eq__(self, other):
-        return isinstance(other, Duration) and self._millis == other._millis
-
-    def __hash__(self):
-        return hash(self._millis)
-
-    def __repr__(self):
-        return "Duration(%d ms)" % self._millis
-
-
-class Time(object):
+class Time(_Span):
     """A span of time for windows, triggers and state TTL (PyFlink's ``Time``)."""
-
-    def __init__(self, millis):
-        self._millis = int(millis)
-
-    def to_milliseconds(self):
-        return self._millis
 
     @staticmethod
     def milliseconds(n):
@@ -74,15 +72,6 @@ class Time(object):
     @staticmethod
     def days(n):
         return Time(n * 86400000)
-
-    def __eq__(self, other):
-        return isinstance(other, Time) and self._millis == other._millis
-
-    def __hash__(self):
-        return hash(self._millis)
-
-    def __repr__(self):
-        return "Time(%d ms)" % self._millis
 
 
 class Instant(object):

@@ -5,7 +5,7 @@ task threads in this process, called directly with the records as Python objects
 from typing import Callable, Union
 
 from weir import _weir
-from weir.common.typeinfo import PickledBytesTypeInfo, RowTypeInfo, TupleTypeInfo, _check_type_info
+from weir.common.typeinfo import PickledBytesTypeInfo, _check_type_info
 from weir.common.types import Row
 from weir.datastream.functions import (CoFlatMapFunction, CoMapFunction, FilterFunction, FlatMapFunction,
                                        Function, KeyedCoProcessFunction, KeyedProcessFunction, KeySelector,
