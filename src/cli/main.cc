@@ -25,6 +25,7 @@
 #include "weir/weir.hpp"
 
 #include "checkpoint/storage.h"
+#include "cluster_commands.h"
 #include "kafka_dev.h"
 
 namespace {
@@ -526,8 +527,14 @@ int main(int argc, char** argv) {
   demo->add_option("-p,--parallelism", parallelism, "Parallelism")->check(CLI::PositiveNumber);
   demo->add_option("-u,--users", users, "Number of distinct keys")->check(CLI::PositiveNumber);
 
-  auto* savepoint = app.add_subcommand("savepoint", "Work with savepoints and retained checkpoints");
-  savepoint->require_subcommand(1);
+  auto* savepoint = app.add_subcommand("savepoint", "Take a cluster job's savepoint (JOB_ID DIR), or inspect one (inspect DIR)");
+  savepoint->require_subcommand(0, 1);
+  std::string savepoint_job;
+  std::string savepoint_dir;
+  std::string savepoint_coordinator;
+  savepoint->add_option("job_id", savepoint_job, "A cluster job's id (weir list)");
+  savepoint->add_option("dir", savepoint_dir, "The folder of the savepoint");
+  savepoint->add_option("--coordinator", savepoint_coordinator, "HOST:PORT[,...] (default: $WEIR_COORDINATOR or 127.0.0.1:6123)");
   auto* inspect = savepoint->add_subcommand(
       "inspect", "Print what a savepoint (or chk-N checkpoint folder) holds: operators, state, keys, files");
   std::string inspect_dir;
@@ -569,13 +576,34 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Run a job: a Python file (PyFlink's API, pyflink imports resolved to weir)");
   std::string run_file;
+  int run_workers = 0;
+  run->add_option("--workers", run_workers,
+                  "Run the job on a local cluster of N worker processes (a .py file or a program that links Weir)")
+      ->check(CLI::PositiveNumber);
   run->add_option("job", run_file, "the job: a .py file")->required();
   run->prefix_command();  // what follows the file is the job's own arguments
 
+  const auto cluster_commands = weir::cli::add_cluster_commands(app);
+
   CLI11_PARSE(app, argc, argv);
-  if (app.got_subcommand(run)) return run_python_job(argv[0], run_file, run->remaining());
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  if (app.got_subcommand(run) && run_workers > 0) {
+    try {
+      return weir::cli::run_with_workers(run_workers, run_file, run->remaining(), g_interrupted);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "weir: %s\n", e.what());
+      return 1;
+    }
+  }
+  if (app.got_subcommand(run)) return run_python_job(argv[0], run_file, run->remaining());
+  try {
+    const int code = weir::cli::run_cluster_command(cluster_commands, g_interrupted);
+    if (code >= 0) return code;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weir: %s\n", e.what());
+    return 1;
+  }
 
   try {
     if (app.got_subcommand("version")) {
@@ -588,6 +616,13 @@ int main(int argc, char** argv) {
       return weir::cli::run_kafka_dev(kafka_dev_options);
     }
     if (savepoint->got_subcommand(inspect)) return inspect_savepoint(inspect_dir, inspect_json, !no_verify);
+    if (app.got_subcommand(savepoint)) {
+      if (savepoint_job.empty() || savepoint_dir.empty()) {
+        std::fprintf(stderr, "weir savepoint: give JOB_ID DIR (a running cluster job), or inspect DIR\n");
+        return 2;
+      }
+      return weir::cli::trigger_savepoint(savepoint_coordinator, savepoint_job, savepoint_dir);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "weir: %s\n", e.what());
     return 1;

@@ -42,6 +42,26 @@ std::string new_job_id() {
 }
 }  // namespace
 
+namespace {
+
+/// An event stored in an unaligned checkpoint, as it travels again.
+Event event_of(const InFlightEvent& e, const detail::TypeOps& type) {
+  switch (e.kind) {
+    case 0: {
+      Event ev;
+      ev.kind = Event::Kind::kBatch;
+      ev.batch = type.decode_batch(e.bytes);
+      return ev;
+    }
+    case 1:
+      return Event::watermark(e.value);
+    default:
+      return Event::watermark_status(e.value != 0);
+  }
+}
+
+}  // namespace
+
 JobRun::JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionConfig config)
     : logical_(std::move(logical)),
       graph_(std::move(graph)),
@@ -56,8 +76,17 @@ JobRun::JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionCon
   }
 }
 
-std::string JobRun::uid_of(int node) const {
-  const auto& jn = graph_.nodes[static_cast<std::size_t>(node)];
+JobRun::JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionConfig config, Placement placement)
+    : JobRun(std::move(logical), std::move(graph), std::move(config)) {
+  id_ = placement.job_id;
+  attempt_ = placement.attempt;
+  // Restarts are the cluster coordinator's: the part ends at its first failure.
+  restart_strategy_ = RestartStrategy::no_restart();
+  placement_ = std::move(placement);
+}
+
+std::string JobRun::operator_uid(const graph::JobGraph& graph, int node) {
+  const auto& jn = graph.nodes[static_cast<std::size_t>(node)];
   if (!jn.logical->uid.empty()) return jn.logical->uid;
   return "auto-" + std::to_string(jn.logical->id) + "-" + jn.name;
 }
@@ -93,8 +122,18 @@ void JobRun::build() {
   std::vector<std::vector<Task*>> tasks_of(graph_.vertices.size());
   // op_of[node][subtask]
   std::vector<std::vector<StreamOperator*>> op_of(graph_.nodes.size());
-  for (const auto& pt : plan.tasks) {
+  const auto local = [&](int32_t t) {
+    return !placement_ || plan.tasks[static_cast<std::size_t>(t)].worker == placement_->process;
+  };
+  // by plan task index; null for tasks of other processes
+  std::vector<Task*> task_at(plan.tasks.size(), nullptr);
+  for (std::size_t ti = 0; ti < plan.tasks.size(); ++ti) {
+    const auto& pt = plan.tasks[ti];
     const auto v = static_cast<std::size_t>(pt.vertex);
+    if (!local(static_cast<int32_t>(ti))) {
+      tasks_of[v].push_back(nullptr);
+      continue;
+    }
     const auto& vx = graph_.vertices[v];
     const int s = pt.subtask;
     TaskInfo info;
@@ -134,11 +173,13 @@ void JobRun::build() {
       task->source = dynamic_cast<SourceOperator*>(task->operators.front().get());
       if (!task->source) throw JobFailure("source '" + vx.name + "' does not implement SourceOperator");
     }
-    task->coordinator = coordinator_.get();
+    task->coordinator = placement_ ? placement_->responder : coordinator_.get();
     task->exactly_once = config_.checkpoint.get_checkpointing_mode() == CheckpointingMode::exactly_once;
     task->unaligned = config_.checkpoint.takes_unaligned_checkpoints();
     task->final_checkpoint = config_.checkpoint.is_checkpointing_enabled();
     tasks_of[v].push_back(task.get());
+    task_at[ti] = task.get();
+    if (placement_ && placement_->task_built) placement_->task_built(static_cast<int32_t>(ti), task.get());
     tasks_.push_back(std::move(task));
   }
 
@@ -147,11 +188,22 @@ void JobRun::build() {
   // writer_of[edge][producer subtask].
   // One consumer object per edge and consumer task.
   std::map<std::pair<int, Task*>, BatchConsumer*> consumer_of;
-  for (const auto& pc : plan.channels) {
+  // The producer's end of every plan channel whose producer runs here (null otherwise).
+  std::vector<OutputChannel*> out_end(plan.channels.size(), nullptr);
+  for (std::size_t ci = 0; ci < plan.channels.size(); ++ci) {
+    const auto& pc = plan.channels[ci];
     const auto& part = plan.partitions[static_cast<std::size_t>(pc.partition)];
     const auto& e = graph_.edges[static_cast<std::size_t>(part.edge)];
-    Task* producer = tasks_[static_cast<std::size_t>(part.producer)].get();
-    Task* ct = tasks_[static_cast<std::size_t>(pc.consumer)].get();
+    Task* producer = task_at[static_cast<std::size_t>(part.producer)];
+    Task* ct = task_at[static_cast<std::size_t>(pc.consumer)];
+    if (!ct) {
+      // The consumer runs in another process: only the producer's end lives here.
+      if (producer) {
+        remote_out_.push_back(placement_->open_output(static_cast<int32_t>(ci), plan.tasks[static_cast<std::size_t>(pc.consumer)].worker, producer));
+        out_end[ci] = remote_out_.back().get();
+      }
+      continue;
+    }
     auto key = std::make_pair(part.edge, ct);
     auto it = consumer_of.find(key);
     if (it == consumer_of.end()) {
@@ -162,17 +214,24 @@ void JobRun::build() {
     if (pc.gate != static_cast<int>(ct->channels.size())) {
       throw JobFailure("internal error: the physical plan's channels are out of gate order");
     }
-    auto ch = std::make_unique<LocalChannel>(config_.channel_capacity_bytes, producer, &ct->gate, pc.gate, &stats_);
     ct->channels.push_back(Task::InputChannelState{e.input_index, it->second});
+    if (!producer) {
+      remote_in_.push_back(placement_->open_input(static_cast<int32_t>(ci), plan.tasks[static_cast<std::size_t>(part.producer)].worker,
+                                                  pc.gate, &ct->gate, e.type));
+      continue;
+    }
+    auto ch = std::make_unique<LocalChannel>(config_.channel_capacity_bytes, producer, &ct->gate, pc.gate, &stats_);
+    out_end[ci] = ch.get();
     channels_.push_back(std::move(ch));
   }
   std::vector<std::vector<OutputBase*>> writer_of(graph_.edges.size());
   for (const auto& pp : plan.partitions) {
     const auto& e = graph_.edges[static_cast<std::size_t>(pp.edge)];
-    Task* producer = tasks_[static_cast<std::size_t>(pp.producer)].get();
+    Task* producer = task_at[static_cast<std::size_t>(pp.producer)];
+    if (!producer) continue;
     const int i = producer->info().subtask;
     std::vector<OutputChannel*> chans;
-    for (int32_t c : pp.channels) chans.push_back(channels_[static_cast<std::size_t>(c)].get());
+    for (int32_t c : pp.channels) chans.push_back(out_end[static_cast<std::size_t>(c)]);
     const auto& from = graph_.nodes[static_cast<std::size_t>(e.from)];
     const int64_t own_timeout = from.logical ? from.logical->buffer_timeout_us : -2;
     auto part = std::make_unique<ResultPartition>(std::move(chans), i, config_.batch_records, config_.batch_bytes,
@@ -189,23 +248,30 @@ void JobRun::build() {
   }
 
   // Records in flight at a restored unaligned checkpoint: per channel, what the consumer had
-  // taken before the barrier, then what the barrier overtook in the producer's output.
-  for (const auto& pc : plan.channels) {
+  // taken before the barrier, then what the barrier overtook in the producer's output. A
+  // producer whose consumer runs in another process sends its part down the channel first.
+  for (std::size_t ci = 0; ci < plan.channels.size(); ++ci) {
+    const auto& pc = plan.channels[ci];
     const auto& part = plan.partitions[static_cast<std::size_t>(pc.partition)];
-    Task* consumer = tasks_[static_cast<std::size_t>(pc.consumer)].get();
-    Task* producer = tasks_[static_cast<std::size_t>(part.producer)].get();
-    auto& crs = consumer->restores;
-    auto& prs = producer->restores;
-    if (!crs.empty()) {
-      for (const auto& cs : crs.front().inflight_in_) {
+    Task* consumer = task_at[static_cast<std::size_t>(pc.consumer)];
+    Task* producer = task_at[static_cast<std::size_t>(part.producer)];
+    if (consumer && !consumer->restores.empty()) {
+      for (const auto& cs : consumer->restores.front().inflight_in_) {
         if (cs.channel != pc.gate) continue;
         for (const auto& e : cs.events) consumer->replay.emplace_back(pc.gate, e);
       }
     }
-    if (!prs.empty()) {
-      for (const auto& cs : prs.front().inflight_out_) {
+    if (producer && !producer->restores.empty()) {
+      const auto& type = *graph_.edges[static_cast<std::size_t>(part.edge)].type;
+      for (const auto& cs : producer->restores.front().inflight_out_) {
         if (cs.partition != part.index || cs.channel != pc.index) continue;
-        for (const auto& e : cs.events) consumer->replay.emplace_back(pc.gate, e);
+        for (const auto& e : cs.events) {
+          if (consumer) {
+            consumer->replay.emplace_back(pc.gate, e);
+          } else {
+            out_end[ci]->push(event_of(e, type));
+          }
+        }
       }
     }
   }
@@ -215,6 +281,7 @@ void JobRun::build() {
     const auto& vx = graph_.vertices[v];
     for (int s = 0; s < vx.parallelism; ++s) {
       Task* task = tasks_of[v][static_cast<std::size_t>(s)];
+      if (!task) continue;
       for (int n : vx.nodes) {
         const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];
         StreamOperator* op = op_of[static_cast<std::size_t>(n)][static_cast<std::size_t>(s)];
@@ -266,7 +333,7 @@ void JobRun::build() {
   }
   // Last: from here on the coordinator may post to the tasks (and so schedule them), which
   // must be wired completely.
-  {
+  if (!placement_) {
     std::vector<CheckpointCoordinator::TaskEntry> entries;
     for (std::size_t v = 0; v < graph_.vertices.size(); ++v) {
       const auto& vx = graph_.vertices[v];
@@ -287,18 +354,33 @@ void JobRun::start() {
   const int threads = config_.worker_threads > 0 ? config_.worker_threads : graph::default_parallelism();
   pool_ = std::make_unique<WorkerPool>(threads);
   try {
-    CheckpointCoordinator::Callbacks callbacks;
-    callbacks.fail_job = [this](const std::string& m) { fail(m); };
-    callbacks.stopped = [this] { stopped_with_savepoint(); };
-    coordinator_ = std::make_unique<CheckpointCoordinator>(config_.checkpoint, id_, graph_.job_name,
-                                                           config_.state_backend.name(), config_.clock, callbacks);
-    if (config_.savepoint_restore.restore_savepoint()) {
-      int64_t id = -1;
-      plan_ = load_restore_plan(config_.savepoint_restore.get_restore_path(), operator_shapes(), graph_.max_parallelism,
-                                config_.savepoint_restore.allows_non_restored_state(), &id);
-      coordinator_->set_restored(id, config_.savepoint_restore.get_restore_path());
+    if (placement_) {
+      if (!placement_->restore_dir.empty()) {
+        plan_ = load_restore_plan(placement_->restore_dir, operator_shapes(), graph_.max_parallelism,
+                                  placement_->allow_non_restored);
+      }
+      int32_t processes = 1;
+      for (int32_t p : placement_->task_process) processes = std::max(processes, p + 1);
+      physical_ = graph::make_physical_plan(graph_, processes);
+      if (placement_->task_process.size() != physical_.tasks.size()) {
+        throw JobFailure("the placement names " + std::to_string(placement_->task_process.size()) + " tasks, the job has " +
+                         std::to_string(physical_.tasks.size()) + " (the job graph differs between processes)");
+      }
+      for (std::size_t i = 0; i < physical_.tasks.size(); ++i) physical_.tasks[i].worker = placement_->task_process[i];
+    } else {
+      CheckpointCoordinator::Callbacks callbacks;
+      callbacks.fail_job = [this](const std::string& m) { fail(m); };
+      callbacks.stopped = [this] { stopped_with_savepoint(); };
+      coordinator_ = std::make_unique<CheckpointCoordinator>(config_.checkpoint, id_, graph_.job_name,
+                                                             config_.state_backend.name(), config_.clock, callbacks);
+      if (config_.savepoint_restore.restore_savepoint()) {
+        int64_t id = -1;
+        plan_ = load_restore_plan(config_.savepoint_restore.get_restore_path(), operator_shapes(), graph_.max_parallelism,
+                                  config_.savepoint_restore.allows_non_restored_state(), &id);
+        coordinator_->set_restored(id, config_.savepoint_restore.get_restore_path());
+      }
+      physical_ = graph::make_physical_plan(graph_);
     }
-    physical_ = graph::make_physical_plan(graph_);
     build();
   } catch (const std::exception& e) {
     {
@@ -311,7 +393,7 @@ void JobRun::start() {
   }
   started_ = std::chrono::steady_clock::now();
   remaining_.store(static_cast<int>(tasks_.size()));
-  coordinator_->start();
+  if (coordinator_) coordinator_->start();
   if (config_.clock->is_manual()) {
     clock_listener_ = config_.clock->add_listener([this] { wake_due_tasks(); });
   } else {
@@ -367,7 +449,8 @@ void JobRun::task_failed(Task* task, const std::string& message, bool recoverabl
   }
   if (first) {
     spdlog::error("job '{}' fails: {}", graph_.job_name, message);
-    coordinator_->abort_pending("the job failed");
+    if (placement_ && placement_->failed) placement_->failed(message, recoverable);
+    if (coordinator_) coordinator_->abort_pending("the job failed");
     std::lock_guard lock(tasks_mu_);
     for (auto& t : tasks_) {
       if (t.get() != task) t->request_cancel();
@@ -386,7 +469,8 @@ void JobRun::fail(const std::string& message) {
     failure_ = message;
   }
   spdlog::error("job '{}' fails: {}", graph_.job_name, message);
-  coordinator_->abort_pending("the job failed");
+  if (placement_ && placement_->failed) placement_->failed(message, true);
+  if (coordinator_) coordinator_->abort_pending("the job failed");
   std::lock_guard lock(tasks_mu_);
   for (auto& t : tasks_) t->request_cancel();
 }
@@ -404,13 +488,18 @@ void JobRun::stopped_with_savepoint() {
 
 std::future<std::string> JobRun::trigger_savepoint(const std::string& dir, bool stop) {
   if (dir.empty()) throw GraphError("trigger_savepoint: the folder must not be empty");
+  if (!coordinator_) throw GraphError("trigger_savepoint: this process runs part of a cluster job; ask the coordinator");
   return coordinator_->trigger(checkpoint::path_of_uri(dir), stop);
 }
 
-std::future<std::string> JobRun::trigger_checkpoint() { return coordinator_->trigger(); }
+std::future<std::string> JobRun::trigger_checkpoint() {
+  if (!coordinator_) throw GraphError("trigger_checkpoint: this process runs part of a cluster job; ask the coordinator");
+  return coordinator_->trigger();
+}
 
 CheckpointStats JobRun::checkpoint_stats() const {
   CheckpointStats s;
+  if (!coordinator_) return s;
   s.completed = coordinator_->completed_count();
   s.failed = coordinator_->failed_count();
   s.last_duration_ms = coordinator_->last_duration_ms();
@@ -464,7 +553,7 @@ void JobRun::complete() {
       promise_.set_value(JobExecutionResult(id_, graph_.job_name, runtime));
     } else if (status_ == JobStatus::canceling) {
       status_ = JobStatus::canceled;
-      if (config_.checkpoint.get_externalized_checkpoint_retention() == CheckpointRetention::delete_on_cancellation) {
+      if (coordinator_ && config_.checkpoint.get_externalized_checkpoint_retention() == CheckpointRetention::delete_on_cancellation) {
         coordinator_->discard_retained();
       }
       promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' was canceled")));
@@ -474,7 +563,7 @@ void JobRun::complete() {
     }
     ended_ = true;
   }
-  coordinator_->abort_pending("the job ended");
+  if (coordinator_) coordinator_->abort_pending("the job ended");
   pool_->stop();
   cv_.notify_all();
 }

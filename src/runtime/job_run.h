@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <map>
 #include <thread>
@@ -31,9 +32,37 @@ using checkpoint::OperatorShape;
 using checkpoint::RestorePlan;
 using checkpoint::load_restore_plan;
 
+/// Cluster mode: this process runs the part of a job its plan places here; the rest runs in
+/// other processes, reached through remote channels. The job's checkpoint coordinator and its
+/// restarts are elsewhere (the cluster's coordinator): the part reports to `responder` and
+/// ends at its first failure, which it reports through `failed`.
+struct Placement {
+  int32_t process = 0;
+  std::vector<int32_t> task_process;  ///< by plan task: the process that runs it
+  int attempt = 0;
+  std::string job_id;
+  checkpoint::CheckpointResponder* responder = nullptr;
+  /// The producer's end of plan channel `channel`, whose consumer runs in `consumer_process`.
+  std::function<std::unique_ptr<OutputChannel>(int32_t channel, int32_t consumer_process, Task* producer)> open_output;
+  /// The consumer's end of plan channel `channel`, whose producer runs in `producer_process`.
+  std::function<std::unique_ptr<InputChannel>(int32_t channel, int32_t producer_process, int gate_index, InputGate* gate,
+                                              std::shared_ptr<const detail::TypeOps> type)>
+      open_input;
+  /// Each local task once built, with its index in the plan (before any runs).
+  std::function<void(int32_t task, Task*)> task_built;
+  /// The first failure of a local task (or of the part), from a worker thread.
+  std::function<void(const std::string& message, bool recoverable)> failed;
+  /// A checkpoint or savepoint folder to start from (empty: none); `allow_non_restored` as in
+  /// SavepointRestoreSettings.
+  std::string restore_dir;
+  bool allow_non_restored = false;
+};
+
 class JobRun {
  public:
   JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionConfig config);
+  /// The part of a job that `placement` puts in this process (cluster mode).
+  JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionConfig config, Placement placement);
   ~JobRun();
   JobRun(const JobRun&) = delete;
   JobRun& operator=(const JobRun&) = delete;
@@ -49,6 +78,8 @@ class JobRun {
   /// The tasks and channels this job runs (set by `start`).
   const graph::PhysicalPlan& physical_plan() const { return physical_; }
   std::shared_future<JobExecutionResult> result_future() const { return future_; }
+  /// The uid of job-graph node `node` in checkpoints (the user's, or one derived from its place).
+  static std::string operator_uid(const graph::JobGraph& graph, int node);
   std::vector<TaskMetrics> metrics() const;
   const ExecutionConfig& config() const { return config_; }
   int restart_count() const;
@@ -73,7 +104,7 @@ class JobRun {
   void build();
   /// Operators of the job graph as the restore sees them (uid, name, parallelism).
   std::vector<OperatorShape> operator_shapes() const;
-  std::string uid_of(int node) const;
+  std::string uid_of(int node) const { return operator_uid(graph_, node); }
   /// Fails the job for a reason outside any task (a checkpoint).
   void fail(const std::string& message);
   void stopped_with_savepoint();
@@ -99,6 +130,10 @@ class JobRun {
   mutable std::mutex tasks_mu_;  // guards replacing tasks_ (restart) against readers on other threads
   std::vector<std::unique_ptr<Task>> tasks_;
   std::vector<std::unique_ptr<LocalChannel>> channels_;
+  // Cluster mode: the part placed here, and the ends of channels to other processes.
+  std::optional<Placement> placement_;
+  std::vector<std::unique_ptr<OutputChannel>> remote_out_;
+  std::vector<std::unique_ptr<InputChannel>> remote_in_;
   ChannelStats stats_;
   std::atomic<int> remaining_{0};
   std::chrono::steady_clock::time_point started_;

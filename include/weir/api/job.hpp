@@ -15,12 +15,16 @@ namespace weir {
 namespace runtime {
 class JobRun;
 }
+namespace detail {
+class JobHandle;  // a job running in this process, or on a cluster (src/api/job_handle.h)
+}
 
 /// The handle of a submitted job. Destroying it cancels the job if it is still running and
 /// waits for its tasks to end, so no thread outlives it.
 class JobClient {
  public:
   explicit JobClient(std::shared_ptr<runtime::JobRun> run);
+  explicit JobClient(std::shared_ptr<detail::JobHandle> job);
   JobClient(JobClient&&) noexcept;
   JobClient& operator=(JobClient&&) noexcept;
   ~JobClient();
@@ -51,7 +55,7 @@ class JobClient {
   CheckpointStats get_checkpoint_stats() const;
 
  private:
-  std::shared_ptr<runtime::JobRun> run_;
+  std::shared_ptr<detail::JobHandle> run_;
 };
 
 namespace detail {

@@ -8,6 +8,10 @@
 
 namespace weir {
 
+namespace detail {
+struct ConfigCodec;
+}
+
 enum class CheckpointingMode { exactly_once, at_least_once };
 
 /// Whether a canceled job's retained checkpoints stay on disk (Flink's externalized checkpoint
@@ -68,6 +72,7 @@ class CheckpointConfig {
   void set_checkpoint_storage(std::string uri) { storage_ = std::move(uri); }
 
  private:
+  friend struct detail::ConfigCodec;  // cluster mode ships the settings (src/cluster/codec.cc)
   int64_t interval_ms_ = 0;
   CheckpointingMode mode_ = CheckpointingMode::exactly_once;
   int64_t timeout_ms_ = 10 * 60 * 1000;
@@ -98,6 +103,7 @@ class SavepointRestoreSettings {
   bool allows_non_restored_state() const { return allow_non_restored_; }
 
  private:
+  friend struct detail::ConfigCodec;  // cluster mode ships the settings (src/cluster/codec.cc)
   std::string path_;
   bool allow_non_restored_ = false;
 };

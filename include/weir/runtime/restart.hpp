@@ -13,6 +13,10 @@
 
 namespace weir {
 
+namespace detail {
+struct ConfigCodec;
+}
+
 class RestartStrategy {
  public:
   /// Fail the job at the first failure (the default).
@@ -89,6 +93,7 @@ class RestartStrategy {
   bool restarts_at_all() const { return kind_ != Kind::kNone; }
 
  private:
+  friend struct detail::ConfigCodec;  // cluster mode ships the settings (src/cluster/codec.cc)
   enum class Kind { kNone, kFixed, kRate, kExponential };
   explicit RestartStrategy(Kind k) : kind_(k) {}
   Kind kind_;

@@ -1,0 +1,320 @@
+#include "cluster_commands.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cluster/client.h"
+#include "cluster/cluster.pb.h"
+#include "cluster/coordinator.h"
+#include "cluster/worker.h"
+#include "weir/common/logging.hpp"
+
+namespace weir::cli {
+
+namespace {
+
+struct Options {
+  cluster::CoordinatorOptions coord;
+  cluster::WorkerOptions worker;
+  std::string address;  // client commands
+  int parallelism = 0;
+  bool detached = false;
+  std::string job;
+  std::string job_id;
+  std::string savepoint_dir;
+  bool json = false;
+  int64_t heartbeat_interval = 1000;
+  int64_t heartbeat_timeout = 6000;
+  int64_t slot_timeout = 300000;
+};
+
+Options& opts() {
+  static Options o;
+  return o;
+}
+
+std::string default_coordinator() {
+  const char* c = std::getenv("WEIR_COORDINATOR");
+  return c && *c ? c : "127.0.0.1:6123";
+}
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = std::filesystem::canonical("/proc/self/exe", ec);
+  return ec ? "weir" : p.string();
+}
+
+bool is_python(const std::string& f) { return f.size() > 3 && f.compare(f.size() - 3, 3, ".py") == 0; }
+
+/// Starts the job's program with `env` added; returns its pid (or -1, with a message).
+pid_t spawn_job(const std::string& job, const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  std::vector<std::string> argv;
+  if (is_python(job)) {
+    argv = {python_for_jobs(), "-m", "weir", job};
+  } else {
+    argv = {job};
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::fprintf(stderr, "weir: fork: %s\n", std::strerror(errno));
+    return -1;
+  }
+  if (pid == 0) {
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(s.data());
+    a.push_back(nullptr);
+    ::execvp(a[0], a.data());
+    std::fprintf(stderr, "weir: cannot run %s: %s\n", a[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_child(pid_t pid, const std::atomic<bool>& interrupted) {
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (r < 0) return 1;
+    if (interrupted) ::kill(pid, SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string join_args(const std::vector<std::string>& args) {
+  std::string s;
+  for (std::size_t i = 0; i < args.size(); ++i) s += (i ? "\x1f" : "") + args[i];
+  return s;
+}
+
+/// Runs the job's program so that its execute() submits to `coordinator`.
+int submit_job(const std::string& coordinator, const std::string& job, const std::vector<std::string>& args, int parallelism,
+               bool detached, const std::atomic<bool>& interrupted) {
+  std::error_code ec;
+  const auto path = std::filesystem::canonical(job, ec);
+  if (ec) {
+    std::fprintf(stderr, "weir submit: no job file %s\n", job.c_str());
+    return 2;
+  }
+  if (!is_python(job) && ::access(path.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "weir submit: %s is neither a .py file nor an executable program that links Weir\n", job.c_str());
+    return 2;
+  }
+  const auto idfile = std::filesystem::temp_directory_path() / fmt::format("weir-submit-{}.id", ::getpid());
+  std::vector<std::string> env = {"WEIR_COORDINATOR=" + coordinator, "WEIR_SUBMIT_FILES=" + path.string(),
+                                  "WEIR_SUBMIT_ARGS=" + join_args(args), "WEIR_SUBMIT_ID_FILE=" + idfile.string()};
+  if (detached) env.push_back("WEIR_SUBMIT_DETACHED=1");
+  if (parallelism > 0) env.push_back("WEIR_DEFAULT_PARALLELISM=" + std::to_string(parallelism));
+  const pid_t pid = spawn_job(path.string(), args, env);
+  if (pid < 0) return 1;
+  const int code = wait_child(pid, interrupted);
+  std::ifstream in(idfile);
+  std::string id;
+  if (in >> id) {
+    std::printf("%s\n", detached ? ("Job submitted: " + id).c_str() : ("Job " + id + (code == 0 ? " finished" : " did not finish")).c_str());
+  }
+  std::filesystem::remove(idfile, ec);
+  return code;
+}
+
+void print_jobs(const cluster::rpc::JobList& list, bool json) {
+  if (json) {
+    std::printf("[");
+    for (int i = 0; i < list.jobs_size(); ++i) {
+      const auto& j = list.jobs(i);
+      std::printf("%s{\"id\":\"%s\",\"name\":\"%s\",\"status\":\"%s\",\"restarts\":%d,\"checkpoints\":%lld}", i ? "," : "",
+                  j.job_id().c_str(), j.name().c_str(), j.status().c_str(), j.restarts(),
+                  static_cast<long long>(j.completed_checkpoints()));
+    }
+    std::printf("]\n");
+    return;
+  }
+  std::printf("%-32s  %-10s  %8s  %11s  %s\n", "JOB ID", "STATUS", "RESTARTS", "CHECKPOINTS", "NAME");
+  for (const auto& j : list.jobs()) {
+    std::printf("%-32s  %-10s  %8d  %11lld  %s\n", j.job_id().c_str(), j.status().c_str(), j.restarts(),
+                static_cast<long long>(j.completed_checkpoints()), j.name().c_str());
+  }
+}
+
+}  // namespace
+
+std::string python_for_jobs() {
+  const char* py = std::getenv("WEIR_PYTHON");
+#ifdef WEIR_DEFAULT_PYTHON
+  std::string python = py != nullptr && *py != '\0' ? py : WEIR_DEFAULT_PYTHON;
+  if (!std::filesystem::exists(python)) python = "python3";
+#else
+  std::string python = py != nullptr && *py != '\0' ? py : "python3";
+#endif
+  std::error_code ec;
+  const auto self = std::filesystem::canonical("/proc/self/exe", ec);
+  if (!ec) {
+    const auto pkg = self.parent_path().parent_path().parent_path() / "python";
+    if (std::filesystem::exists(pkg / "weir" / "__init__.py")) {
+      const char* old = std::getenv("PYTHONPATH");
+      const std::string p = pkg.string();
+      if (!old || std::string(old).find(p) == std::string::npos) {
+        std::string path = p + (old != nullptr && *old != '\0' ? ":" + std::string(old) : "");
+        ::setenv("PYTHONPATH", path.c_str(), 1);
+      }
+    }
+  }
+  ::setenv("WEIR_PYTHON", python.c_str(), 0);
+  return python;
+}
+
+ClusterCommands add_cluster_commands(CLI::App& app) {
+  auto& o = opts();
+  ClusterCommands c;
+  c.coordinator = app.add_subcommand("coordinator", "Run a cluster's coordinator (Flink's JobManager)");
+  c.coordinator->add_option("--bind", o.coord.bind, "HOST:PORT to listen on (port 0: any free one)")->capture_default_str();
+  c.coordinator->add_option("--checkpoint-dir", o.coord.checkpoint_dir,
+                            "Checkpoints of jobs that configure no storage (a folder every process shares)");
+  c.coordinator->add_option("--ha", o.coord.ha, "etcd://HOST:PORT[,HOST:PORT]/PREFIX: leader election and job metadata in etcd");
+  c.coordinator->add_option("--secret", o.coord.secret, "Shared secret every worker, task process and client must present (or WEIR_CLUSTER_SECRET)");
+  c.coordinator->add_option("--heartbeat-interval", o.heartbeat_interval, "ms between heartbeats")->capture_default_str();
+  c.coordinator->add_option("--heartbeat-timeout", o.heartbeat_timeout, "ms without a heartbeat before a worker counts as lost")
+      ->capture_default_str();
+  c.coordinator->add_option("--slot-timeout", o.slot_timeout, "ms a job waits for free slots before it fails")->capture_default_str();
+  c.coordinator->footer("Prints its address (HOST:PORT) on stdout once it serves; runs until Ctrl-C or SIGTERM.");
+
+  c.worker = app.add_subcommand("worker", "Run a worker (Flink's TaskManager): offers slots, runs the tasks placed on them");
+  c.worker->add_option("--coordinator", o.worker.coordinator, "HOST:PORT[,HOST:PORT...] of the coordinator(s)")->required();
+  c.worker->add_option("--slots", o.worker.slots, "Slots (each runs one subtask of every operator)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  c.worker->add_option("--bind", o.worker.bind, "Address its task processes listen on for data")->capture_default_str();
+  c.worker->add_option("--work-dir", o.worker.work_dir, "Folder of job files and process logs (a temporary one by default)");
+  c.worker->add_option("--secret", o.worker.secret, "The cluster's shared secret (or WEIR_CLUSTER_SECRET)");
+  c.worker->add_option("--id", o.worker.worker_id, "A stable name for this worker (random by default)");
+
+  c.submit = app.add_subcommand("submit", "Submit a job (a .py file or a program that links Weir) to a cluster");
+  c.submit->add_option("--coordinator", o.address, "HOST:PORT[,...] (default: $WEIR_COORDINATOR or 127.0.0.1:6123)");
+  c.submit->add_option("-p,--parallelism", o.parallelism, "Default parallelism of the job's operators")->check(CLI::PositiveNumber);
+  c.submit->add_flag("-d,--detached", o.detached, "Return once the job is submitted");
+  c.submit->add_option("job", o.job, "The job: a .py file or an executable")->required();
+  c.submit->prefix_command();
+
+  c.list = app.add_subcommand("list", "List a cluster's jobs");
+  c.list->add_option("--coordinator", o.address, "HOST:PORT[,...]");
+  c.list->add_flag("--json", o.json, "Print JSON");
+
+  c.cancel = app.add_subcommand("cancel", "Cancel a cluster job");
+  c.cancel->add_option("--coordinator", o.address, "HOST:PORT[,...]");
+  c.cancel->add_option("job_id", o.job_id, "The job's id (weir list)")->required();
+
+  c.stop = app.add_subcommand("stop", "Stop a cluster job with a savepoint");
+  c.stop->add_option("--coordinator", o.address, "HOST:PORT[,...]");
+  c.stop->add_option("job_id", o.job_id, "The job's id (weir list)")->required();
+  c.stop->add_option("--savepoint", o.savepoint_dir, "Folder of the savepoint")->required();
+  return c;
+}
+
+int trigger_savepoint(const std::string& coordinator, const std::string& job_id, const std::string& dir) {
+  cluster::ClusterClient client(coordinator.empty() ? default_coordinator() : coordinator);
+  std::printf("Savepoint completed: %s\n", client.savepoint(job_id, dir, false).c_str());
+  return 0;
+}
+
+int run_with_workers(int workers, const std::string& job, const std::vector<std::string>& args,
+                     const std::atomic<bool>& interrupted) {
+  python_for_jobs();
+  cluster::CoordinatorOptions co;
+  co.bind = "127.0.0.1:0";
+  cluster::Coordinator coordinator(co);
+  coordinator.start();
+  const std::string address = coordinator.address();
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<pid_t> pids;
+  for (int i = 0; i < workers; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      std::string slots = std::to_string(hw);
+      std::string exe = self_exe();
+      std::vector<std::string> a = {exe, "worker", "--coordinator", address, "--slots", slots, "--id", "local-" + std::to_string(i)};
+      std::vector<char*> argv;
+      for (auto& s : a) argv.push_back(s.data());
+      argv.push_back(nullptr);
+      ::execv(exe.c_str(), argv.data());
+      ::_exit(127);
+    }
+    pids.push_back(pid);
+  }
+  const char* p = std::getenv("WEIR_DEFAULT_PARALLELISM");
+  const int parallelism = p && *p ? std::atoi(p) : workers;
+  const int code = submit_job(address, job, args, parallelism, false, interrupted);
+  for (pid_t pid : pids) ::kill(pid, SIGTERM);
+  for (pid_t pid : pids) {
+    int st = 0;
+    for (int i = 0; i < 100 && ::waitpid(pid, &st, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &st, 0);
+  }
+  coordinator.shutdown();
+  return code;
+}
+
+int run_cluster_command(const ClusterCommands& c, const std::atomic<bool>& interrupted) {
+  auto& o = opts();
+  const std::string address = o.address.empty() ? default_coordinator() : o.address;
+  if (c.coordinator->parsed()) {
+    weir::log_to_stderr();
+    o.coord.heartbeat_interval = std::chrono::milliseconds(o.heartbeat_interval);
+    o.coord.heartbeat_timeout = std::chrono::milliseconds(o.heartbeat_timeout);
+    o.coord.slot_timeout = std::chrono::milliseconds(o.slot_timeout);
+    if (o.coord.secret.empty()) {
+      if (const char* s = std::getenv("WEIR_CLUSTER_SECRET")) o.coord.secret = s;
+    }
+    cluster::Coordinator coordinator(o.coord);
+    coordinator.start();
+    std::printf("%s\n", coordinator.address().c_str());
+    std::fflush(stdout);
+    coordinator.wait(&interrupted);
+    coordinator.shutdown();
+    return 0;
+  }
+  if (c.worker->parsed()) {
+    weir::log_to_stderr();
+    python_for_jobs();
+    if (o.worker.secret.empty()) {
+      if (const char* s = std::getenv("WEIR_CLUSTER_SECRET")) o.worker.secret = s;
+    }
+    cluster::Worker worker(o.worker);
+    worker.run(&interrupted);
+    return 0;
+  }
+  if (c.submit->parsed()) return submit_job(address, o.job, c.submit->remaining(), o.parallelism, o.detached, interrupted);
+  if (c.list->parsed()) {
+    cluster::ClusterClient client(address);
+    print_jobs(client.list(), o.json);
+    return 0;
+  }
+  if (c.cancel->parsed()) {
+    cluster::ClusterClient client(address);
+    const auto info = client.cancel(o.job_id);
+    std::printf("Job %s: %s\n", info.job_id().c_str(), info.status().c_str());
+    return 0;
+  }
+  if (c.stop->parsed()) {
+    cluster::ClusterClient client(address);
+    std::printf("Savepoint completed: %s\n", client.savepoint(o.job_id, o.savepoint_dir, true).c_str());
+    const auto info = client.wait(o.job_id, std::chrono::seconds(60));
+    std::printf("Job %s: %s\n", info.job_id().c_str(), info.status().c_str());
+    return 0;
+  }
+  return -1;
+}
+
+}  // namespace weir::cli

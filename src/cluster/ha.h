@@ -1,0 +1,46 @@
+#pragma once
+/// High availability of the coordinator on etcd: the election of the leader among the
+/// coordinators given the same `--ha etcd://HOST:PORT/PREFIX`, and the job submissions and
+/// latest completed checkpoints the leader keeps there (writes fenced by its leadership).
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cluster/etcd.h"
+
+namespace weir::cluster {
+
+class HighAvailability {
+ public:
+  /// Throws std::invalid_argument on a malformed address.
+  HighAvailability(const std::string& url, std::string candidate, std::chrono::milliseconds ttl);
+  ~HighAvailability();
+  /// Campaigns on its own thread; `on_elected` / `on_revoked` run when it wins / may have lost.
+  void start(std::function<void()> on_elected, std::function<void()> on_revoked);
+  /// Resigns (when leading) and stops campaigning.
+  void stop();
+  std::string current_leader();
+
+  // Fenced writes (false: this coordinator no longer leads) and reads of the job metadata.
+  bool put_job(const std::string& id, const std::string& spec);
+  bool remove_job(const std::string& id);
+  bool put_checkpoint(const std::string& id, const std::string& path);
+  std::vector<std::pair<std::string, std::string>> jobs();
+  std::string checkpoint(const std::string& id);
+
+ private:
+  std::optional<Fence> fence();
+  EtcdAddress address_;
+  std::unique_ptr<EtcdClient> client_;
+  std::unique_ptr<LeaderElection> election_;
+  std::unique_ptr<JobStore> store_;
+  std::mutex mu_;
+  std::optional<Fence> fence_;
+};
+
+}  // namespace weir::cluster
