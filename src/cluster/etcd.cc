@@ -259,22 +259,44 @@ std::string EtcdClient::call(const std::string& path, const std::string& body,
     cli.set_read_timeout(timeout);
     cli.set_write_timeout(timeout);
     cli.set_keep_alive(false);
-    auto res = cli.Post(path, body, "application/json");
-    if (!res) {
+    // The gateway ends its error answers with an HTTP trailer (Grpc-Trailer-Content-Type),
+    // which cpp-httplib 0.11 reports as a read error after the body: the status and the body
+    // are taken as they arrive, and a complete JSON body is an answer.
+    httplib::Request req;
+    req.method = "POST";
+    req.path = path;
+    req.body = body;
+    req.set_header("Content-Type", "application/json");
+    int status = 0;
+    std::string answer_text;
+    req.response_handler = [&](const httplib::Response& r) {
+      status = r.status;
+      return true;
+    };
+    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+      answer_text.append(data, n);
+      return true;
+    };
+    httplib::Response res;
+    httplib::Error err = httplib::Error::Success;
+    const bool sent = cli.send(req, res, err);
+    json answer;
+    if (status != 0) {
+      try {
+        answer = json::parse(answer_text);
+      } catch (const json::exception&) {
+        answer = nullptr;
+      }
+    }
+    if (!answer.is_object() && (!sent || status == 0)) {
       // The transport failed: the next endpoint may answer.
       if (!failures.empty()) failures += "; ";
-      failures += endpoint + ": " + httplib::to_string(res.error());
+      failures += endpoint + ": " + httplib::to_string(err);
       continue;
     }
-    json answer;
-    try {
-      answer = json::parse(res->body);
-    } catch (const json::exception&) {
-      answer = nullptr;
-    }
-    if (res->status == 200 && answer.is_object() && !answer.contains("error")) {
+    if (status == 200 && answer.is_object() && !answer.contains("error")) {
       preferred_.store(i, std::memory_order_relaxed);
-      return res->body;
+      return answer_text;
     }
     std::string message;
     int64_t code = -1;
@@ -283,7 +305,7 @@ std::string EtcdClient::call(const std::string& path, const std::string& body,
       else if (answer.contains("error") && answer["error"].is_string()) message = answer["error"];
       code = int_field(answer, "code");
     }
-    if (message.empty()) message = "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 200);
+    if (message.empty()) message = "HTTP " + std::to_string(status) + ": " + answer_text.substr(0, 200);
     // gRPC's UNAVAILABLE (no leader, shutting down): another member may answer.
     if (code == 14) {
       if (!failures.empty()) failures += "; ";

@@ -124,7 +124,7 @@ TEST_F(EtcdClientTest, GetPrefixReturnsExactlyThePrefixInKeyOrder) {
   }
   EXPECT_EQ(client_->get_prefix(prefix_ + "/nothing/").size(), 0u);
   EXPECT_EQ(client_->erase_prefix(prefix_ + "/a/"), static_cast<int64_t>(inside.size()));
-  EXPECT_EQ(client_->get_prefix(prefix_ + "/").size(), 3u);  // /a, /a0, /b
+  EXPECT_EQ(client_->get_prefix(prefix_ + "/").size(), 4u);  // /, /a, /a0, /b
 }
 
 TEST_F(EtcdClientTest, TransactionsCompareAndPut) {
