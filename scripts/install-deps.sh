@@ -11,6 +11,7 @@ packages=(
   libabsl-dev libxxhash-dev libfmt-dev libspdlog-dev libcli11-dev librocksdb-dev
   librdkafka-dev libcpp-httplib-dev nlohmann-json3-dev
   kcat wrk curl openjdk-17-jdk-headless maven
+  etcd-server etcd-client
 )
 
 missing=()
