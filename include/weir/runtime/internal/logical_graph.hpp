@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <typeindex>
 #include <vector>
 
@@ -50,6 +51,11 @@ class TypeOps {
   virtual bool serializable() const = 0;
   /// A readable name of the record type, for error messages.
   virtual std::string type_name() const = 0;
+  /// The inverse of `BatchBase::encode`: a batch of the records in `bytes` (a varint count,
+  /// then per record its `Serde` encoding and a fixed int64 timestamp). Throws SerdeError on
+  /// malformed bytes (truncated, a count that cannot fit, trailing bytes) and StateError when
+  /// the type has no `weir::Serde`; both messages name the type.
+  virtual std::unique_ptr<runtime::BatchBase> decode_batch(std::string_view bytes) const = 0;
 };
 
 template <class T>
@@ -58,6 +64,33 @@ class TypedOps final : public TypeOps {
   std::type_index type() const override { return typeid(T); }
   bool serializable() const override { return SerdeType<T>; }
   std::string type_name() const override { return cpp_type_name<T>(); }
+  std::unique_ptr<runtime::BatchBase> decode_batch(std::string_view bytes) const override {
+    if constexpr (SerdeType<T>) {
+      try {
+        ByteReader r(bytes);
+        // Every record takes at least its 8-byte timestamp: a corrupt count cannot make us
+        // reserve more than the bytes could hold.
+        const std::size_t n = r.read_length(sizeof(int64_t));
+        auto batch = std::make_unique<runtime::Batch<T>>(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          T v = Serde<T>::read(r);
+          const auto ts = r.read_fixed<int64_t>();
+          batch->append(std::move(v), ts);
+        }
+        if (!r.at_end()) {
+          throw SerdeError("trailing bytes: " + std::to_string(r.remaining()) + " bytes left after " +
+                           std::to_string(n) + " records at offset " + std::to_string(r.offset()));
+        }
+        return batch;
+      } catch (const SerdeError& e) {
+        throw SerdeError("cannot decode a batch of " + cpp_type_name<T>() + ": " + e.what());
+      }
+    } else {
+      (void)bytes;
+      throw StateError("cannot decode a batch of " + cpp_type_name<T>() +
+                       ": the type has no weir::Serde; declare one (WEIR_SERDE)");
+    }
+  }
   std::unique_ptr<runtime::OutputBase> chained(runtime::InputBase* next, runtime::StreamOperator* next_op,
                                                int input_index) const override {
     return std::make_unique<runtime::ChainedOutput<T>>(static_cast<runtime::Input<T>*>(next), next_op,
