@@ -1,0 +1,110 @@
+// A job the cluster tests run embedded and on a cluster: numbers 0..COUNT-1 from a parallel,
+// checkpointed source, keyed; per key a running count in keyed state ("keyed") or a sum per
+// event-time tumbling window ("window"); the results go to an exactly-once FileSink in OUT.
+//
+//   cluster_job MODE OUT COUNT [--checkpoint MS] [--slow-every N] [--parallelism P]
+//
+// keyed lines: "key,count,value" — with exactly-once, each (key, c) for c in 1..n(key) once.
+// window lines: "key,window_start,sum".
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "weir/connectors/file_sink.hpp"
+#include "weir/weir.hpp"
+
+using namespace weir;
+
+namespace {
+
+constexpr int64_t kKeys = 37;
+
+struct Out {
+  int64_t key = 0;
+  int64_t count = 0;
+  int64_t value = 0;
+};
+WEIR_SERDE(Out, key, count, value)
+
+struct CountPerKey : KeyedProcessFunction<int64_t, int64_t, Out> {
+  ValueState<int64_t> count;
+  void open(RuntimeContext& rc) override { count = rc.get_state(ValueStateDescriptor<int64_t>("count")); }
+  void process_element(const int64_t& v, Context&, Collector<Out>& out) override {
+    const int64_t c = count.value().value_or(0) + 1;
+    count.update(c);
+    out.collect(Out{v % kKeys, c, v});
+  }
+};
+
+struct SumPerWindow : ProcessWindowFunction<int64_t, std::string, int64_t, TimeWindow> {
+  void process(const int64_t& key, Context& ctx, const std::vector<int64_t>& values, Collector<std::string>& o) override {
+    int64_t sum = 0;
+    for (auto v : values) sum += v;
+    o.collect(std::to_string(key) + "," + std::to_string(ctx.window().get_start()) + "," + std::to_string(sum));
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: cluster_job keyed|window OUT COUNT [--checkpoint MS] [--slow-every N] [--parallelism P]\n");
+    return 2;
+  }
+  const std::string mode = argv[1];
+  const std::string out = argv[2];
+  const int64_t count = std::atoll(argv[3]);
+  int64_t checkpoint = 0;
+  int64_t slow_every = 0;
+  int parallelism = 0;
+  for (int i = 4; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--checkpoint") == 0) checkpoint = std::atoll(argv[i + 1]);
+    if (std::strcmp(argv[i], "--slow-every") == 0) slow_every = std::atoll(argv[i + 1]);
+    if (std::strcmp(argv[i], "--parallelism") == 0) parallelism = std::atoi(argv[i + 1]);
+  }
+  auto env = StreamExecutionEnvironment::get_execution_environment();
+  if (parallelism > 0) env.set_parallelism(parallelism);
+  if (checkpoint > 0) {
+    env.enable_checkpointing(checkpoint);
+    env.set_restart_strategy(RestartStrategy::fixed_delay(20, std::chrono::milliseconds(100)));
+  }
+  auto numbers = env.from_sequence(0, count - 1).uid("numbers");
+  if (slow_every > 0) {
+    // Paces the job so a test can act while it runs (a pause every N records per subtask).
+    numbers = numbers.map([slow_every, n = int64_t{0}](const int64_t& v) mutable {
+      if (++n % slow_every == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return v;
+    }).uid("pace");
+  }
+  try {
+    if (mode == "keyed") {
+      numbers.key_by([](const int64_t& v) { return v % kKeys; })
+          .process(CountPerKey{})
+          .uid("count")
+          .sink_to(FileSink<Out>::for_row_format(out, [](const Out& o, std::string& line) {
+                     line += std::to_string(o.key) + "," + std::to_string(o.count) + "," + std::to_string(o.value) + "\n";
+                   }).build())
+          .uid("files");
+    } else if (mode == "window") {
+      numbers
+          .assign_timestamps_and_watermarks(WatermarkStrategy<int64_t>::for_monotonous_timestamps().with_timestamp_assigner(
+              [](const int64_t& v, int64_t) { return v; }))
+          .key_by([](const int64_t& v) { return v % kKeys; })
+          .window(TumblingEventTimeWindows::of(std::chrono::milliseconds(1000)))
+          .process(SumPerWindow{})
+          .uid("windows")
+          .sink_to(FileSink<std::string>::for_row_format(out).build())
+          .uid("files");
+    } else {
+      std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+      return 2;
+    }
+    env.execute("cluster-" + mode);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
