@@ -639,8 +639,24 @@ void LeaderElection::lead() {
         depose();
         return;
       }
-      std::lock_guard<std::mutex> lock(mu_);
-      deadline_ = std::max(deadline_, now + ttl_ - margin_);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        deadline_ = std::max(deadline_, now + ttl_ - margin_);
+      }
+      // The key may have been deleted (or replaced) behind the lease's back: then another
+      // candidate can be elected while the lease lives, and this one must stop.
+      const auto kv = client_.get_kv(leader_key_);
+      int64_t create_revision;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        create_revision = fence_.create_revision;
+      }
+      if (!kv || kv->create_revision != create_revision) {
+        spdlog::warn("leader election {}: '{}' deposed: its leader key was deleted or replaced", leader_key_,
+                     candidate_);
+        depose();
+        return;
+      }
     } catch (const EtcdError& e) {
       spdlog::warn("leader election {}: '{}' deposes itself: keep-alive failed: {}", leader_key_, candidate_,
                    e.what());
