@@ -73,7 +73,14 @@ std::string b64_decode(std::string_view in) {
 int64_t int_field(const json& j, const char* name) {
   auto it = j.find(name);
   if (it == j.end() || it->is_null()) return 0;
-  if (it->is_string()) return std::stoll(it->get<std::string>());
+  if (it->is_string()) {
+    const auto& str = it->get_ref<const std::string&>();
+    try {
+      return std::stoll(str);
+    } catch (const std::exception&) {
+      throw EtcdError(std::string("etcd answered a field '") + name + "' that is not a number: " + str);
+    }
+  }
   if (it->is_number()) return it->get<int64_t>();
   if (it->is_boolean()) return it->get<bool>() ? 1 : 0;
   return 0;
@@ -234,15 +241,27 @@ EtcdClient::EtcdClient(std::vector<std::string> endpoints, Options options)
   if (options_.timeout <= milliseconds(0)) throw std::invalid_argument("EtcdClient's timeout must be positive");
 }
 
-std::string EtcdClient::call(const std::string& path, const std::string& body,
-                             std::optional<std::chrono::steady_clock::time_point> until) {
+/// POSTs `body` (JSON) to `path` on the client's endpoints in turn; returns etcd's answer.
+/// `until`: the whole call ends by then (each phase of each endpoint gets at most a third of
+/// what is left). Throws EtcdError.
+class EtcdCall {
+ public:
+  static json run(EtcdClient& c, const std::string& path, const std::string& body,
+                  std::optional<Clock::time_point> until = std::nullopt);
+};
+
+json EtcdCall::run(EtcdClient& c, const std::string& path, const std::string& body,
+                   std::optional<Clock::time_point> until) {
+  const auto& endpoints = c.endpoints_;
+  const auto& options = c.options_;
+  auto& preferred = c.preferred_;
   std::string failures;
-  const size_t n = endpoints_.size();
-  const size_t first = preferred_.load(std::memory_order_relaxed) % n;
+  const size_t n = endpoints.size();
+  const size_t first = preferred.load(std::memory_order_relaxed) % n;
   for (size_t k = 0; k < n; ++k) {
     const size_t i = (first + k) % n;
-    const std::string& endpoint = endpoints_[i];
-    milliseconds timeout = options_.timeout;
+    const std::string& endpoint = endpoints[i];
+    milliseconds timeout = options.timeout;
     if (until) {
       // Connecting, sending and receiving each get a third of what is left.
       const auto left = std::chrono::duration_cast<milliseconds>(*until - Clock::now());
@@ -273,8 +292,8 @@ std::string EtcdClient::call(const std::string& path, const std::string& body,
       status = r.status;
       return true;
     };
-    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-      answer_text.append(data, n);
+    req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+      answer_text.append(data, len);
       return true;
     };
     httplib::Response res;
@@ -295,15 +314,22 @@ std::string EtcdClient::call(const std::string& path, const std::string& body,
       continue;
     }
     if (status == 200 && answer.is_object() && !answer.contains("error")) {
-      preferred_.store(i, std::memory_order_relaxed);
-      return answer_text;
+      preferred.store(i, std::memory_order_relaxed);
+      return answer;
     }
     std::string message;
     int64_t code = -1;
     if (answer.is_object()) {
-      if (answer.contains("message") && answer["message"].is_string()) message = answer["message"];
-      else if (answer.contains("error") && answer["error"].is_string()) message = answer["error"];
-      code = int_field(answer, "code");
+      // Unary calls: {"error": "...", "message": "...", "code": N}; streaming calls:
+      // {"error": {"grpc_code": N, "message": "..."}}.
+      const json& e = answer.contains("error") && answer["error"].is_object() ? answer["error"] : answer;
+      if (e.contains("message") && e["message"].is_string()) message = e["message"];
+      else if (e.contains("error") && e["error"].is_string()) message = e["error"];
+      try {
+        code = e.contains("grpc_code") ? int_field(e, "grpc_code") : int_field(e, "code");
+      } catch (const std::exception&) {
+        code = -1;
+      }
     }
     if (message.empty()) message = "HTTP " + std::to_string(status) + ": " + answer_text.substr(0, 200);
     // gRPC's UNAVAILABLE (no leader, shutting down): another member may answer.
@@ -325,7 +351,7 @@ std::optional<std::string> EtcdClient::get(const std::string& key) {
 
 std::optional<KeyValue> EtcdClient::get_kv(const std::string& key) {
   const json req = {{"key", b64_encode(key)}};
-  auto kvs = parse_kvs(json::parse(call("/v3/kv/range", req.dump())));
+  auto kvs = parse_kvs(EtcdCall::run(*this, "/v3/kv/range", req.dump()));
   if (kvs.empty()) return std::nullopt;
   return std::move(kvs.front());
 }
@@ -333,31 +359,31 @@ std::optional<KeyValue> EtcdClient::get_kv(const std::string& key) {
 std::vector<KeyValue> EtcdClient::get_prefix(const std::string& prefix) {
   const json req = {{"key", b64_encode(prefix.empty() ? std::string(1, '\0') : prefix)},
                     {"range_end", b64_encode(prefix_end(prefix))}};
-  return parse_kvs(json::parse(call("/v3/kv/range", req.dump())));
+  return parse_kvs(EtcdCall::run(*this, "/v3/kv/range", req.dump()));
 }
 
 int64_t EtcdClient::put(const std::string& key, const std::string& value, int64_t lease) {
   json req = {{"key", b64_encode(key)}, {"value", b64_encode(value)}};
   if (lease != 0) req["lease"] = std::to_string(lease);
-  const json a = json::parse(call("/v3/kv/put", req.dump()));
+  const json a = EtcdCall::run(*this, "/v3/kv/put", req.dump());
   return a.contains("header") ? int_field(a["header"], "revision") : 0;
 }
 
 bool EtcdClient::erase(const std::string& key) {
   const json req = {{"key", b64_encode(key)}};
-  return int_field(json::parse(call("/v3/kv/deleterange", req.dump())), "deleted") > 0;
+  return int_field(EtcdCall::run(*this, "/v3/kv/deleterange", req.dump()), "deleted") > 0;
 }
 
 int64_t EtcdClient::erase_prefix(const std::string& prefix) {
   const json req = {{"key", b64_encode(prefix.empty() ? std::string(1, '\0') : prefix)},
                     {"range_end", b64_encode(prefix_end(prefix))}};
-  return int_field(json::parse(call("/v3/kv/deleterange", req.dump())), "deleted");
+  return int_field(EtcdCall::run(*this, "/v3/kv/deleterange", req.dump()), "deleted");
 }
 
 int64_t EtcdClient::grant_lease(int64_t ttl_seconds) {
   if (ttl_seconds < 1) throw std::invalid_argument("a lease's TTL must be at least 1 s");
   const json req = {{"TTL", std::to_string(ttl_seconds)}};
-  const json a = json::parse(call("/v3/lease/grant", req.dump()));
+  const json a = EtcdCall::run(*this, "/v3/lease/grant", req.dump());
   const int64_t id = int_field(a, "ID");
   if (id == 0) throw EtcdError("etcd /v3/lease/grant answered no lease id: " + a.dump());
   return id;
@@ -368,7 +394,7 @@ int64_t EtcdClient::keep_alive(int64_t lease, std::optional<milliseconds> timeou
   std::optional<Clock::time_point> until;
   if (timeout) until = Clock::now() + *timeout;
   // A streaming call: the gateway answers one {"result": ...} per request line.
-  const json a = json::parse(call("/v3/lease/keepalive", req.dump(), until));
+  const json a = EtcdCall::run(*this, "/v3/lease/keepalive", req.dump(), until);
   auto it = a.find("result");
   if (it == a.end() || !it->is_object()) throw EtcdError("etcd /v3/lease/keepalive answered no result: " + a.dump());
   return int_field(*it, "TTL");
@@ -377,7 +403,7 @@ int64_t EtcdClient::keep_alive(int64_t lease, std::optional<milliseconds> timeou
 void EtcdClient::revoke(int64_t lease) {
   const json req = {{"ID", std::to_string(lease)}};
   try {
-    call("/v3/lease/revoke", req.dump());
+    EtcdCall::run(*this, "/v3/lease/revoke", req.dump());
   } catch (const EtcdError& e) {
     if (std::string(e.what()).find("requested lease not found") != std::string::npos) return;
     throw;
@@ -390,7 +416,7 @@ TxnResult EtcdClient::txn(const std::vector<Compare>& compares, const std::vecto
   for (const auto& c : compares) req["compare"].push_back(compare_json(c));
   for (const auto& op : success) req["success"].push_back(op_json(op));
   for (const auto& op : failure) req["failure"].push_back(op_json(op));
-  const json a = json::parse(call("/v3/kv/txn", req.dump()));
+  const json a = EtcdCall::run(*this, "/v3/kv/txn", req.dump());
   TxnResult r;
   r.succeeded = a.value("succeeded", false);
   if (a.contains("header")) r.revision = int_field(a["header"], "revision");
@@ -474,6 +500,9 @@ void LeaderElection::resign() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!thread_.joinable()) return;
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      throw std::logic_error("LeaderElection::resign called from its own callback");
+    }
     stop_ = true;
   }
   cv_.notify_all();
@@ -610,8 +639,24 @@ void LeaderElection::lead() {
         depose();
         return;
       }
-      std::lock_guard<std::mutex> lock(mu_);
-      deadline_ = std::max(deadline_, now + ttl_ - margin_);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        deadline_ = std::max(deadline_, now + ttl_ - margin_);
+      }
+      // The key may have been deleted (or replaced) behind the lease's back: then another
+      // candidate can be elected while the lease lives, and this one must stop.
+      const auto kv = client_.get_kv(leader_key_);
+      int64_t create_revision;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        create_revision = fence_.create_revision;
+      }
+      if (!kv || kv->create_revision != create_revision) {
+        spdlog::warn("leader election {}: '{}' deposed: its leader key was deleted or replaced", leader_key_,
+                     candidate_);
+        depose();
+        return;
+      }
     } catch (const EtcdError& e) {
       spdlog::warn("leader election {}: '{}' deposes itself: keep-alive failed: {}", leader_key_, candidate_,
                    e.what());

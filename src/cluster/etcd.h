@@ -138,16 +138,12 @@ class EtcdClient {
   bool txn_fenced(const Fence& fence, const std::vector<TxnOp>& ops);
 
  private:
-  /// POSTs `body` (JSON) to `path` on the endpoints in turn; returns the parsed JSON text of
-  /// the answer. Throws EtcdError.
-  /// `until`: the whole call ends by then (each phase of each endpoint gets at most a third of
-  /// what is left).
-  std::string call(const std::string& path, const std::string& body,
-                   std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
 
   std::vector<std::string> endpoints_;
   Options options_;
   std::atomic<size_t> preferred_{0};  ///< the endpoint that answered last
+
+  friend class EtcdCall;
 };
 
 /// Campaigns for leadership under `prefix` (key `prefix/leader`, value `candidate`).
@@ -182,7 +178,7 @@ class LeaderElection {
   /// Starts campaigning on a thread of its own. Throws std::logic_error when already started.
   void start(OnElected on_elected, OnRevoked on_revoked);
   /// Stops campaigning; a leader calls on_revoked and revokes its lease (releasing the key at
-  /// once). Waits for the thread. Does nothing when not started.
+  /// once). Waits for the thread. Does nothing when not started. Not from a callback.
   void resign();
 
   /// True while leading and before the deadline (checked on the calling thread's steady clock,

@@ -1,11 +1,12 @@
 #pragma once
 /// A real single-member etcd for tests: started on free 127.0.0.1 ports with its data in a given
-/// folder, stopped (SIGTERM, then SIGKILL) by its destructor, so a failing test stops it too.
+/// folder, stopped (SIGTERM, then SIGKILL) by its destructor, so a failing test stops it too;
+/// killed by the kernel when the thread that started it dies (a crashed test).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -21,8 +23,6 @@
 #include <vector>
 
 #include <httplib.h>
-
-extern char** environ;
 
 namespace weir::cluster::testing {
 
@@ -74,7 +74,7 @@ class EtcdProcess {
   /// Starts it again (same ports, same data) after stop() or kill().
   void start() {
     if (pid_ > 0) return;
-    std::system(("mkdir -p '" + data_dir_ + "'").c_str());
+    std::filesystem::create_directories(data_dir_);
     const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
     // Short raft timings: a single member elects itself fast, and the lease minimum
@@ -95,15 +95,31 @@ class EtcdProcess {
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     const std::string log = data_dir_ + "/etcd.log";
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) throw std::runtime_error("starting " + args[0] + " failed: " + std::strerror(rc));
+    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (log_fd < 0 || null_fd < 0) {
+      const std::string err = std::strerror(errno);
+      if (log_fd >= 0) ::close(log_fd);
+      if (null_fd >= 0) ::close(null_fd);
+      throw std::runtime_error("cannot open " + log + " or /dev/null: " + err);
+    }
+    const pid_t parent = ::getpid();
+    // fork + exec rather than posix_spawn: the child asks to be killed when the test process
+    // dies, so a crashing test leaves no etcd behind. Only async-signal-safe calls in the child.
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(null_fd, 0);
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    const int fork_errno = errno;
+    ::close(log_fd);
+    ::close(null_fd);
+    if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(fork_errno));
     pid_ = pid;
     wait_healthy();
   }

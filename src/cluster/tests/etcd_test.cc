@@ -473,6 +473,31 @@ TEST_F(LeaderElectionTest, JobStoreWritesOnlyUnderTheLeadersFence) {
   EXPECT_FALSE(store.job("j3").has_value());
 }
 
+// Deleting the leader key by hand is outside the protocol: another candidate may be elected
+// before the leader's next round notices (up to ttl/3 of overlap), which the fence covers.
+TEST_F(LeaderElectionTest, LeaderWhoseKeyIsDeletedStepsDown) {
+  Candidate a("a", etcd_->endpoint(), prefix_, kTtl);
+  Candidate b("b", etcd_->endpoint(), prefix_, kTtl);
+  a.start();
+  b.start();
+  Candidate* leader = wait_for_one_leader({&a, &b}, kTtl * 3);
+  ASSERT_NE(leader, nullptr);
+  const Fence old_fence = *leader->election->fence();
+  const auto erased_at = Clock::now();
+  ASSERT_TRUE(client_->erase(prefix_ + "/leader"));  // the lease still alive
+  EXPECT_FALSE(client_->put_fenced(old_fence, prefix_ + "/x", "stale"));
+  // The leader notices at its next keep-alive round.
+  ASSERT_TRUE(wait_for([&] { return leader->revoked == 1; }, kTtl));
+  EXPECT_LE(Clock::now() - erased_at, kTtl / 3 + milliseconds(500));
+  Candidate* next = wait_for_one_leader({&a, &b}, kTtl * 2);
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(client_->get(prefix_ + "/leader"), next->name);
+  EXPECT_FALSE(client_->put_fenced(old_fence, prefix_ + "/x", "stale"));
+  EXPECT_TRUE(client_->put_fenced(*next->election->fence(), prefix_ + "/x", "fresh"));
+  a.election->resign();
+  b.election->resign();
+}
+
 using LeaderElectionSlow = SharedEtcd;
 
 TEST_F(LeaderElectionSlow, FrozenLeaderDeposesItselfBeforeTheOtherTakesOver) {
