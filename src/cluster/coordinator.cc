@@ -847,6 +847,13 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
     while (!stopping) {
       cv.wait_for(lock, std::chrono::milliseconds(50));
       if (stopping) break;
+      if (ha && leader && !ha->is_leader()) {
+        // The lease may have expired while the election thread was held up: stop acting now.
+        lock.unlock();
+        on_revoked();
+        lock.lock();
+        continue;
+      }
       if (!leader) continue;
       const int64_t now = steady_ms();
       std::vector<std::pair<std::shared_ptr<Job>, std::string>> failures;

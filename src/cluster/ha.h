@@ -25,6 +25,8 @@ class HighAvailability {
   /// Resigns (when leading) and stops campaigning.
   void stop();
   std::string current_leader();
+  /// Leads now, by this process's own clock (false as soon as the lease may have expired).
+  bool is_leader() const { return election_->is_leader(); }
 
   // Fenced writes (false: this coordinator no longer leads) and reads of the job metadata.
   bool put_job(const std::string& id, const std::string& spec);
