@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libabsl-dev libxxhash-dev libfmt-dev libspdlog-dev libcli11-dev librocksdb-dev
   librdkafka-dev libcpp-httplib-dev nlohmann-json3-dev
+  libasio-dev
   kcat wrk curl openjdk-17-jdk-headless maven
 )
 
