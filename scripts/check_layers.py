@@ -22,6 +22,7 @@ LAYERS = [
     (5, "graph", ["src/graph/"]),
     (6, "runtime", ["src/runtime/"]),
     (7, "api", ["include/weir/api/", "src/api/"]),
+    (7, "network", ["src/network/"]),
     (8, "windows", ["include/weir/windows/", "src/windows/"]),
     (8, "connectors", ["include/weir/connectors/", "src/connectors/"]),
     (8, "testing", ["include/weir/testing/", "src/testing/"]),

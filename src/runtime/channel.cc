@@ -1,6 +1,7 @@
 #include "runtime/channel.h"
 
 #include "runtime/task.h"
+#include "weir/runtime/internal/logical_graph.hpp"
 
 namespace weir::runtime {
 
@@ -20,6 +21,23 @@ bool to_inflight(const Event& e, InFlightEvent& out) {
       return true;
     default:
       return false;
+  }
+}
+
+Event from_inflight(const InFlightEvent& e, const detail::TypeOps& type) {
+  switch (e.kind) {
+    case 0: {
+      Event out;
+      out.kind = Event::Kind::kBatch;
+      out.batch = type.decode_batch(e.bytes);
+      return out;
+    }
+    case 1:
+      return Event::watermark(e.value);
+    case 2:
+      return Event::watermark_status(e.value != 0);
+    default:
+      throw StateError("in-flight event of unknown kind " + std::to_string(e.kind));
   }
 }
 
@@ -135,6 +153,7 @@ int InputGate::poll(Event& out) {
     }
   }
   const int r = c->pop(out);
+  last_ = c;
   if (r == 1) {
     std::lock_guard lock(mu_);
     ready_.push_back(c);  // still holds events: back of the line, for fairness
@@ -162,7 +181,10 @@ int InputGate::poll_priority(Event& out) {
       priority_list_.erase(priority_list_.begin());
       priority_.fetch_sub(1, std::memory_order_release);
     }
-    if (c->pop_priority(out)) return c->gate_index();
+    if (c->pop_priority(out)) {
+      last_ = c;
+      return c->gate_index();
+    }
     // Already taken by a normal poll (it was at the front): nothing to do.
   }
 }

@@ -19,6 +19,10 @@
 #include "weir/state/snapshot.hpp"
 #include "weir/runtime/internal/record.hpp"
 
+namespace weir::detail {
+class TypeOps;
+}
+
 namespace weir::runtime {
 
 class Task;
@@ -27,6 +31,9 @@ class InputGate;
 /// The stored form of a record batch or watermark event in flight (unaligned checkpoints);
 /// false for events that are not stored (barriers, end of input).
 bool to_inflight(const Event& e, InFlightEvent& out);
+/// The inverse of `to_inflight`: the event an `InFlightEvent` stores, its batch decoded as
+/// records of `type` (throws SerdeError / StateError as `TypeOps::decode_batch`).
+Event from_inflight(const InFlightEvent& e, const detail::TypeOps& type);
 
 /// Bytes queued in all channels of a job, and the peak (for tests and metrics).
 struct ChannelStats {
@@ -73,6 +80,12 @@ class InputChannel {
   virtual int pop(Event& out) = 0;
   /// Removes the event at the front if it is a barrier.
   virtual bool pop_priority(Event& out) = 0;
+  /// Unaligned checkpoints, for channels whose consumer end holds a queue of its own (between
+  /// processes): the events queued on the consumer's side that the barrier the last `pop` /
+  /// `pop_priority` returned overtook, encoded and in order. They precede the barrier (the
+  /// task stores them as in-flight input) and are still delivered after it. A local channel
+  /// has none: its producer's `push_priority` reports everything the barrier overtook.
+  virtual void take_overtaken(std::vector<InFlightEvent>& out) { (void)out; }
   /// The channel's position among its consumer's input channels.
   int gate_index() const { return gate_index_; }
 
@@ -122,6 +135,11 @@ class InputGate {
   /// `out`), or -1 when none is waiting. Consumer only; taken even under backpressure.
   int poll_priority(Event& out);
   bool has_priority() const { return priority_.load(std::memory_order_acquire) != 0; }
+  /// The events the barrier last returned by `poll` / `poll_priority` overtook in its channel's
+  /// consumer-side queue (`InputChannel::take_overtaken`). Consumer only.
+  void take_overtaken(std::vector<InFlightEvent>& out) {
+    if (last_ != nullptr) last_->take_overtaken(out);
+  }
   void mark_priority(InputChannel* channel);
   /// Stops taking events from channel `gate_index` (barrier alignment) until `unblock_all`.
   /// Consumer only.
@@ -135,6 +153,7 @@ class InputGate {
   std::vector<InputChannel*> parked_;  // guarded by mu_: ready but blocked
   std::vector<InputChannel*> priority_list_;  // guarded by mu_
   std::atomic<int> priority_{0};
+  InputChannel* last_ = nullptr;  ///< consumer only: the channel of the event returned last
   Task* owner_;
 };
 

@@ -163,7 +163,7 @@ void Task::forward_barrier_priority(int64_t id, int64_t timestamp, uint8_t flags
   }
 }
 
-void Task::record_inflight(int gi, const Event& e) {
+ChannelState& Task::inflight_in(int gi) {
   auto& in = unaligned_snaps_[0].inflight_in;
   if (in.empty() || in.back().channel != gi) {
     auto it = std::find_if(in.begin(), in.end(), [&](const ChannelState& c) { return c.channel == gi; });
@@ -173,9 +173,13 @@ void Task::record_inflight(int gi, const Event& e) {
     }
     std::iter_swap(it, in.end() - 1);
   }
+  return in.back();
+}
+
+void Task::record_inflight(int gi, const Event& e) {
   InFlightEvent f;
   if (!to_inflight(e, f)) return;
-  in.back().events.push_back(std::move(f));
+  inflight_in(gi).events.push_back(std::move(f));
 }
 
 void Task::replay_inflight() {
@@ -241,7 +245,7 @@ void Task::snapshot_and_forward(int64_t id, int64_t timestamp, uint8_t flags) {
   if (coordinator) coordinator->acknowledge(this, id, std::move(snaps));
 }
 
-void Task::handle_barrier(int gi, const Event& e) {
+void Task::handle_barrier(int gi, const Event& e, std::vector<InFlightEvent> overtaken) {
   const int64_t id = e.value;
   if (unaligned && (e.flags & Event::kSavepoint) == 0) {
     // Unaligned: snapshot at the first barrier and send it on ahead of the output; record what
@@ -268,6 +272,12 @@ void Task::handle_barrier(int gi, const Event& e) {
     last_barrier_ = std::max(last_barrier_, id);
     barrier_seen_[static_cast<std::size_t>(gi)] = 1;
     recording_[static_cast<std::size_t>(gi)] = 0;
+    if (!overtaken.empty()) {
+      // Queued on the consumer's side of a remote channel behind the barrier: they come after
+      // what was recorded from this channel and before what the producer's side overtook.
+      auto& events = inflight_in(gi).events;
+      for (auto& f : overtaken) events.push_back(std::move(f));
+    }
     check_alignment();
     return;
   }
@@ -496,7 +506,9 @@ Task::Slice Task::run_input_slice() {
       if (pgi >= 0) {
         // The rest of an interrupted batch came before the barrier: it goes into the snapshot.
         if (pending_batch_) consume_pending(false);
-        handle_barrier(pgi, event);
+        std::vector<InFlightEvent> overtaken;
+        gate.take_overtaken(overtaken);
+        handle_barrier(pgi, event, std::move(overtaken));
         continue;
       }
     }
@@ -545,9 +557,12 @@ Task::Slice Task::run_input_slice() {
         if (!recording_.empty() && recording_[static_cast<std::size_t>(gi)]) record_inflight(gi, event);
         handle_watermark_status(gi, event.value != 0);
         break;
-      case Event::Kind::kBarrier:
-        handle_barrier(gi, event);
+      case Event::Kind::kBarrier: {
+        std::vector<InFlightEvent> overtaken;  // a priority barrier that reached the front first
+        gate.take_overtaken(overtaken);
+        handle_barrier(gi, event, std::move(overtaken));
         break;
+      }
       case Event::Kind::kEndOfInput:
         handle_end_of_channel(gi);
         check_alignment();  // an ended channel no longer holds a barrier back

@@ -216,7 +216,9 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   void run_mail();
   std::vector<OperatorSnapshot> snapshot_chain(int64_t id, int64_t timestamp, uint8_t flags);
   void snapshot_and_forward(int64_t id, int64_t timestamp, uint8_t flags);
-  void handle_barrier(int gate_index, const Event& barrier);
+  /// `overtaken`: the events a priority barrier overtook in the channel's consumer-side queue
+  /// (remote channels); they join the in-flight input of that channel.
+  void handle_barrier(int gate_index, const Event& barrier, std::vector<InFlightEvent> overtaken = {});
   void check_alignment();
   void end_alignment();
   std::string describe_failure(std::exception_ptr error) const;
@@ -257,6 +259,7 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   std::vector<OperatorSnapshot> unaligned_snaps_;  ///< taken at the first barrier, acknowledged at the last
   std::vector<char> recording_;     ///< per gate channel: record what arrives until its barrier
   void record_inflight(int gate_index, const Event& e);
+  ChannelState& inflight_in(int gate_index);
   void forward_barrier_priority(int64_t id, int64_t timestamp, uint8_t flags);
   void replay_inflight();
   bool waiting_final_ = false;    ///< finished; waiting for the checkpoint with the final state
