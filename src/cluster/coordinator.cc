@@ -767,6 +767,10 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
         }
       } else if (m.has_ended()) {
         reported_end = true;
+        {
+          std::lock_guard al(attempt->mu);
+          sess->ended = true;
+        }
         if (m.ended().failed()) {
           bool stopped;
           {
@@ -789,6 +793,11 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
       }
       attempt_failed(job, my_attempt,
                      "the task process " + std::to_string(a.process()) + " on worker " + where + " was lost (its session ended)", true);
+    }
+    {
+      std::lock_guard al(attempt->mu);
+      sess->ended = true;
+      sess->ctx = nullptr;  // the call ends: nothing may cancel it any more
     }
     sess->out->close();
     return grpc::Status::OK;
@@ -871,7 +880,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
         if (!job->attempt) continue;
         std::lock_guard al(job->attempt->mu);
         for (auto& s : job->attempt->sessions) {
-          if (s && now - s->last_heartbeat > opt.heartbeat_timeout.count()) {
+          if (s && !s->ended && now - s->last_heartbeat > opt.heartbeat_timeout.count()) {
             failures.emplace_back(job, fmt::format("the task process {} of job {} stopped answering (no heartbeat for {} ms)",
                                                    s->process, job->id, now - s->last_heartbeat));
             break;

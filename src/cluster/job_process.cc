@@ -203,7 +203,12 @@ class TaskPart final : public detail::JobHandle, public checkpoint::CheckpointRe
         return;
       }
     }
-    end("the connection to the coordinator " + d_.coordinator() + " ended", true);
+    bool stopping;
+    {
+      std::lock_guard lock(mu_);
+      stopping = stopping_;
+    }
+    if (!stopping) end("the connection to the coordinator " + d_.coordinator() + " ended", true);
   }
 
   void beat_loop() {
@@ -354,11 +359,25 @@ class TaskPart final : public detail::JobHandle, public checkpoint::CheckpointRe
       stopping_ = true;
     }
     cv_.notify_all();
-    if (out_) out_->close();
-    if (stream_) stream_->WritesDone();
-    ctx_.TryCancel();
     if (beat_.joinable()) beat_.join();
-    if (reader_.joinable()) reader_.join();
+    if (out_) out_->close();
+    if (stream_) {
+      // Half-close, then let the coordinator end the call, so it reads everything written
+      // (cancelling at once could drop the last messages); cancel if it does not answer.
+      stream_->WritesDone();
+      std::thread cancel_later([this] {
+        std::unique_lock lock(mu_);
+        if (!cv_.wait_for(lock, std::chrono::seconds(5), [&] { return reader_done_; })) ctx_.TryCancel();
+      });
+      if (reader_.joinable()) reader_.join();
+      {
+        std::lock_guard lock(mu_);
+        reader_done_ = true;
+      }
+      cv_.notify_all();
+      cancel_later.join();
+      stream_->Finish();
+    }
     if (waiter_.joinable() && waiter_.get_id() != std::this_thread::get_id()) waiter_.join();
   }
 
@@ -391,6 +410,7 @@ class TaskPart final : public detail::JobHandle, public checkpoint::CheckpointRe
   bool stopped_ = false;
   bool stopping_ = false;
   bool failure_reported_ = false;
+  bool reader_done_ = false;
   std::string end_message_;
 };
 

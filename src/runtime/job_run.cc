@@ -42,26 +42,6 @@ std::string new_job_id() {
 }
 }  // namespace
 
-namespace {
-
-/// An event stored in an unaligned checkpoint, as it travels again.
-Event event_of(const InFlightEvent& e, const detail::TypeOps& type) {
-  switch (e.kind) {
-    case 0: {
-      Event ev;
-      ev.kind = Event::Kind::kBatch;
-      ev.batch = type.decode_batch(e.bytes);
-      return ev;
-    }
-    case 1:
-      return Event::watermark(e.value);
-    default:
-      return Event::watermark_status(e.value != 0);
-  }
-}
-
-}  // namespace
-
 JobRun::JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionConfig config)
     : logical_(std::move(logical)),
       graph_(std::move(graph)),
@@ -269,7 +249,7 @@ void JobRun::build() {
           if (consumer) {
             consumer->replay.emplace_back(pc.gate, e);
           } else {
-            out_end[ci]->push(event_of(e, type));
+            out_end[ci]->push(from_inflight(e, type));
           }
         }
       }

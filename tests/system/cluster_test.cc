@@ -80,7 +80,10 @@ class LocalCluster {
     std::vector<std::string> argv = {WEIR_CLI_PATH, "coordinator", "--bind", "127.0.0.1:0", "--checkpoint-dir", dir.sub("checkpoints")};
     argv.insert(argv.end(), coordinator_args.begin(), coordinator_args.end());
     coordinator_ = std::make_unique<Process>(argv, std::vector<std::string>{}, dir.sub("coordinator.log"));
-    address_ = coordinator_->first_line(20s);
+    // It prints its address alone on a line (its log lines go to the same file here).
+    address_ = coordinator_->first_line(20s, [](const std::string& l) {
+      return !l.empty() && l.find_first_not_of("0123456789.:") == std::string::npos;
+    });
     for (int i = 0; i < workers; ++i) add_worker(slots);
   }
   void add_worker(int slots) {

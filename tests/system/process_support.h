@@ -73,13 +73,16 @@ class Process {
     ss << in.rdbuf();
     return ss.str();
   }
-  /// The first line of its output, once there is one (empty after `timeout`).
-  std::string first_line(std::chrono::milliseconds timeout) const {
+  /// The first whole line of its output that `accept` takes (empty after `timeout`).
+  template <class F>
+  std::string first_line(std::chrono::milliseconds timeout, F accept) const {
     const auto until = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < until) {
-      const auto out = output();
-      const auto nl = out.find('\n');
-      if (nl != std::string::npos) return out.substr(0, nl);
+      std::istringstream in(output());
+      std::string line;
+      while (std::getline(in, line)) {
+        if (!in.eof() && accept(line)) return line;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return {};
