@@ -1066,7 +1066,8 @@ std::unique_ptr<runtime::InputChannel> DataPlane::open_input(ChannelId id, int g
     st->capacity = capacity_bytes;
     st->stats = stats;
     if (stats != nullptr) stats->add(st->queued_bytes);
-    if (!st->queue.empty()) st->list_locked();  // control frames that came before the open
+    // Control frames that came before the open, or a failure: the consumer must look.
+    if (!st->queue.empty() || st->failed) st->list_locked();
   }
   asio::post(core_->io, [core = core_.get(), st] {
     if (st->opened && !st->initial_granted) {
