@@ -494,24 +494,19 @@ struct Conn : std::enable_shared_from_this<Conn> {
   void linger_and_close() {
     asio::error_code ignored;
     sock.shutdown(tcp::socket::shutdown_send, ignored);
-    auto buf = std::make_shared<std::vector<char>>(64 * 1024);
-    auto left = std::make_shared<std::size_t>(1 << 20);
-    auto self = shared_from_this();
-    auto drain = std::make_shared<std::function<void()>>();
-    *drain = [self, buf, left, drain] {
-      self->sock.async_read_some(asio::buffer(*buf), [self, buf, left, drain](const asio::error_code& ec, std::size_t n) {
-        if (ec || n >= *left) {
-          asio::error_code ignored2;
-          self->sock.close(ignored2);
-          self->core->conns.erase(self);
-          *drain = nullptr;  // breaks the cycle
-          return;
-        }
-        *left -= n;
-        (*drain)();
-      });
-    };
-    (*drain)();
+    drain(std::make_shared<std::vector<char>>(64 * 1024), std::size_t{1} << 20);
+  }
+
+  void drain(std::shared_ptr<std::vector<char>> buf, std::size_t left) {
+    sock.async_read_some(asio::buffer(*buf), [self = shared_from_this(), buf, left](const asio::error_code& ec, std::size_t n) {
+      if (ec || n >= left) {
+        asio::error_code ignored;
+        self->sock.close(ignored);
+        self->core->conns.erase(self);
+        return;
+      }
+      self->drain(buf, left - n);
+    });
   }
 
   void send_error(uint32_t stream, const std::string& msg) {
@@ -548,7 +543,9 @@ struct Conn : std::enable_shared_from_this<Conn> {
 };
 
 void DataPlane::Core::accept() {
-  acceptor.async_accept([self = shared_from_this()](const asio::error_code& ec, tcp::socket s) {
+  // A raw pointer: the handler runs only while the plane's thread does, and a pending handler
+  // owning the core would keep it alive after close() stopped that thread.
+  acceptor.async_accept([self = this](const asio::error_code& ec, tcp::socket s) {
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
       spdlog::warn("data plane: accept failed: {}", ec.message());
@@ -556,7 +553,7 @@ void DataPlane::Core::accept() {
       asio::error_code ignored;
       s.set_option(tcp::no_delay(true), ignored);
       auto peer = endpoint_text(s);
-      auto c = std::make_shared<Conn>(self.get(), std::move(s), false, std::move(peer));
+      auto c = std::make_shared<Conn>(self, std::move(s), false, std::move(peer));
       c->connected = true;
       self->accepted.fetch_add(1);
       self->conns.insert(c);
