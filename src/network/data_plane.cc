@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -198,11 +199,14 @@ struct DataPlane::Core : std::enable_shared_from_this<DataPlane::Core> {
   // I/O thread only:
   std::map<std::string, std::shared_ptr<Conn>> dialled;  // by peer "host:port"
   std::set<std::shared_ptr<Conn>> conns;                 // every live connection
+  asio::steady_timer drain_timer{io};
+  std::shared_ptr<std::promise<void>> drain_done;        // set while close() drains
 
   void accept();
   void pump(const std::shared_ptr<OutState>& st);
   std::shared_ptr<Conn> dial(const std::string& peer);
   void grant(const std::shared_ptr<InState>& st, std::size_t bytes);
+  void check_drain();
 };
 
 /// One TCP connection. Everything here runs on the I/O thread.
@@ -217,6 +221,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
   bool connected = false;
   bool hello_done = false;  // incoming: the peer's hello was accepted
   bool dead = false;
+  bool half_closed = false;  // close() sent our FIN; waiting for the peer's
   char header[kHeaderBytes];
   std::string payload;
   std::deque<std::string> outq;
@@ -285,6 +290,10 @@ struct Conn : std::enable_shared_from_this<Conn> {
     asio::async_read(sock, asio::buffer(header, kHeaderBytes),
                      [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
                        if (ec) {
+                         if (self->half_closed && ec == asio::error::eof) {
+                           self->fail(self->describe() + " closed");  // our close(), acknowledged
+                           return;
+                         }
                          self->fail(self->describe() + (ec == asio::error::eof ? " closed by the peer" : " lost: " + ec.message()));
                          return;
                        }
@@ -494,24 +503,19 @@ struct Conn : std::enable_shared_from_this<Conn> {
   void linger_and_close() {
     asio::error_code ignored;
     sock.shutdown(tcp::socket::shutdown_send, ignored);
-    auto buf = std::make_shared<std::vector<char>>(64 * 1024);
-    auto left = std::make_shared<std::size_t>(1 << 20);
-    auto self = shared_from_this();
-    auto drain = std::make_shared<std::function<void()>>();
-    *drain = [self, buf, left, drain] {
-      self->sock.async_read_some(asio::buffer(*buf), [self, buf, left, drain](const asio::error_code& ec, std::size_t n) {
-        if (ec || n >= *left) {
-          asio::error_code ignored2;
-          self->sock.close(ignored2);
-          self->core->conns.erase(self);
-          *drain = nullptr;  // breaks the cycle
-          return;
-        }
-        *left -= n;
-        (*drain)();
-      });
-    };
-    (*drain)();
+    drain(std::make_shared<std::vector<char>>(64 * 1024), std::size_t{1} << 20);
+  }
+
+  void drain(std::shared_ptr<std::vector<char>> buf, std::size_t left) {
+    sock.async_read_some(asio::buffer(*buf), [self = shared_from_this(), buf, left](const asio::error_code& ec, std::size_t n) {
+      if (ec || n >= left) {
+        asio::error_code ignored;
+        self->sock.close(ignored);
+        self->core->conns.erase(self);
+        return;
+      }
+      self->drain(buf, left - n);
+    });
   }
 
   void send_error(uint32_t stream, const std::string& msg) {
@@ -548,7 +552,9 @@ struct Conn : std::enable_shared_from_this<Conn> {
 };
 
 void DataPlane::Core::accept() {
-  acceptor.async_accept([self = shared_from_this()](const asio::error_code& ec, tcp::socket s) {
+  // A raw pointer: the handler runs only while the plane's thread does, and a pending handler
+  // owning the core would keep it alive after close() stopped that thread.
+  acceptor.async_accept([self = this](const asio::error_code& ec, tcp::socket s) {
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
       spdlog::warn("data plane: accept failed: {}", ec.message());
@@ -556,7 +562,7 @@ void DataPlane::Core::accept() {
       asio::error_code ignored;
       s.set_option(tcp::no_delay(true), ignored);
       auto peer = endpoint_text(s);
-      auto c = std::make_shared<Conn>(self.get(), std::move(s), false, std::move(peer));
+      auto c = std::make_shared<Conn>(self, std::move(s), false, std::move(peer));
       c->connected = true;
       self->accepted.fetch_add(1);
       self->conns.insert(c);
@@ -610,6 +616,44 @@ std::shared_ptr<Conn> DataPlane::Core::dial(const std::string& peer) {
     });
   });
   return c;
+}
+
+// close(), on the I/O thread: once every frame that can still go out was written, half-close
+// each connection this plane dialled and wait for the peer to close it (closing a socket with
+// unread credits in it would reset the connection, and a reset can discard data the peer has not
+// read yet).
+void DataPlane::Core::check_drain() {
+  if (!drain_done) return;
+  bool pending = false;
+  {
+    std::lock_guard lock(mu);
+    for (auto& w : outputs) {
+      auto st = w.lock();
+      if (!st) continue;
+      std::lock_guard slock(st->mu);
+      if (!st->failed.load() && !st->unsent.empty()) pending = true;
+    }
+  }
+  for (auto& [peer, c] : dialled) {
+    if (!c->dead && (!c->connected || !c->outq.empty() || !c->writing.empty())) pending = true;
+  }
+  if (!pending) {
+    for (auto& [peer, c] : dialled) {
+      if (c->half_closed) continue;
+      c->half_closed = true;
+      asio::error_code ignored;
+      c->sock.shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    if (dialled.empty()) {
+      drain_done->set_value();
+      drain_done.reset();
+      return;
+    }
+  }
+  drain_timer.expires_after(std::chrono::milliseconds(1));
+  drain_timer.async_wait([this](const asio::error_code& ec) {
+    if (!ec) check_drain();
+  });
 }
 
 void DataPlane::Core::grant(const std::shared_ptr<InState>& st, std::size_t bytes) {
@@ -924,7 +968,7 @@ class RemoteInput final : public runtime::InputChannel {
 
 }  // namespace
 
-DataPlane::DataPlane(DataPlaneOptions options) : core_(std::make_shared<Core>()) {
+DataPlane::DataPlane(DataPlaneOptions options) : core_(std::make_shared<Core>()), close_timeout_(options.close_timeout) {
   core_->secret = std::move(options.secret);
   core_->host = options.bind_host;
   try {
@@ -967,6 +1011,18 @@ void DataPlane::close() {
     std::lock_guard lock(core_->mu);
     if (core_->closed) return;
     core_->closed = true;
+  }
+  if (close_timeout_.count() > 0) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto ready = done->get_future();
+    asio::post(core_->io, [core = core_.get(), done] {
+      core->drain_done = done;
+      core->check_drain();
+    });
+    if (ready.wait_for(close_timeout_) != std::future_status::ready) {
+      spdlog::warn("data plane at {}: frames still queued or unacknowledged after {} ms; closing anyway", address(),
+                   close_timeout_.count());
+    }
   }
   asio::post(core_->io, [core = core_.get()] {
     asio::error_code ignored;
@@ -1066,7 +1122,8 @@ std::unique_ptr<runtime::InputChannel> DataPlane::open_input(ChannelId id, int g
     st->capacity = capacity_bytes;
     st->stats = stats;
     if (stats != nullptr) stats->add(st->queued_bytes);
-    if (!st->queue.empty()) st->list_locked();  // control frames that came before the open
+    // Control frames that came before the open, or a failure: the consumer must look.
+    if (!st->queue.empty() || st->failed) st->list_locked();
   }
   asio::post(core_->io, [core = core_.get(), st] {
     if (st->opened && !st->initial_granted) {

@@ -6,6 +6,7 @@
 /// One `DataPlane` per process listens for connections from the planes that send to it and
 /// dials the planes it sends to; one connection per (sending process, receiving process) pair
 /// carries the frames of all channels between them.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -53,6 +54,9 @@ struct DataPlaneOptions {
   std::string bind_host = "127.0.0.1";
   uint16_t port = 0;   ///< 0: an ephemeral port (read it back with `DataPlane::port()`)
   std::string secret;  ///< when set, both planes must have the same one
+  /// How long `close()` waits for queued frames (end of input included) to go out and for the
+  /// receiving planes to acknowledge the end of each connection; 0: close at once.
+  std::chrono::milliseconds close_timeout{5000};
 };
 
 class DataPlane {
@@ -87,14 +91,17 @@ class DataPlane {
                                                     std::shared_ptr<const detail::TypeOps> type,
                                                     std::size_t capacity_bytes, runtime::ChannelStats* stats);
 
-  /// Stops the I/O thread and closes every connection; open channels fail with NetworkError at
-  /// their next use. Idempotent; the destructor calls it.
+  /// Lets what producers queued go out (frames that have credit, and barriers and end of input
+  /// behind them; at most `close_timeout`), closes the connections this plane dialled cleanly,
+  /// then stops the I/O thread and closes every connection; open channels fail with
+  /// NetworkError at their next use. Idempotent; the destructor calls it.
   void close();
 
   struct Core;
 
  private:
   std::shared_ptr<Core> core_;
+  std::chrono::milliseconds close_timeout_;
 };
 
 }  // namespace weir::network

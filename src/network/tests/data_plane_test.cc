@@ -116,6 +116,16 @@ bool eventually(Pred pred, std::chrono::steady_clock::duration timeout = kTimeou
   return true;
 }
 
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const NetworkError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 ChannelId cid(int channel, std::string job = "job-1") { return ChannelId{std::move(job), 0, channel}; }
 
 // ---- decode_batch -------------------------------------------------------------------------------
@@ -311,6 +321,78 @@ TEST(DataPlane, ManyChannelsShareOneConnectionAndOpenOrderDoesNotMatter) {
   EXPECT_EQ(b.accepted_connections(), 1);
 }
 
+TEST(DataPlane, ClosingTheProducersPlaneDeliversWhatItQueuedFirst) {
+  DataPlane b({});
+  Consumer consumer;
+  ChannelStats stats;
+  constexpr std::size_t kCapacity = 64 << 10;
+  auto in = b.open_input(cid(0), 0, &consumer.task.gate, detail::type_ops<int64_t>(), kCapacity, &stats);
+  std::vector<int64_t> got;
+  bool ended = false;
+  std::string error;
+  std::thread reader([&] {
+    Event e;
+    try {
+      for (;;) {
+        if (consumer.next(e) < 0) return;
+        if (e.kind == Event::Kind::kEndOfInput) {
+          ended = true;
+          return;
+        }
+        for (auto v : as<int64_t>(e).values) got.push_back(v);
+      }
+    } catch (const NetworkError& err) {
+      error = err.what();
+    }
+  });
+  int64_t next = 0;
+  {
+    DataPlane a({});
+    auto out = a.open_output(cid(0), b.address(), kCapacity, std::function<void()>{}, &stats);
+    // More than the credit: most of it is still queued at the producer when its plane closes.
+    for (int i = 0; i < 200; ++i) {
+      std::vector<int64_t> v;
+      for (int k = 0; k < 100; ++k) v.push_back(next++);
+      out->push(batch_event(std::move(v)));
+    }
+    out->push(Event::end_of_input());
+    out.reset();  // the task is gone; what it queued still goes
+    a.close();
+  }
+  reader.join();
+  EXPECT_EQ(error, "");
+  EXPECT_TRUE(ended);
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(next));
+  for (int64_t i = 0; i < next; ++i) ASSERT_EQ(got[static_cast<std::size_t>(i)], i);
+}
+
+TEST(DataPlane, ClosingAPlaneAtOnceFailsTheConsumerOfWhatWasNotSent) {
+  DataPlane b({});
+  Consumer consumer;
+  ChannelStats stats;
+  constexpr std::size_t kCapacity = 64 << 10;
+  auto in = b.open_input(cid(0), 0, &consumer.task.gate, detail::type_ops<int64_t>(), kCapacity, &stats);
+  {
+    DataPlane a({.close_timeout = std::chrono::milliseconds(0)});
+    auto out = a.open_output(cid(0), b.address(), kCapacity, std::function<void()>{}, &stats);
+    out->push(batch_event(std::vector<int64_t>(100, -1)));
+    Event first;
+    ASSERT_EQ(consumer.next(first), 0);  // connected
+    for (int i = 0; i < 200; ++i) out->push(batch_event(std::vector<int64_t>(100, i)));
+    out->push(Event::end_of_input());
+    a.close();
+  }
+  std::string error;
+  ASSERT_TRUE(eventually([&] {
+    error = error_of([&] {
+      Event e;
+      consumer.task.gate.poll(e);
+    });
+    return !error.empty();
+  }));
+  EXPECT_NE(error.find("data connection from 127.0.0.1:"), std::string::npos) << error;
+}
+
 // ---- flow control -------------------------------------------------------------------------------
 
 TEST(DataPlane, CreditsBoundBothSidesAndTheProducerIsNotifiedWhenTheConsumerPops) {
@@ -496,15 +578,6 @@ TEST(DataPlane, PriorityBarrierOvertakesDataQueuedOnBothSidesAndNothingIsLostOrD
 
 // ---- failures -----------------------------------------------------------------------------------
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const NetworkError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(DataPlane, AWrongSecretIsRejectedAndTheProducerFailsWithAClearError) {
   DataPlane b({.secret = "s3cret"});
