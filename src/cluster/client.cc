@@ -177,7 +177,10 @@ JobStatus status_of(const std::string& s) {
   return JobStatus::created;
 }
 
-bool final_status(const std::string& s) { return s == "finished" || s == "failed" || s == "canceled"; }
+bool final_status(const std::string& s) {
+  const auto st = status_of(s);
+  return st == JobStatus::finished || st == JobStatus::failed || st == JobStatus::canceled;
+}
 
 /// A job running on a cluster, as its submitting program sees it.
 class RemoteJob final : public detail::JobHandle {
@@ -194,12 +197,12 @@ class RemoteJob final : public detail::JobHandle {
     for (;;) {
       auto info = client_->wait(id_, std::chrono::seconds(30));
       if (!final_status(info.status())) continue;
-      if (info.status() == "finished") {
+      if (status_of(info.status()) == JobStatus::finished) {
         JobExecutionResult r(id_, name_, std::chrono::milliseconds(info.end_ms() - info.start_ms()));
         settle([&] { promise_.set_value(r); });
         return r;
       }
-      const std::string what = info.status() == "canceled" ? "Job '" + name_ + "' was canceled" : info.failure();
+      const std::string what = status_of(info.status()) == JobStatus::canceled ? "Job '" + name_ + "' was canceled" : info.failure();
       settle([&] { promise_.set_exception(std::make_exception_ptr(JobFailure(what))); });
       throw JobFailure(what);
     }
