@@ -4,7 +4,7 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build demo test bench install clean fuzz
+.PHONY: all deps configure build demo test system-test bench install clean fuzz
 
 all: build
 
@@ -21,7 +21,11 @@ demo: build
 	@BUILD_DIR=$(BUILD_DIR) scripts/demo.sh
 
 test: build
-	@cd $(BUILD_DIR) && ctest -j $(JOBS) --timeout 300 --output-on-failure
+	@cd $(BUILD_DIR) && ctest -j $(JOBS) --timeout 300 --output-on-failure -LE system
+
+# The long system tests (real processes at scale): the control plane with 100 workers.
+system-test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L system
 
 bench: build
 	$(BUILD_DIR)/bench/throughput_bench

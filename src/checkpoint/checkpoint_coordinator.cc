@@ -463,6 +463,9 @@ void CheckpointCoordinator::set_restored(int64_t id, std::string dir) {
   std::lock_guard lock(mu_);
   restored_id_ = id;
   restored_dir_ = std::move(dir);
+  // As Flink: checkpoint ids go on after the restored one (a job that resumes in the same
+  // folder, a coordinator taking over, must not write chk-N twice; sinks name transactions by id).
+  if (id >= next_id_) next_id_ = id + 1;
 }
 void CheckpointCoordinator::count_fallback_past_committed() {
   std::lock_guard lock(mu_);

@@ -135,9 +135,10 @@ void print_jobs(const cluster::rpc::JobList& list, bool json) {
     std::printf("[");
     for (int i = 0; i < list.jobs_size(); ++i) {
       const auto& j = list.jobs(i);
-      std::printf("%s{\"id\":\"%s\",\"name\":\"%s\",\"status\":\"%s\",\"restarts\":%d,\"checkpoints\":%lld}", i ? "," : "",
-                  j.job_id().c_str(), j.name().c_str(), j.status().c_str(), j.restarts(),
-                  static_cast<long long>(j.completed_checkpoints()));
+      std::printf("%s{\"id\":\"%s\",\"name\":\"%s\",\"status\":\"%s\",\"restarts\":%d,\"checkpoints\":%lld,"
+                  "\"last_checkpoint_ms\":%lld,\"attempt\":%d}",
+                  i ? "," : "", j.job_id().c_str(), j.name().c_str(), j.status().c_str(), j.restarts(),
+                  static_cast<long long>(j.completed_checkpoints()), static_cast<long long>(j.last_checkpoint_ms()), j.attempt());
     }
     std::printf("]\n");
     return;

@@ -24,12 +24,15 @@ struct ClusterClient::Impl {
   std::string secret;
   std::size_t current = 0;
   std::vector<std::unique_ptr<rpc::Coordinator::Stub>> stubs;
+  std::chrono::milliseconds patience{30000};
 
   /// Calls `f` on the leading coordinator: on UNAVAILABLE (down, or a standby) the next one.
   template <class F>
   void call(const char* what, F&& f) {
     grpc::Status last;
-    for (int round = 0; round < 3; ++round) {
+    // A new leader may take a few heartbeat timeouts to be elected: keep asking meanwhile.
+    const auto until = std::chrono::steady_clock::now() + patience;
+    for (int round = 0; round == 0 || std::chrono::steady_clock::now() < until; ++round) {
       for (std::size_t k = 0; k < stubs.size(); ++k) {
         const std::size_t i = (current + k) % stubs.size();
         last = f(*stubs[i]);
@@ -60,6 +63,9 @@ ClusterClient::ClusterClient(std::string addresses, std::string secret) : impl_(
     if (const char* s = std::getenv("WEIR_CLUSTER_SECRET")) secret = s;
   }
   impl_->secret = std::move(secret);
+  // One address: it is down, say so soon. Several (HA): wait for a standby to take over.
+  impl_->patience = std::chrono::milliseconds(impl_->addresses.size() > 1 ? 30000 : 1000);
+  if (const char* p = std::getenv("WEIR_COORDINATOR_PATIENCE_MS")) impl_->patience = std::chrono::milliseconds(std::atoll(p));
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(1 << 30);
   args.SetMaxSendMessageSize(1 << 30);

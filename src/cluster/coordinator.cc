@@ -940,6 +940,15 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
         auto job = make_job(id, spec);
         const auto cp = ha->checkpoint(id);
         if (!cp.empty()) {
+          try {
+            const auto meta = checkpoint::read_metadata(cp);
+            job->restored_id = meta.checkpoint_id;
+            job->cc->set_restored(meta.checkpoint_id, cp);
+          } catch (const std::exception& e) {
+            spdlog::error("coordinator: job {}'s latest checkpoint {} cannot be read ({}); it restarts from it anyway and "
+                          "fails if it cannot",
+                          id, cp, e.what());
+          }
           job->restore_dir = cp;
           job->allow_non_restored = false;
           job->published_checkpoint = cp;
@@ -955,6 +964,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
       }
     }
     leader = true;
+    spdlog::info("coordinator {} leads ({} jobs to take over)", address(), jobs.size());
     cv.notify_all();
   }
 

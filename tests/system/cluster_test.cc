@@ -10,105 +10,13 @@
 #include <set>
 
 #include "support/test_support.h"
-#include "system/process_support.h"
+#include "system/cluster_support.h"
 
 namespace {
 
-using weir::systest::Process;
-using weir::systest::run_command;
+using namespace weir::systest;
 using weir::testsupport::TempDir;
 using namespace std::chrono_literals;
-
-constexpr int64_t kKeys = 37;
-
-/// Committed lines of a FileSink folder (hidden in-progress/pending files excluded).
-std::vector<std::string> committed_lines(const std::string& dir) {
-  std::vector<std::string> out;
-  if (!std::filesystem::exists(dir)) return out;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.path().filename().string().rfind('.', 0) == 0) continue;
-    std::ifstream in(e.path());
-    std::string line;
-    while (std::getline(in, line)) out.push_back(line);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-/// Every (key, c) for c in 1..n(key) once, and every value once.
-void expect_keyed_exactly_once(const std::vector<std::string>& lines, int64_t count) {
-  std::map<int64_t, std::vector<int64_t>> counts;
-  std::vector<int64_t> values;
-  for (const auto& l : lines) {
-    int64_t k = 0, c = 0, v = 0;
-    ASSERT_EQ(std::sscanf(l.c_str(), "%ld,%ld,%ld", &k, &c, &v), 3) << l;
-    EXPECT_EQ(v % kKeys, k) << l;
-    counts[k].push_back(c);
-    values.push_back(v);
-  }
-  EXPECT_EQ(static_cast<int64_t>(lines.size()), count) << "records committed (losses or duplicates)";
-  std::sort(values.begin(), values.end());
-  for (int64_t i = 0; i < static_cast<int64_t>(values.size()) && i < count; ++i) {
-    if (values[static_cast<std::size_t>(i)] != i) {
-      ADD_FAILURE() << "value " << i << " lost or duplicated";
-      break;
-    }
-  }
-  for (int64_t k = 0; k < kKeys; ++k) {
-    auto& v = counts[k];
-    std::sort(v.begin(), v.end());
-    const int64_t n = count / kKeys + (k < count % kKeys ? 1 : 0);
-    ASSERT_EQ(static_cast<int64_t>(v.size()), n) << "key " << k;
-    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(v[static_cast<std::size_t>(i)], i + 1) << "key " << k;
-  }
-}
-
-std::vector<std::string> window_reference(int64_t count) {
-  std::map<std::pair<int64_t, int64_t>, int64_t> sums;
-  for (int64_t v = 0; v < count; ++v) sums[{v % kKeys, v / 1000 * 1000}] += v;
-  std::vector<std::string> out;
-  for (auto& [kw, s] : sums) out.push_back(std::to_string(kw.first) + "," + std::to_string(kw.second) + "," + std::to_string(s));
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-/// A coordinator and workers on loopback, stopped when the test ends.
-class LocalCluster {
- public:
-  LocalCluster(const TempDir& dir, int workers, int slots, std::vector<std::string> coordinator_args = {})
-      : dir_(dir) {
-    std::vector<std::string> argv = {WEIR_CLI_PATH, "coordinator", "--bind", "127.0.0.1:0", "--checkpoint-dir", dir.sub("checkpoints")};
-    argv.insert(argv.end(), coordinator_args.begin(), coordinator_args.end());
-    coordinator_ = std::make_unique<Process>(argv, std::vector<std::string>{}, dir.sub("coordinator.log"));
-    // It prints its address alone on a line (its log lines go to the same file here).
-    address_ = coordinator_->first_line(20s, [](const std::string& l) {
-      return !l.empty() && l.find_first_not_of("0123456789.:") == std::string::npos;
-    });
-    for (int i = 0; i < workers; ++i) add_worker(slots);
-  }
-  void add_worker(int slots) {
-    const int i = static_cast<int>(workers_.size());
-    workers_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{WEIR_CLI_PATH, "worker", "--coordinator", address_, "--slots", std::to_string(slots), "--id",
-                                 "w" + std::to_string(i), "--work-dir", dir_.sub("worker" + std::to_string(i))},
-        std::vector<std::string>{}, dir_.sub("worker" + std::to_string(i) + ".log")));
-    EXPECT_TRUE(workers_.back()->wait_for_output("registered with the coordinator", 20s)) << workers_.back()->output();
-  }
-  const std::string& address() const { return address_; }
-  Process& coordinator() { return *coordinator_; }
-  Process& worker(int i) { return *workers_[static_cast<std::size_t>(i)]; }
-  std::string logs() {
-    std::string s = "--- coordinator:\n" + coordinator_->output();
-    for (std::size_t i = 0; i < workers_.size(); ++i) s += "--- worker " + std::to_string(i) + ":\n" + workers_[i]->output();
-    return s;
-  }
-
- private:
-  const TempDir& dir_;
-  std::string address_;
-  std::unique_ptr<Process> coordinator_;
-  std::vector<std::unique_ptr<Process>> workers_;
-};
 
 class ClusterKeyed : public ::testing::TestWithParam<int> {};
 
@@ -169,13 +77,7 @@ TEST(ClusterFailover, KillingAWorkerMidStreamLosesAndDuplicatesNothing) {
                  {}, dir.sub("submit.log"));
   // Once a checkpoint has completed, kill a worker that runs part of the job.
   ASSERT_TRUE(cluster.coordinator().wait_for_output("runs", 30s)) << cluster.logs();
-  bool checkpointed = false;
-  for (int i = 0; i < 300 && !checkpointed; ++i) {
-    const auto [c, o] = run_command({WEIR_CLI_PATH, "list", "--coordinator", cluster.address(), "--json"}, {}, dir.sub("list.log"));
-    checkpointed = o.find("\"checkpoints\":0") == std::string::npos && o.find("\"checkpoints\":") != std::string::npos;
-    if (!checkpointed) std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_TRUE(checkpointed) << cluster.logs();
+  ASSERT_TRUE(wait_for_checkpoint(dir, cluster.address(), 15s)) << cluster.logs();
   ASSERT_FALSE(submit.wait(0ms).has_value()) << "the job ended before the kill; make it slower" << submit.output();
   const auto killed = std::chrono::steady_clock::now();
   cluster.worker(0).signal(SIGKILL);
@@ -187,6 +89,76 @@ TEST(ClusterFailover, KillingAWorkerMidStreamLosesAndDuplicatesNothing) {
   ASSERT_TRUE(code.has_value()) << cluster.logs();
   ASSERT_EQ(*code, 0) << submit.output() << cluster.logs();
   expect_keyed_exactly_once(committed_lines(dir.sub("out")), n);
+}
+
+/// Resident memory of a process, in bytes (0 when it is gone).
+int64_t rss_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
+  }
+  return 0;
+}
+
+/// The task processes of the cluster job running `mode` (its program, children of workers).
+std::vector<pid_t> job_processes(const std::string& mode) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.find("cluster_job") != std::string::npos && cmd.find(std::string(1, '\0') + mode + '\0') != std::string::npos) {
+      std::ifstream env(e.path() / "environ");
+      std::string vars((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+      if (vars.find("WEIR_TASK_DEPLOYMENT=") != std::string::npos) out.push_back(std::atoi(name.c_str()));
+    }
+  }
+  return out;
+}
+
+TEST(ClusterBackpressure, ASlowConsumerOnAnotherWorkerKeepsProducerMemoryFlatAndCheckpointsComplete) {
+  TempDir dir;
+  LocalCluster cluster(dir, 2, 1);
+  Process submit({WEIR_CLI_PATH, "submit", "--coordinator", cluster.address(), "--detached", CLUSTER_JOB_PATH, "slow",
+                  dir.sub("out"), "1000000000", "--parallelism", "2", "--checkpoint", "100"},
+                 {}, dir.sub("submit.log"));
+  ASSERT_EQ(submit.wait(60s).value_or(-1), 0) << submit.output() << cluster.logs();
+  ASSERT_TRUE(cluster.coordinator().wait_for_output("attempt 0 runs", 30s)) << cluster.logs();
+  std::vector<pid_t> procs;
+  for (int i = 0; i < 200 && procs.size() < 2; ++i) {
+    procs = job_processes("slow");
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(procs.size(), 2u) << cluster.logs();
+  // Let the channels fill, then watch memory for 3 s while the source could produce gigabytes.
+  std::this_thread::sleep_for(1s);
+  std::vector<int64_t> first, peak;
+  for (pid_t p : procs) first.push_back(rss_of(p));
+  peak = first;
+  const auto [c0, l0] = run_command({WEIR_CLI_PATH, "list", "--coordinator", cluster.address(), "--json"}, {}, dir.sub("l0.log"));
+  for (int i = 0; i < 30; ++i) {
+    std::this_thread::sleep_for(100ms);
+    for (std::size_t k = 0; k < procs.size(); ++k) peak[k] = std::max(peak[k], rss_of(procs[k]));
+  }
+  const auto [c1, l1] = run_command({WEIR_CLI_PATH, "list", "--coordinator", cluster.address(), "--json"}, {}, dir.sub("l1.log"));
+  for (std::size_t k = 0; k < procs.size(); ++k) {
+    std::printf("task process %d: %lld KiB after 1 s, peak %lld KiB over the next 3 s\n", procs[k],
+                static_cast<long long>(first[k] / 1024), static_cast<long long>(peak[k] / 1024));
+    EXPECT_LT(peak[k] - first[k], 32 << 20) << "memory grew under backpressure";
+  }
+  const auto checkpoints = [](const std::string& json) {
+    const auto at = json.find("\"checkpoints\":");
+    return at == std::string::npos ? -1 : std::atoll(json.c_str() + at + 14);
+  };
+  std::printf("completed checkpoints: %lld after 1 s, %lld 3 s later\n", static_cast<long long>(checkpoints(l0)),
+              static_cast<long long>(checkpoints(l1)));
+  EXPECT_GE(checkpoints(l1) - checkpoints(l0), 5) << l0 << l1 << cluster.logs();
+  const auto id = l1.substr(l1.find("\"id\":\"") + 6, 32);
+  const auto [cc, co] = run_command({WEIR_CLI_PATH, "cancel", "--coordinator", cluster.address(), id}, {}, dir.sub("cancel.log"));
+  EXPECT_EQ(cc, 0) << co;
+  EXPECT_NE(co.find("CANCELED"), std::string::npos) << co;
 }
 
 }  // namespace

@@ -97,6 +97,30 @@ int main(int argc, char** argv) {
           .uid("windows")
           .sink_to(FileSink<std::string>::for_row_format(out).build())
           .uid("files");
+    } else if (mode == "idle") {
+      // The control plane at scale: every subtask paces itself (a record a millisecond) and
+      // nothing crosses processes; runs until canceled.
+      numbers.map([](const int64_t& v) {
+               std::this_thread::sleep_for(std::chrono::milliseconds(1));
+               return v;
+             })
+          .uid("paced")
+          .add_sink([](const int64_t&) {})
+          .uid("discard");
+    } else if (mode == "slow") {
+      // Backpressure across processes: 1 KB records, rebalanced to a consumer that takes 1 ms
+      // each; unaligned checkpoints. Runs until canceled (COUNT is large).
+      env.get_checkpoint_config().enable_unaligned_checkpoints();
+      numbers.map([](const int64_t& v) { return std::string(1000, 'x') + std::to_string(v); })
+          .uid("payload")
+          .rebalance()
+          .map([](const std::string& s) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            return static_cast<int64_t>(s.size());
+          })
+          .uid("slow")
+          .add_sink([](const int64_t&) {})
+          .uid("discard");
     } else {
       std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
       return 2;
