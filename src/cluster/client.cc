@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -40,7 +41,8 @@ struct ClusterClient::Impl {
           current = i;
           return;
         }
-        if (last.error_code() != grpc::StatusCode::UNAVAILABLE) {
+        // Down, a standby, or unreachable (a cut-off host answers nothing): try the next one.
+        if (last.error_code() != grpc::StatusCode::UNAVAILABLE && last.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
           throw JobFailure(std::string(what) + ": " + last.error_message());
         }
       }
@@ -99,7 +101,7 @@ rpc::JobList ClusterClient::list() {
   rpc::JobList out;
   impl_->call("listing jobs", [&](rpc::Coordinator::Stub& s) {
     grpc::ClientContext ctx;
-    deadline(ctx, std::chrono::seconds(10));
+    deadline(ctx, std::chrono::seconds(3));
     return s.ListJobs(&ctx, ref, &out);
   });
   return out;
@@ -112,7 +114,7 @@ rpc::JobInfo ClusterClient::get(const std::string& id) {
   rpc::JobInfo out;
   impl_->call("reading the job", [&](rpc::Coordinator::Stub& s) {
     grpc::ClientContext ctx;
-    deadline(ctx, std::chrono::seconds(10));
+    deadline(ctx, std::chrono::seconds(3));
     return s.GetJob(&ctx, ref, &out);
   });
   return out;
@@ -123,13 +125,20 @@ rpc::JobInfo ClusterClient::wait(const std::string& id, std::chrono::millisecond
   ref.set_job_id(id);
   ref.set_secret(impl_->secret);
   rpc::JobInfo out;
+  bool timed_out = false;
   impl_->call("waiting for the job", [&](rpc::Coordinator::Stub& s) {
     grpc::ClientContext ctx;
     deadline(ctx, timeout);
     auto st = s.WaitJob(&ctx, ref, &out);
-    if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return grpc::Status::OK;
+    if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      timed_out = true;
+      return grpc::Status::OK;
+    }
     return st;
   });
+  // The job did not end meanwhile, or the coordinator no longer answers: a short call tells
+  // which (and moves to the one that leads now).
+  if (timed_out) return get(id);
   return out;
 }
 
@@ -167,7 +176,7 @@ rpc::ClusterInfo ClusterClient::cluster() {
   rpc::ClusterInfo out;
   impl_->call("reading the cluster", [&](rpc::Coordinator::Stub& s) {
     grpc::ClientContext ctx;
-    deadline(ctx, std::chrono::seconds(10));
+    deadline(ctx, std::chrono::seconds(3));
     return s.Cluster(&ctx, ref, &out);
   });
   return out;
@@ -194,25 +203,22 @@ class RemoteJob final : public detail::JobHandle {
   RemoteJob(std::shared_ptr<ClusterClient> client, std::string id, std::string name, bool detached)
       : client_(std::move(client)), id_(std::move(id)), name_(std::move(name)), detached_(detached) {
     future_ = promise_.get_future().share();
+    if (detached_) {
+      promise_.set_value(JobExecutionResult(id_, name_, std::chrono::milliseconds(0)));
+    } else {
+      // The result is followed on a thread of its own, so the future (what language bindings
+      // wait on) settles whether or not anyone calls wait().
+      follower_ = std::thread([this] { follow(); });
+    }
+  }
+  ~RemoteJob() override {
+    stop_ = true;
+    if (follower_.joinable()) follower_.join();
   }
   const std::string& id() const override { return id_; }
   JobStatus status() const override { return status_of(client_->get(id_).status()); }
   void cancel() override { client_->cancel(id_); }
-  JobExecutionResult wait() override {
-    if (detached_) return JobExecutionResult(id_, name_, std::chrono::milliseconds(0));
-    for (;;) {
-      auto info = client_->wait(id_, std::chrono::seconds(30));
-      if (!final_status(info.status())) continue;
-      if (status_of(info.status()) == JobStatus::finished) {
-        JobExecutionResult r(id_, name_, std::chrono::milliseconds(info.end_ms() - info.start_ms()));
-        settle([&] { promise_.set_value(r); });
-        return r;
-      }
-      const std::string what = status_of(info.status()) == JobStatus::canceled ? "Job '" + name_ + "' was canceled" : info.failure();
-      settle([&] { promise_.set_exception(std::make_exception_ptr(JobFailure(what))); });
-      throw JobFailure(what);
-    }
-  }
+  JobExecutionResult wait() override { return future_.get(); }
   std::shared_future<JobExecutionResult> result_future() const override { return future_; }
   std::vector<TaskMetrics> metrics() const override {
     std::vector<TaskMetrics> out;
@@ -248,21 +254,39 @@ class RemoteJob final : public detail::JobHandle {
   }
 
  private:
-  template <class F>
-  void settle(F&& f) {
-    std::lock_guard lock(mu_);
-    if (settled_) return;
-    settled_ = true;
-    f();
+  void follow() {
+    for (;;) {
+      rpc::JobInfo info;
+      try {
+        info = client_->wait(id_, std::chrono::seconds(2));
+      } catch (const std::exception& e) {
+        promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + name_ + "': " + e.what())));
+        return;
+      }
+      if (stop_) {
+        promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + name_ + "': no longer followed")));
+        return;
+      }
+      if (!final_status(info.status())) continue;
+      if (status_of(info.status()) == JobStatus::finished) {
+        promise_.set_value(JobExecutionResult(id_, name_, std::chrono::milliseconds(info.end_ms() - info.start_ms())));
+      } else {
+        const std::string what =
+            status_of(info.status()) == JobStatus::canceled ? "Job '" + name_ + "' was canceled" : info.failure();
+        promise_.set_exception(std::make_exception_ptr(JobFailure(what)));
+      }
+      return;
+    }
   }
+
   std::shared_ptr<ClusterClient> client_;
   std::string id_;
   std::string name_;
   bool detached_;
-  std::mutex mu_;
-  bool settled_ = false;
+  std::atomic<bool> stop_{false};
   std::promise<JobExecutionResult> promise_;
   std::shared_future<JobExecutionResult> future_;
+  std::thread follower_;
 };
 
 std::string read_all(const std::string& path) {

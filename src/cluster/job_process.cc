@@ -39,7 +39,9 @@ void apply_default_parallelism(detail::EnvState& env) {
 }
 
 /// The part of a job attempt this process runs.
-class TaskPart final : public detail::JobHandle, public checkpoint::CheckpointResponder {
+class TaskPart final : public detail::JobHandle,
+                       public checkpoint::CheckpointResponder,
+                       public std::enable_shared_from_this<TaskPart> {
  public:
   TaskPart(detail::EnvState& env, const std::string& job_name, rpc::TaskDeployment d)
       : d_(std::move(d)), job_name_(job_name) {
@@ -78,6 +80,8 @@ class TaskPart final : public detail::JobHandle, public checkpoint::CheckpointRe
     last_heard_ = steady_ms();
     reader_ = std::thread([this] { read_loop(); });
     beat_ = std::thread([this] { beat_loop(); });
+    // Keeps the part alive until the process exits, whatever happens to the job's handle.
+    std::thread([self = shared_from_this()] { self->exit_when_ended(); }).detach();
   }
 
   // JobHandle: what execute() sees in a task process.
@@ -87,19 +91,12 @@ class TaskPart final : public detail::JobHandle, public checkpoint::CheckpointRe
     return run_ ? run_->status() : JobStatus::created;
   }
   void cancel() override { end("canceled in the task process", false); }
+  /// Never returns: the process ends with its part (see `exit_when_ended`).
   JobExecutionResult wait() override {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return ended_; });
-    }
-    report_end();
-    shutdown();
-    // A task process runs its part of the job and ends: the program's code after execute()
-    // runs only where the job was submitted.
-    std::fflush(nullptr);
-    ::_exit(failed_ ? 1 : 0);
+    future_.wait();
+    return future_.get();
   }
-  std::shared_future<JobExecutionResult> result_future() const override { return {}; }
+  std::shared_future<JobExecutionResult> result_future() const override { return future_; }
   std::vector<TaskMetrics> metrics() const override {
     std::lock_guard lock(mu_);
     return run_ ? run_->metrics() : std::vector<TaskMetrics>{};
@@ -299,6 +296,20 @@ class TaskPart final : public detail::JobHandle, public checkpoint::CheckpointRe
     });
   }
 
+  /// A task process runs its part of the job and ends with it: the program's code after
+  /// execute() runs only where the job was submitted. (Whatever waits on the job — execute(),
+  /// a language binding's wait on the result — never sees it end.)
+  void exit_when_ended() {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return ended_; });
+    }
+    report_end();
+    shutdown();
+    std::fflush(nullptr);
+    ::_exit(failed_ ? 1 : 0);
+  }
+
   void report_failure(const std::string& message, bool recoverable) {
     std::lock_guard lock(mu_);
     if (failure_reported_) return;
@@ -412,6 +423,8 @@ class TaskPart final : public detail::JobHandle, public checkpoint::CheckpointRe
   bool failure_reported_ = false;
   bool reader_done_ = false;
   std::string end_message_;
+  std::promise<JobExecutionResult> promise_;  // never set: the process exits instead
+  std::shared_future<JobExecutionResult> future_ = promise_.get_future().share();
 };
 
 std::optional<JobClient> cluster_submit(detail::EnvState& env, const std::string& job_name) {

@@ -211,8 +211,10 @@ struct Worker::Impl {
     reg.mutable_register_()->set_slots(opt.slots);
     reg.mutable_register_()->set_secret(opt.secret);
     outbox.send(reg);
+    // Until the coordinator says otherwise: a coordinator that does not answer a registration
+    // within 3 s is unreachable (a cut-off host answers nothing), try the next one.
     std::atomic<int64_t> interval{1000};
-    std::atomic<int64_t> timeout{6000};
+    std::atomic<int64_t> timeout{3000};
     std::atomic<bool> done{false};
     bool registered = false;
     std::thread beat([&] {
