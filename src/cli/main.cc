@@ -484,23 +484,7 @@ int run_python_job(const char* argv0, const std::string& file, const std::vector
                  file.c_str());
     return 2;
   }
-  const char* py = std::getenv("WEIR_PYTHON");
-#ifdef WEIR_DEFAULT_PYTHON
-  std::string python = py != nullptr && *py != '\0' ? py : WEIR_DEFAULT_PYTHON;
-  if (!std::filesystem::exists(python)) python = "python3";
-#else
-  std::string python = py != nullptr && *py != '\0' ? py : "python3";
-#endif
-  std::error_code ec;
-  const auto self = std::filesystem::canonical("/proc/self/exe", ec);
-  if (!ec) {
-    const auto pkg = self.parent_path().parent_path().parent_path() / "python";
-    if (std::filesystem::exists(pkg / "weir" / "__init__.py")) {
-      const char* old = std::getenv("PYTHONPATH");
-      std::string path = pkg.string() + (old != nullptr && *old != '\0' ? ":" + std::string(old) : "");
-      ::setenv("PYTHONPATH", path.c_str(), 1);
-    }
-  }
+  const std::string python = weir::cli::python_for_jobs();  // also puts a build's package on PYTHONPATH
   std::vector<std::string> all{python, "-m", "weir", file};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> cargs;

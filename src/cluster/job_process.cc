@@ -33,9 +33,13 @@ std::string env_or(const char* name, const std::string& fallback = {}) {
   return v && *v ? std::string(v) : fallback;
 }
 
+/// What a job on a cluster needs of its environment, the same in every process: the default
+/// parallelism of its submitter, and records that can travel between processes (refused at
+/// graph-build time, with what to do, when a type has no Serde).
 void apply_default_parallelism(detail::EnvState& env) {
   const auto p = env_or("WEIR_DEFAULT_PARALLELISM");
   if (!p.empty() && env.config.parallelism == 0) env.config.parallelism = std::stoi(p);
+  env.config.serializable_edges = true;
 }
 
 /// The part of a job attempt this process runs.

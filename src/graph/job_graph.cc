@@ -243,7 +243,8 @@ JobGraph build_job_graph(const detail::LogicalGraph& g, const ExecutionConfig& c
           "specialise weir::Serde), or keep the two operators chained (same parallelism, no key_by or rebalance "
           "between them)",
           e.type->type_name(), from.name, to.name,
-          config.serializable_edges ? "this job's execution mode" : "unaligned checkpointing", e.type->type_name()));
+          config.serializable_edges ? "cluster mode (records travel between processes)" : "unaligned checkpointing",
+          e.type->type_name()));
     }
   }
   return jg;

@@ -57,6 +57,65 @@ TEST(Cluster, WindowJobMatchesTheSequentialReferenceOnThreeWorkers) {
   EXPECT_EQ(committed_lines(dir.sub("embedded")), window_reference(n));
 }
 
+std::vector<std::string> join_reference(int64_t count) {
+  std::vector<std::string> out;
+  for (int64_t l = 0; l < count; ++l) {
+    for (int64_t r = (l / 100) * 100; r < (l / 100 + 1) * 100 && r < count; r += 2) {
+      if (r / 2 < count / 2 && l % kKeys == r % kKeys) out.push_back(std::to_string(l) + "," + std::to_string(r));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Cluster, WindowJoinMatchesTheSequentialReferenceAndTheEmbeddedRun) {
+  TempDir dir;
+  LocalCluster cluster(dir, 2, 2);
+  const int64_t n = 3000;
+  const auto [code, out] = run_command({WEIR_CLI_PATH, "submit", "--coordinator", cluster.address(), "-p", "4", CLUSTER_JOB_PATH,
+                                        "join", dir.sub("out"), std::to_string(n), "--checkpoint", "50"},
+                                       {}, dir.sub("submit.log"), 120s);
+  ASSERT_EQ(code, 0) << out << cluster.logs();
+  const auto want = join_reference(n);
+  EXPECT_EQ(committed_lines(dir.sub("out")), want);
+  const auto [ecode, eout] = run_command({CLUSTER_JOB_PATH, "join", dir.sub("embedded"), std::to_string(n), "--parallelism", "4"}, {},
+                                         dir.sub("embedded.log"), 120s);
+  ASSERT_EQ(ecode, 0) << eout;
+  EXPECT_EQ(committed_lines(dir.sub("embedded")), want);
+}
+
+TEST(Cluster, SavepointThenStopWithSavepointThenResumeIsExactlyOnceOverall) {
+  TempDir dir;
+  LocalCluster cluster(dir, 2, 1);
+  const int64_t n = 60000;
+  const std::vector<std::string> job = {CLUSTER_JOB_PATH, "keyed", dir.sub("out"), std::to_string(n), "--parallelism", "2",
+                                        "--checkpoint", "200", "--slow-every", "20"};
+  std::vector<std::string> argv = {WEIR_CLI_PATH, "submit", "--coordinator", cluster.address()};
+  argv.insert(argv.end(), job.begin(), job.end());
+  Process submit(argv, {}, dir.sub("submit.log"));
+  ASSERT_TRUE(wait_for_checkpoint(dir, cluster.address(), 15s)) << cluster.logs();
+  const auto list = run_command({WEIR_CLI_PATH, "list", "--coordinator", cluster.address(), "--json"}, {}, dir.sub("list.log")).second;
+  const auto id = list.substr(list.find("\"id\":\"") + 6, 32);
+  const auto [sc, so] = run_command({WEIR_CLI_PATH, "savepoint", id, dir.sub("sp1"), "--coordinator", cluster.address()}, {},
+                                    dir.sub("sp1.log"));
+  ASSERT_EQ(sc, 0) << so << cluster.logs();
+  EXPECT_NE(so.find("Savepoint completed: "), std::string::npos) << so;
+  EXPECT_TRUE(std::filesystem::exists(dir.sub("sp1") + "/_metadata")) << so;
+  const auto [tc, to] = run_command({WEIR_CLI_PATH, "stop", id, "--savepoint", dir.sub("sp2"), "--coordinator", cluster.address()}, {},
+                                    dir.sub("stop.log"));
+  ASSERT_EQ(tc, 0) << to << cluster.logs();
+  EXPECT_NE(to.find("FINISHED"), std::string::npos) << to;
+  ASSERT_EQ(submit.wait(60s).value_or(-1), 0) << submit.output() << cluster.logs();
+  const auto stopped_at = committed_lines(dir.sub("out")).size();
+  EXPECT_LT(stopped_at, static_cast<std::size_t>(n)) << "the job ended before it was stopped; make it slower";
+  // Resume from the stop's savepoint: both runs' committed output together is exactly once.
+  argv.push_back("--restore");
+  argv.push_back(dir.sub("sp2"));
+  const auto [rc, ro] = run_command(argv, {}, dir.sub("resume.log"), 120s);
+  ASSERT_EQ(rc, 0) << ro << cluster.logs();
+  expect_keyed_exactly_once(committed_lines(dir.sub("out")), n);
+}
+
 TEST(Cluster, AJobWaitsForSlotsThenFailsWithAClearMessage) {
   TempDir dir;
   LocalCluster cluster(dir, 1, 1);

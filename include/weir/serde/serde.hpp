@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace weir {
@@ -533,6 +534,35 @@ struct Serde<std::tuple<Ts...>> {
   static std::tuple<Ts...> read(ByteReader& r) {
     // Elements of a braced initialiser list are evaluated left to right.
     return std::tuple<Ts...>{Serde<Ts>::read(r)...};
+  }
+};
+
+/// Variants: the alternative's index (varint), then its value. Decoding rejects an index out of range.
+template <SerdeType... Ts>
+struct Serde<std::variant<Ts...>> {
+  static constexpr std::size_t min_encoded_size = 1;
+  static void write(ByteWriter& w, const std::variant<Ts...>& v) {
+    w.write_varint(v.index());
+    std::visit([&](const auto& x) { Serde<std::decay_t<decltype(x)>>::write(w, x); }, v);
+  }
+  static std::variant<Ts...> read(ByteReader& r) {
+    const std::size_t at = r.offset();
+    const uint64_t index = r.read_varint();
+    if (index >= sizeof...(Ts)) {
+      ByteReader::fail_invalid("variant index " + std::to_string(index) + " is not below " + std::to_string(sizeof...(Ts)), at);
+    }
+    return read_alternative(r, index, std::index_sequence_for<Ts...>{});
+  }
+
+ private:
+  template <std::size_t... I>
+  static std::variant<Ts...> read_alternative(ByteReader& r, uint64_t index, std::index_sequence<I...>) {
+    std::variant<Ts...> out;
+    // Exactly one alternative matches the index; its Serde reads the value in place.
+    (void)((index == I ? (out.template emplace<I>(Serde<std::variant_alternative_t<I, std::variant<Ts...>>>::read(r)), true)
+                       : false) ||
+           ...);
+    return out;
   }
 };
 

@@ -19,6 +19,7 @@
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
 #include "weir/serde/text.hpp"
@@ -326,6 +327,20 @@ TEST(Serde, OptionalsRoundTripAndRejectBadTags) {
   EXPECT_EQ(serialize(std::optional<int8_t>{}), Bytes({0}));
   EXPECT_EQ(serialize(std::optional<int8_t>{9}), Bytes({1, 9}));
   ExpectSerdeError([] { deserialize<std::optional<int8_t>>(Bytes({2, 9})); }, "optional tag 2 is neither 0 nor 1");
+}
+
+TEST(Serde, VariantsRoundTripKeepTheAlternativeAndRejectBadIndexes) {
+  // Two alternatives of the same type stay apart (a join's left and right records).
+  using LR = std::variant<int64_t, int64_t>;
+  const LR left(std::in_place_index<0>, 7), right(std::in_place_index<1>, 7);
+  ExpectRoundTrip(left);
+  ExpectRoundTrip(right);
+  EXPECT_NE(serialize(left), serialize(right));
+  EXPECT_EQ(deserialize<LR>(serialize(right)).index(), 1u);
+  ExpectRoundTrip(std::variant<std::string, std::vector<int32_t>>{std::vector<int32_t>{1, 2}});
+  ExpectRoundTrip(std::variant<std::string, std::vector<int32_t>>{std::string("x")});
+  EXPECT_EQ(serialize(std::variant<int8_t, std::string>{int8_t{9}}), Bytes({0, 9}));
+  ExpectSerdeError([] { deserialize<std::variant<int8_t, int8_t>>(Bytes({2, 9})); }, "variant index 2 is not below 2");
 }
 
 TEST(Serde, MapsAndSetsRoundTrip) {

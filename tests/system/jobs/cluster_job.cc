@@ -59,7 +59,9 @@ int main(int argc, char** argv) {
   int64_t checkpoint = 0;
   int64_t slow_every = 0;
   int parallelism = 0;
+  std::string restore;
   for (int i = 4; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--restore") == 0) restore = argv[i + 1];
     if (std::strcmp(argv[i], "--checkpoint") == 0) checkpoint = std::atoll(argv[i + 1]);
     if (std::strcmp(argv[i], "--slow-every") == 0) slow_every = std::atoll(argv[i + 1]);
     if (std::strcmp(argv[i], "--parallelism") == 0) parallelism = std::atoi(argv[i + 1]);
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
     env.enable_checkpointing(checkpoint);
     env.set_restart_strategy(RestartStrategy::fixed_delay(20, std::chrono::milliseconds(100)));
   }
+  if (!restore.empty()) env.set_savepoint_restore_settings(SavepointRestoreSettings::for_path(restore));
   auto numbers = env.from_sequence(0, count - 1).uid("numbers");
   if (slow_every > 0) {
     // Paces the job so a test can act while it runs (a pause every N records per subtask).
@@ -95,6 +98,25 @@ int main(int argc, char** argv) {
           .window(TumblingEventTimeWindows::of(std::chrono::milliseconds(1000)))
           .process(SumPerWindow{})
           .uid("windows")
+          .sink_to(FileSink<std::string>::for_row_format(out).build())
+          .uid("files");
+    } else if (mode == "join") {
+      // A window join of 0..COUNT-1 with the even numbers below COUNT, on v % 37, in 100 ms
+      // event-time windows (timestamp = value): lines "l,r".
+      const auto ts = WatermarkStrategy<int64_t>::for_monotonous_timestamps().with_timestamp_assigner(
+          [](const int64_t& v, int64_t) { return v; });
+      auto left = numbers.assign_timestamps_and_watermarks(ts);
+      auto right = env.from_sequence(0, count / 2 - 1)
+                       .uid("evens")
+                       .map([](const int64_t& v) { return 2 * v; })
+                       .uid("double")
+                       .assign_timestamps_and_watermarks(ts);
+      left.join(right)
+          .where([](const int64_t& v) { return v % kKeys; })
+          .equal_to([](const int64_t& v) { return v % kKeys; })
+          .window(TumblingEventTimeWindows::of(std::chrono::milliseconds(100)))
+          .apply([](const int64_t& l, const int64_t& r) { return std::to_string(l) + "," + std::to_string(r); })
+          .uid("join")
           .sink_to(FileSink<std::string>::for_row_format(out).build())
           .uid("files");
     } else if (mode == "idle") {
