@@ -13,6 +13,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "cluster/client.h"
 #include "cluster/cluster.pb.h"
@@ -152,6 +153,10 @@ void print_jobs(const cluster::rpc::JobList& list, bool json) {
 
 }  // namespace
 
+void apply_log_level() {
+  if (const char* v = std::getenv("WEIR_LOG")) spdlog::set_level(spdlog::level::from_str(v));
+}
+
 std::string python_for_jobs() {
   const char* py = std::getenv("WEIR_PYTHON");
 #ifdef WEIR_DEFAULT_PYTHON
@@ -232,6 +237,10 @@ int trigger_savepoint(const std::string& coordinator, const std::string& job_id,
 int run_with_workers(int workers, const std::string& job, const std::vector<std::string>& args,
                      const std::atomic<bool>& interrupted) {
   python_for_jobs();
+  // The local cluster is the job's means, not its output: warnings and errors only (WEIR_LOG
+  // overrides, in this process, the workers and the job's processes).
+  ::setenv("WEIR_LOG", "warn", 0);
+  apply_log_level();
   cluster::CoordinatorOptions co;
   co.bind = "127.0.0.1:0";
   cluster::Coordinator coordinator(co);
@@ -272,6 +281,7 @@ int run_cluster_command(const ClusterCommands& c, const std::atomic<bool>& inter
   const std::string address = o.address.empty() ? default_coordinator() : o.address;
   if (c.coordinator->parsed()) {
     weir::log_to_stderr();
+    apply_log_level();
     o.coord.heartbeat_interval = std::chrono::milliseconds(o.heartbeat_interval);
     o.coord.heartbeat_timeout = std::chrono::milliseconds(o.heartbeat_timeout);
     o.coord.slot_timeout = std::chrono::milliseconds(o.slot_timeout);
@@ -288,6 +298,7 @@ int run_cluster_command(const ClusterCommands& c, const std::atomic<bool>& inter
   }
   if (c.worker->parsed()) {
     weir::log_to_stderr();
+    apply_log_level();
     python_for_jobs();
     if (o.worker.secret.empty()) {
       if (const char* s = std::getenv("WEIR_CLUSTER_SECRET")) o.worker.secret = s;

@@ -31,5 +31,7 @@ int run_with_workers(int workers, const std::string& job, const std::vector<std:
 /// The Python interpreter that runs `.py` jobs (WEIR_PYTHON, else the build's default, else
 /// python3); puts a build folder's package on PYTHONPATH for the processes it starts.
 std::string python_for_jobs();
+/// Sets the log level from WEIR_LOG (trace, debug, info, warn, error, off) when it is set.
+void apply_log_level();
 
 }  // namespace weir::cli

@@ -376,7 +376,7 @@ JobClient submit_to_cluster(detail::EnvState& env, const std::string& job_name, 
   const char* detached = std::getenv("WEIR_SUBMIT_DETACHED");
   auto client = std::make_shared<ClusterClient>(addresses);
   const auto id = client->submit(spec.SerializeAsString());
-  spdlog::info("job '{}' submitted to {} as {}", job_name, addresses, id);
+  spdlog::debug("job '{}' submitted to {} as {}", job_name, addresses, id);
   if (const char* idfile = std::getenv("WEIR_SUBMIT_ID_FILE")) {
     std::ofstream(idfile) << id << "\n";
   }

@@ -658,13 +658,17 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
   std::vector<std::shared_ptr<Job>> lock_free_worker_locked(const std::shared_ptr<WorkerEntry>& w, const std::string& why) {
     w->alive = false;
     workers.erase(w->id);
-    spdlog::warn("worker {} ({}) leaves the cluster: {}", w->id, w->host, why);
     std::vector<std::shared_ptr<Job>> affected;
     for (auto& [id, job] : jobs) {
       if (!job->attempt) continue;
       if (std::find(job->process_worker.begin(), job->process_worker.end(), w->id) != job->process_worker.end()) {
         affected.push_back(job);
       }
+    }
+    if (affected.empty()) {
+      spdlog::info("worker {} ({}) leaves the cluster: {}", w->id, w->host, why);
+    } else {
+      spdlog::warn("worker {} ({}) leaves the cluster: {}; {} running jobs had tasks on it", w->id, w->host, why, affected.size());
     }
     if (w->ctx) w->ctx->TryCancel();
     return affected;

@@ -260,7 +260,9 @@ class TaskPart final : public detail::JobHandle,
     pl.responder = this;
     pl.restore_dir = d_.restore_dir();
     pl.allow_non_restored = d_.allow_non_restored();
-    const std::size_t capacity = config_.channel_capacity_bytes;
+    // A channel between processes holds more than a local one: credits return over the
+    // network, and a window of several round trips keeps the producer from stalling on them.
+    const std::size_t capacity = config_.channel_capacity_bytes * 4;
     auto* stats = &stats_;
     pl.open_output = [this, peers, capacity, stats](int32_t channel, int32_t consumer, runtime::Task* producer) {
       network::ChannelId id{d_.job_id(), d_.attempt(), channel};

@@ -274,7 +274,11 @@ struct Worker::Impl {
     if (registered) {
       // The coordinator restarts its jobs elsewhere (or, a new leader, from their checkpoints):
       // what runs here belongs to attempts that are over.
-      spdlog::warn("worker {}: lost the coordinator {}; stops its task processes", opt.worker_id, address);
+      if (stopping) {
+        spdlog::info("worker {} stops", opt.worker_id);
+      } else {
+        spdlog::warn("worker {}: lost the coordinator {}; stops its task processes", opt.worker_id, address);
+      }
       kill_children();
     }
   }

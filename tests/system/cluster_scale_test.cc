@@ -42,10 +42,10 @@ TEST(ClusterScale, HundredWorkersTwoHundredSubtasksCheckpointEverySecond) {
   const auto ms = [](auto d) { return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
   std::printf("%d workers registered in %lld ms; job of parallelism %d: submitted (weir submit returned) in %lld ms, all %d "
               "processes attached and running %lld ms after that; checkpoints: %lld completed, the last took %lld ms "
-              "(trigger to complete, %d subtasks acknowledging)\n",
+              "(trigger to complete, %d tasks acknowledging)\n",
               workers, ms(registered - t0), 2 * workers, ms(submitted - registered), workers, ms(running - submitted),
               static_cast<long long>(json_number(json, "checkpoints")), static_cast<long long>(json_number(json, "last_checkpoint_ms")),
-              4 * workers);
+              2 * workers);
   const auto id = json.substr(json.find("\"id\":\"") + 6, 32);
   run_command({WEIR_CLI_PATH, "cancel", "--coordinator", cluster.address(), id}, {}, dir.sub("cancel.log"));
 }

@@ -120,10 +120,11 @@ int main(int argc, char** argv) {
           .sink_to(FileSink<std::string>::for_row_format(out).build())
           .uid("files");
     } else if (mode == "idle") {
-      // The control plane at scale: every subtask paces itself (a record a millisecond) and
-      // nothing crosses processes; runs until canceled.
-      numbers.map([](const int64_t& v) {
-               std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      // The control plane at scale: every subtask paces itself (a millisecond's pause every 10
+      // records, so a source step and a barrier's wait stay short) and nothing crosses
+      // processes; runs until canceled.
+      numbers.map([n = int64_t{0}](const int64_t& v) mutable {
+               if (++n % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
                return v;
              })
           .uid("paced")
