@@ -122,6 +122,7 @@ struct Job {
   int attached = 0;
   int parts_done = 0;
   bool started = false;           // StartTasks sent for this attempt
+  int64_t deployed_at = 0;        // steady ms
   std::vector<std::unique_ptr<RemoteTask>> all_gateways;  // every attempt's, for the job's life
   std::vector<RemoteTask*> gateways;  // the current attempt's, by plan task
   std::unique_ptr<CheckpointCoordinator> cc;
@@ -287,6 +288,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
     job->attached = 0;
     job->parts_done = 0;
     job->started = false;
+    job->deployed_at = steady_ms();
     job->gateways.clear();
     job->tasks.clear();
     int t = 0;
@@ -879,9 +881,16 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
         const std::string why = fmt::format("worker {} ({}) was lost: no heartbeat for {} ms", w->id, w->host, now - w->last_heartbeat);
         for (auto& j : lock_free_worker_locked(w, "no heartbeat")) failures.emplace_back(j, why);
       }
-      // Task processes that stopped answering.
+      // Task processes that stopped answering, or never attached.
       for (auto& [id, job] : jobs) {
         if (!job->attempt) continue;
+        if (!job->started && now - job->deployed_at > opt.attach_timeout.count()) {
+          failures.emplace_back(job, fmt::format("{} of the {} task processes of attempt {} did not attach within {} ms (see the "
+                                                 "workers' logs of the job's processes)",
+                                                 job->process_worker.size() - static_cast<std::size_t>(job->attached),
+                                                 job->process_worker.size(), job->attempt_no, opt.attach_timeout.count()));
+          continue;
+        }
         std::lock_guard al(job->attempt->mu);
         for (auto& s : job->attempt->sessions) {
           if (s && !s->ended && now - s->last_heartbeat > opt.heartbeat_timeout.count()) {

@@ -22,6 +22,8 @@ struct CoordinatorOptions {
   std::chrono::milliseconds heartbeat_timeout{6000};
   /// How long a job waits for enough free slots before it fails.
   std::chrono::milliseconds slot_timeout{std::chrono::minutes(5)};
+  /// How long the processes of a job attempt have to start and attach before it fails.
+  std::chrono::milliseconds attach_timeout{std::chrono::minutes(2)};
 };
 
 class Coordinator {
