@@ -38,6 +38,7 @@ struct Options {
   int64_t heartbeat_interval = 1000;
   int64_t heartbeat_timeout = 6000;
   int64_t slot_timeout = 300000;
+  int64_t attach_timeout = 120000;
 };
 
 Options& opts() {
@@ -195,6 +196,9 @@ ClusterCommands add_cluster_commands(CLI::App& app) {
   c.coordinator->add_option("--heartbeat-timeout", o.heartbeat_timeout, "ms without a heartbeat before a worker counts as lost")
       ->capture_default_str();
   c.coordinator->add_option("--slot-timeout", o.slot_timeout, "ms a job waits for free slots before it fails")->capture_default_str();
+  c.coordinator->add_option("--attach-timeout", o.attach_timeout,
+                            "ms a job attempt's processes have to start and attach before the attempt fails")
+      ->capture_default_str();
   c.coordinator->footer("Prints its address (HOST:PORT) on stdout once it serves; runs until Ctrl-C or SIGTERM.");
 
   c.worker = app.add_subcommand("worker", "Run a worker (Flink's TaskManager): offers slots, runs the tasks placed on them");
@@ -285,6 +289,7 @@ int run_cluster_command(const ClusterCommands& c, const std::atomic<bool>& inter
     o.coord.heartbeat_interval = std::chrono::milliseconds(o.heartbeat_interval);
     o.coord.heartbeat_timeout = std::chrono::milliseconds(o.heartbeat_timeout);
     o.coord.slot_timeout = std::chrono::milliseconds(o.slot_timeout);
+    o.coord.attach_timeout = std::chrono::milliseconds(o.attach_timeout);
     if (o.coord.secret.empty()) {
       if (const char* s = std::getenv("WEIR_CLUSTER_SECRET")) o.coord.secret = s;
     }
