@@ -4,6 +4,7 @@
 
 #include <asio.hpp>
 #include <atomic>
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <future>
@@ -32,6 +33,8 @@ constexpr uint16_t kVersion = 1;
 constexpr std::size_t kHeaderBytes = 5;               // u32 payload length, u8 type
 constexpr uint32_t kMaxPayload = 1u << 30;            // 1 GiB
 constexpr uint32_t kMaxHelloPayload = 64 * 1024;      // before the peer is known
+constexpr std::size_t kReadBuffer = 256 * 1024;       // what one read may bring
+constexpr std::size_t kMinRead = 16 * 1024;           // the least room a read is given
 constexpr uint32_t kConnectionStream = 0xFFFFFFFFu;   // ERROR about the whole connection
 
 enum FrameType : uint8_t { kHello = 1, kOpen = 2, kCredit = 3, kData = 4, kError = 5 };
@@ -224,6 +227,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
   bool half_closed = false;  // close() sent our FIN; waiting for the peer's
   char header[kHeaderBytes];
   std::string payload;
+  std::vector<char> rbuf = std::vector<char>(kReadBuffer);  // received bytes [0, rlen)
+  std::size_t rlen = 0;
   std::deque<std::string> outq;
   std::string last_frame;  // the ERROR frame a failing connection sends before closing
   std::vector<std::string> writing;
@@ -286,43 +291,67 @@ struct Conn : std::enable_shared_from_this<Conn> {
     core->conns.erase(shared_from_this());
   }
 
+  /// Reads into one buffer and handles every complete frame in it: one `recv` brings many
+  /// frames (or the rest of a large one), instead of two calls per frame.
   void start_reading() {
-    asio::async_read(sock, asio::buffer(header, kHeaderBytes),
-                     [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
-                       if (ec) {
-                         if (self->half_closed && ec == asio::error::eof) {
-                           self->fail(self->describe() + " closed");  // our close(), acknowledged
-                           return;
-                         }
-                         self->fail(self->describe() + (ec == asio::error::eof ? " closed by the peer" : " lost: " + ec.message()));
-                         return;
-                       }
-                       self->read_payload();
-                     });
+    if (rbuf.size() - rlen < kMinRead) rbuf.resize(std::max(rbuf.size() * 2, rlen + kMinRead));
+    sock.async_read_some(asio::buffer(rbuf.data() + rlen, rbuf.size() - rlen),
+                         [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                           if (ec) {
+                             if (self->half_closed && ec == asio::error::eof) {
+                               self->fail(self->describe() + " closed");  // our close(), acknowledged
+                               return;
+                             }
+                             self->fail(self->describe() +
+                                        (ec == asio::error::eof ? " closed by the peer" : " lost: " + ec.message()));
+                             return;
+                           }
+                           self->rlen += n;
+                           self->handle_buffered();
+                         });
   }
 
-  void read_payload() {
-    uint32_t len = 0;
-    for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(static_cast<unsigned char>(header[i])) << (8 * i);
-    const uint32_t limit = (!outgoing && !hello_done) ? kMaxHelloPayload : kMaxPayload;
-    if (len > limit) {
-      protocol_error("frame of " + std::to_string(len) + " bytes exceeds the limit of " + std::to_string(limit));
-      return;
-    }
-    payload.resize(len);
-    asio::async_read(sock, asio::buffer(payload), [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
-      if (ec) {
-        self->fail(self->describe() + (ec == asio::error::eof ? " closed by the peer" : " lost: " + ec.message()));
+  void handle_buffered() {
+    std::size_t pos = 0;
+    while (rlen - pos >= kHeaderBytes) {
+      uint32_t len = 0;
+      for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(static_cast<unsigned char>(rbuf[pos + static_cast<std::size_t>(i)])) << (8 * i);
+      const uint32_t limit = (!outgoing && !hello_done) ? kMaxHelloPayload : kMaxPayload;
+      if (len > limit) {
+        protocol_error("frame of " + std::to_string(len) + " bytes exceeds the limit of " + std::to_string(limit));
         return;
       }
+      if (rlen - pos < kHeaderBytes + len) {
+        // A frame not complete yet: make room for all of it (its length was checked above).
+        if (kHeaderBytes + len > rbuf.size()) {
+          std::memmove(rbuf.data(), rbuf.data() + pos, rlen - pos);
+          rlen -= pos;
+          pos = 0;
+          rbuf.resize(kHeaderBytes + len);
+        }
+        break;
+      }
+      std::memcpy(header, rbuf.data() + pos, kHeaderBytes);
+      payload.assign(rbuf.data() + pos + kHeaderBytes, len);
+      pos += kHeaderBytes + len;
       try {
-        self->handle(static_cast<uint8_t>(self->header[4]));
+        handle(static_cast<uint8_t>(header[4]));
       } catch (const std::exception& e) {
-        self->protocol_error(std::string("malformed frame: ") + e.what());
+        protocol_error(std::string("malformed frame: ") + e.what());
         return;
       }
-      if (!self->dead) self->start_reading();
-    });
+      if (dead) return;
+    }
+    if (pos > 0) {
+      std::memmove(rbuf.data(), rbuf.data() + pos, rlen - pos);
+      rlen -= pos;
+    }
+    // A buffer grown for one large frame shrinks back once it is handled.
+    if (rlen == 0 && rbuf.size() > kReadBuffer) {
+      rbuf.resize(kReadBuffer);
+      rbuf.shrink_to_fit();
+    }
+    start_reading();
   }
 
   void protocol_error(const std::string& what) { close_with_error(describe() + ": " + what); }
