@@ -940,7 +940,10 @@ class RemoteInput final : public runtime::InputChannel {
     st_->queued_bytes -= n;
     if (st_->stats != nullptr) st_->stats->sub(n);
     if (needs_credit(f.kind)) st_->freed += n;
-    if (st_->freed > 0 && (st_->freed >= st_->capacity / 4 || st_->queue.empty())) {
+    // Credit goes back in quarters of the capacity. Not each time the queue empties: a consumer
+    // that keeps up would then answer every frame with a credit frame. A producer that waits
+    // for credit has used all of it, so once its frames are taken the freed bytes reach a quarter.
+    if (st_->freed >= st_->capacity / 4) {
       grant = st_->freed;
       st_->freed = 0;
     }
