@@ -469,6 +469,20 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
     if (!leader) return not_leader();
     const auto& spec = req->spec();
     if (spec.vertices_size() == 0) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the job has no operators");
+    // A crafted submission must not make the coordinator allocate without bound.
+    if (spec.max_parallelism() < 1 || spec.max_parallelism() > checkpoint::kMaxKeyGroups) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "max parallelism " + std::to_string(spec.max_parallelism()) +
+                                                                  " is outside 1.." + std::to_string(checkpoint::kMaxKeyGroups));
+    }
+    int64_t tasks = 0;
+    for (const auto& v : spec.vertices()) {
+      if (v.parallelism() < 1 || v.parallelism() > spec.max_parallelism() || v.uids_size() != v.names_size() || v.uids_size() == 0) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "vertex '" + v.name() + "' is malformed (parallelism " +
+                                                                    std::to_string(v.parallelism()) + ")");
+      }
+      tasks += v.parallelism();
+    }
+    if (tasks > 1000000) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the job has more than a million tasks");
     for (const auto& f : spec.files()) {
       if (f.name().empty() || f.name().find('/') != std::string::npos || f.name() == "." || f.name() == "..") {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "job file name '" + f.name() + "' is not a plain file name");
