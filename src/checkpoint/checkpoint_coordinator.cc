@@ -268,6 +268,7 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
       }
     }
     checkpoint::write_metadata(dir, meta);
+    if (!p->savepoint && callbacks_.record_completed) callbacks_.record_completed(p->id, dir);
   } catch (const std::exception& e) {
     if (!existed) checkpoint::remove_all(dir);
     spdlog::warn("job '{}': {} {} failed: {}", job_name_, p->savepoint ? "savepoint" : "checkpoint", p->id, e.what());

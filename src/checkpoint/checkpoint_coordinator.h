@@ -58,6 +58,10 @@ class CheckpointCoordinator final : public CheckpointResponder {
   struct Callbacks {
     std::function<void(const std::string&)> fail_job;  ///< too many checkpoint failures, a failed final checkpoint
     std::function<void()> stopped;                     ///< a stop-with-savepoint completed
+    /// A checkpoint (not a savepoint) is written; runs before any task hears of its completion
+    /// (sinks commit then), on the writer thread. Cluster mode records it in HA storage here; a
+    /// throw fails the checkpoint as a failed write does.
+    std::function<void(int64_t id, const std::string& dir)> record_completed;
   };
   CheckpointCoordinator(CheckpointConfig config, std::string job_id, std::string job_name, std::string backend,
                         std::shared_ptr<Clock> clock, Callbacks callbacks);

@@ -133,7 +133,6 @@ struct Job {
   bool cancel_requested = false;
   int restarts = 0;
   int64_t restored_id = -1;
-  std::string published_checkpoint;  // the latest one written to HA storage
   std::vector<rpc::TaskStatus> tasks;
   std::condition_variable ended_cv;
   bool ended() const { return status == JobStatus::finished || status == JobStatus::failed || status == JobStatus::canceled; }
@@ -197,6 +196,13 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
     };
     cb.stopped = [this, weak] {
       if (auto j = weak.lock()) stopped_with_savepoint(j);
+    };
+    // With HA, a checkpoint counts only once etcd names it as the job's latest: a coordinator
+    // taking over restores from there, so no sink may commit what etcd does not know of.
+    cb.record_completed = [this, id](int64_t n, const std::string& dir) {
+      if (ha && !ha->put_checkpoint(id, dir)) {
+        throw StateError("checkpoint " + std::to_string(n) + " cannot be recorded in etcd (this coordinator may no longer lead)");
+      }
     };
     job->cc = std::make_unique<CheckpointCoordinator>(job->checkpoint, id, spec.name(), spec.state_backend(),
                                                       std::make_shared<SystemClock>(), cb);
@@ -927,21 +933,8 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
         }
       }
       schedule_locked();
-      // Publish each job's newest completed checkpoint to HA storage.
-      std::vector<std::pair<std::shared_ptr<Job>, std::string>> publish;
-      if (ha) {
-        for (auto& [id, job] : jobs) {
-          if (job->ended()) continue;
-          publish.emplace_back(job, "");
-        }
-      }
       lock.unlock();
       for (auto& [job, why] : failures) attempt_failed(job, -1, why, true);
-      for (auto& [job, unused] : publish) {
-        const auto done = job->cc->completed();
-        if (done.empty() || done.front().second == job->published_checkpoint) continue;
-        if (ha->put_checkpoint(job->id, done.front().second)) job->published_checkpoint = done.front().second;
-      }
       lock.lock();
     }
   }
@@ -978,7 +971,6 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
           }
           job->restore_dir = cp;
           job->allow_non_restored = false;
-          job->published_checkpoint = cp;
           job->status = JobStatus::restarting;
           job->restarts = 0;
         }
