@@ -64,6 +64,9 @@ class TaskPart final : public detail::JobHandle,
     network::DataPlaneOptions dopt;
     dopt.bind_host = d_.data_host().empty() ? "127.0.0.1" : d_.data_host();
     dopt.secret = d_.secret();
+    // A part that ended well lets every frame its tasks queued reach the consumers before the
+    // process exits (they may still be working through their input); see exit_when_ended.
+    dopt.close_timeout = std::chrono::minutes(10);
     plane_ = std::make_unique<network::DataPlane>(dopt);
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(1 << 30);
@@ -310,6 +313,11 @@ class TaskPart final : public detail::JobHandle,
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return ended_; });
     }
+    // Frames still queued for other processes (the end of input, the last batches) go out
+    // before the process ends: exiting with them queued, or with unread credits in a socket
+    // (the kernel then resets the connection), would lose data the consumers have not read. A
+    // part that failed does not wait: its attempt is over.
+    if (!failed_ && plane_) plane_->close();
     report_end();
     shutdown();
     std::fflush(nullptr);
