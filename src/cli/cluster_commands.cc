@@ -122,14 +122,35 @@ int submit_job(const std::string& coordinator, const std::string& job, const std
   if (parallelism > 0) env.push_back("WEIR_DEFAULT_PARALLELISM=" + std::to_string(parallelism));
   const pid_t pid = spawn_job(path.string(), args, env);
   if (pid < 0) return 1;
-  const int code = wait_child(pid, interrupted);
+  int code = wait_child(pid, interrupted);
   std::ifstream in(idfile);
   std::string id;
-  if (in >> id) {
-    std::printf("%s\n", detached ? ("Job submitted: " + id).c_str() : ("Job " + id + (code == 0 ? " finished" : " did not finish")).c_str());
-  }
+  in >> id;
   std::filesystem::remove(idfile, ec);
-  return code;
+  if (id.empty()) return code;  // the program ended before it submitted a job (its own error)
+  if (detached) {
+    std::printf("Job submitted: %s\n", id.c_str());
+    return code;
+  }
+  // The job's outcome decides, whatever the program did with it (a C++ program that does not
+  // catch the failure ends with an abort): 0, or the failure's cause and 1.
+  try {
+    cluster::ClusterClient client(coordinator);
+    const auto info = client.get(id);
+    if (info.status() == "FINISHED") {
+      std::printf("Job %s finished\n", id.c_str());
+      return code;
+    }
+    if (info.status() == "FAILED" || info.status() == "CANCELED") {
+      std::fprintf(stderr, "weir submit: %s\n",
+                   info.status() == "FAILED" ? info.failure().c_str() : ("job " + id + " was canceled").c_str());
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weir submit: cannot read job %s's outcome: %s\n", id.c_str(), e.what());
+  }
+  std::printf("Job %s did not finish\n", id.c_str());
+  return code == 0 ? 1 : code;
 }
 
 void print_jobs(const cluster::rpc::JobList& list, bool json) {

@@ -116,6 +116,17 @@ TEST(Cluster, SavepointThenStopWithSavepointThenResumeIsExactlyOnceOverall) {
   expect_keyed_exactly_once(committed_lines(dir.sub("out")), n);
 }
 
+TEST(Cluster, AFailedJobMakesSubmitExit1WithTheCauseEvenWhenTheProgramDoesNotCatchIt) {
+  TempDir dir;
+  LocalCluster cluster(dir, 1, 1);
+  const auto [code, out] = run_command({WEIR_CLI_PATH, "submit", "--coordinator", cluster.address(), CLUSTER_JOB_PATH, "fail",
+                                        dir.sub("out"), "100", "--parallelism", "1"},
+                                       {}, dir.sub("submit.log"), 60s);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("seven is not allowed"), std::string::npos) << out;
+  EXPECT_NE(out.find("weir submit: "), std::string::npos) << out;
+}
+
 TEST(Cluster, AJobWaitsForSlotsThenFailsWithAClearMessage) {
   TempDir dir;
   LocalCluster cluster(dir, 1, 1);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -80,6 +81,17 @@ int main(int argc, char** argv) {
       if (++n % slow_every == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       return v;
     }).uid("pace");
+  }
+  if (mode == "fail") {
+    // A user function that throws; the program does not catch the job's failure: it aborts.
+    numbers.map([](const int64_t& v) {
+             if (v == 7) throw std::runtime_error("seven is not allowed");
+             return v;
+           })
+        .uid("picky")
+        .add_sink([](const int64_t&) {});
+    env.execute("cluster-fail");
+    return 0;
   }
   try {
     if (mode == "keyed") {
