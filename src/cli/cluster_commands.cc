@@ -13,6 +13,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cluster/client.h"
@@ -155,15 +156,18 @@ int submit_job(const std::string& coordinator, const std::string& job, const std
 
 void print_jobs(const cluster::rpc::JobList& list, bool json) {
   if (json) {
-    std::printf("[");
-    for (int i = 0; i < list.jobs_size(); ++i) {
-      const auto& j = list.jobs(i);
-      std::printf("%s{\"id\":\"%s\",\"name\":\"%s\",\"status\":\"%s\",\"restarts\":%d,\"checkpoints\":%lld,"
-                  "\"last_checkpoint_ms\":%lld,\"attempt\":%d}",
-                  i ? "," : "", j.job_id().c_str(), j.name().c_str(), j.status().c_str(), j.restarts(),
-                  static_cast<long long>(j.completed_checkpoints()), static_cast<long long>(j.last_checkpoint_ms()), j.attempt());
+    auto out = nlohmann::json::array();
+    for (const auto& j : list.jobs()) {
+      out.push_back({{"id", j.job_id()},
+                     {"name", j.name()},
+                     {"status", j.status()},
+                     {"restarts", j.restarts()},
+                     {"checkpoints", j.completed_checkpoints()},
+                     {"last_checkpoint_ms", j.last_checkpoint_ms()},
+                     {"attempt", j.attempt()},
+                     {"failure", j.failure()}});
     }
-    std::printf("]\n");
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return;
   }
   std::printf("%-32s  %-10s  %8s  %11s  %s\n", "JOB ID", "STATUS", "RESTARTS", "CHECKPOINTS", "NAME");
