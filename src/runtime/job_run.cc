@@ -168,6 +168,8 @@ void JobRun::build() {
   // writer_of[edge][producer subtask].
   // One consumer object per edge and consumer task.
   std::map<std::pair<int, Task*>, BatchConsumer*> consumer_of;
+  // Channels from other processes, opened once the tasks are wired (see the end).
+  std::vector<std::size_t> remote_inputs;
   // The producer's end of every plan channel whose producer runs here (null otherwise).
   std::vector<OutputChannel*> out_end(plan.channels.size(), nullptr);
   for (std::size_t ci = 0; ci < plan.channels.size(); ++ci) {
@@ -196,8 +198,7 @@ void JobRun::build() {
     }
     ct->channels.push_back(Task::InputChannelState{e.input_index, it->second});
     if (!producer) {
-      remote_in_.push_back(placement_->open_input(static_cast<int32_t>(ci), plan.tasks[static_cast<std::size_t>(part.producer)].worker,
-                                                  pc.gate, &ct->gate, e.type));
+      remote_inputs.push_back(ci);
       continue;
     }
     auto ch = std::make_unique<LocalChannel>(config_.channel_capacity_bytes, producer, &ct->gate, pc.gate, &stats_);
@@ -327,6 +328,16 @@ void JobRun::build() {
       }
     }
     coordinator_->set_tasks(std::move(entries), max_p);
+  }
+  // Input from other processes may arrive, and schedule its consumer, as soon as its channel is
+  // open: so they open last, when every task is wired (the producers' frames wait for the
+  // channel's first credit until then).
+  for (std::size_t ci : remote_inputs) {
+    const auto& pc = plan.channels[ci];
+    const auto& part = plan.partitions[static_cast<std::size_t>(pc.partition)];
+    Task* ct = task_at[static_cast<std::size_t>(pc.consumer)];
+    remote_in_.push_back(placement_->open_input(static_cast<int32_t>(ci), plan.tasks[static_cast<std::size_t>(part.producer)].worker,
+                                                pc.gate, &ct->gate, graph_.edges[static_cast<std::size_t>(part.edge)].type));
   }
 }
 
