@@ -97,9 +97,10 @@ int wait_child(pid_t pid, const std::atomic<bool>& interrupted) {
   }
 }
 
+/// Each argument followed by \x1f (WEIR_SUBMIT_ARGS; empty arguments survive).
 std::string join_args(const std::vector<std::string>& args) {
   std::string s;
-  for (std::size_t i = 0; i < args.size(); ++i) s += (i ? "\x1f" : "") + args[i];
+  for (const auto& a : args) s += a + '\x1f';
   return s;
 }
 

@@ -55,11 +55,7 @@ struct ClusterClient::Impl {
 };
 
 ClusterClient::ClusterClient(std::string addresses, std::string secret) : impl_(std::make_unique<Impl>()) {
-  std::stringstream ss(addresses);
-  std::string a;
-  while (std::getline(ss, a, ',')) {
-    if (!a.empty()) impl_->addresses.push_back(a);
-  }
+  impl_->addresses = split_list(addresses, ',');
   if (impl_->addresses.empty()) throw GraphError("no coordinator address given (HOST:PORT)");
   if (secret.empty()) {
     if (const char* s = std::getenv("WEIR_CLUSTER_SECRET")) secret = s;
@@ -297,21 +293,6 @@ std::string read_all(const std::string& path) {
   return ss.str();
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
-
 }  // namespace
 
 JobClient submit_to_cluster(detail::EnvState& env, const std::string& job_name, const std::string& addresses) {
@@ -356,7 +337,7 @@ JobClient submit_to_cluster(detail::EnvState& env, const std::string& job_name, 
     throw GraphError("WEIR_COORDINATOR is set but WEIR_SUBMIT_FILES is not: start cluster jobs with weir submit JOB");
   }
   bool first = true;
-  for (const auto& path : split(files, ':')) {
+  for (const auto& path : split_list(files, ':')) {
     auto* f = spec.add_files();
     const auto slash = path.rfind('/');
     f->set_name(slash == std::string::npos ? path : path.substr(slash + 1));
@@ -367,7 +348,16 @@ JobClient submit_to_cluster(detail::EnvState& env, const std::string& job_name, 
     first = false;
   }
   if (const char* a = std::getenv("WEIR_SUBMIT_ARGS")) {
-    for (const auto& x : split(a, '\x1f')) spec.add_args(x);
+    // Each argument ends with \x1f (so empty arguments survive).
+    std::string cur;
+    for (const char* c = a; *c != '\0'; ++c) {
+      if (*c == '\x1f') {
+        spec.add_args(cur);
+        cur.clear();
+      } else {
+        cur += *c;
+      }
+    }
   }
   if (const char* t = std::getenv("WEIR_SLOT_TIMEOUT_MS")) spec.set_slot_timeout_ms(std::atoll(t));
   // Every process must build the same graph: the default parallelism is the submitter's.

@@ -40,7 +40,7 @@ class ClusterClient {
 
 /// Submits the job the environment declares to the coordinator at `addresses`; the files
 /// named by WEIR_SUBMIT_FILES (the first is the one to run) and the arguments in
-/// WEIR_SUBMIT_ARGS (separated by \x1f) go with it. WEIR_SUBMIT_DETACHED=1: `wait()` returns
+/// WEIR_SUBMIT_ARGS (each followed by \x1f) go with it. WEIR_SUBMIT_DETACHED=1: `wait()` returns
 /// at once.
 JobClient submit_to_cluster(detail::EnvState& env, const std::string& job_name, const std::string& addresses);
 

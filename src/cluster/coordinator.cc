@@ -118,6 +118,7 @@ struct Job {
   int attempt_no = -1;
   std::vector<int32_t> task_process;
   std::vector<std::string> process_worker;  // worker ids, by process
+  std::vector<int> process_slots;           // slots the attempt holds on each process's worker
   std::vector<std::string> data_addresses;
   int attached = 0;
   int parts_done = 0;
@@ -137,8 +138,6 @@ struct Job {
   std::condition_variable ended_cv;
   bool ended() const { return status == JobStatus::finished || status == JobStatus::failed || status == JobStatus::canceled; }
 };
-
-const char* status_name(JobStatus s) { return to_string(s); }
 
 int total_tasks(const rpc::JobSpec& spec) {
   int n = 0;
@@ -246,10 +245,12 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
       // Processes: the workers used, in order of first slot.
       std::vector<int> process_of_alive(alive.size(), -1);
       job->process_worker.clear();
+      job->process_slots.clear();
       for (int k : slot_worker) {
         if (process_of_alive[static_cast<std::size_t>(k)] < 0) {
           process_of_alive[static_cast<std::size_t>(k)] = static_cast<int>(job->process_worker.size());
           job->process_worker.push_back(alive[static_cast<std::size_t>(k)]->id);
+          job->process_slots.push_back(taken[static_cast<std::size_t>(k)]);
         }
       }
       for (std::size_t k = 0; k < alive.size(); ++k) alive[k]->used += taken[k];
@@ -259,33 +260,11 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
           job->task_process.push_back(process_of_alive[static_cast<std::size_t>(slot_worker[static_cast<std::size_t>(s)])]);
         }
       }
-      deploy_locked(job, taken, alive);
+      deploy_locked(job);
     }
   }
 
-  std::vector<std::pair<std::string, int>> slots_of(const std::shared_ptr<Job>& job) {
-    std::map<std::string, int> n;
-    const int need = slots_needed(job->spec);
-    (void)need;
-    // Subtask s of the widest vertex occupies one slot; count per process.
-    std::vector<int> per_process(job->process_worker.size(), 0);
-    int widest = 0;
-    int offset = 0;
-    int at = 0;
-    for (const auto& v : job->spec.vertices()) {
-      if (v.parallelism() > widest) {
-        widest = v.parallelism();
-        at = offset;
-      }
-      offset += v.parallelism();
-    }
-    for (int s = 0; s < widest; ++s) ++per_process[static_cast<std::size_t>(job->task_process[static_cast<std::size_t>(at + s)])];
-    std::vector<std::pair<std::string, int>> out;
-    for (std::size_t p = 0; p < per_process.size(); ++p) out.emplace_back(job->process_worker[p], per_process[p]);
-    return out;
-  }
-
-  void deploy_locked(const std::shared_ptr<Job>& job, const std::vector<int>&, const std::vector<std::shared_ptr<WorkerEntry>>&) {
+  void deploy_locked(const std::shared_ptr<Job>& job) {
     ++job->attempt_no;
     job->attempt = std::make_shared<Attempt>();
     job->attempt->number = job->attempt_no;
@@ -354,8 +333,9 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
         if (s && s->ctx) s->ctx->TryCancel();
       }
     }
-    for (const auto& [wid, n] : slots_of(job)) {
-      auto it = workers.find(wid);
+    for (std::size_t p = 0; p < job->process_worker.size(); ++p) {
+      const int n = job->process_slots[p];
+      auto it = workers.find(job->process_worker[p]);
       if (it == workers.end()) continue;
       it->second->used = std::max(0, it->second->used - n);
       rpc::ToWorker m;
@@ -373,7 +353,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
     job->status = status;
     job->failure = failure;
     job->end_ms = now_ms();
-    spdlog::info("job '{}' ({}) {}{}{}", job->spec.name(), job->id, status_name(status), failure.empty() ? "" : ": ", failure);
+    spdlog::info("job '{}' ({}) {}{}{}", job->spec.name(), job->id, to_string(status), failure.empty() ? "" : ": ", failure);
     if (ha && leader) ha->remove_job(job->id);
     job->ended_cv.notify_all();
     cv.notify_all();
@@ -448,7 +428,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
   void fill_info(const Job& job, rpc::JobInfo* info) {
     info->set_job_id(job.id);
     info->set_name(job.spec.name());
-    info->set_status(status_name(job.status));
+    info->set_status(to_string(job.status));
     info->set_failure(job.failure);
     info->set_restarts(job.restarts);
     info->set_start_ms(job.start_ms);
@@ -465,14 +445,28 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
 
   // ---- RPCs ----------------------------------------------------------------------------------
 
+  /// The checks every client call opens with: the secret, then this coordinator leads.
+  grpc::Status admit(const std::string& secret) const {
+    if (!authorized(secret)) return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "wrong secret");
+    if (!leader) return not_leader();
+    return grpc::Status::OK;
+  }
+  /// `admit`, then the job: `job` is set when the status is OK.
+  grpc::Status admit_job(const std::string& secret, const std::string& id, std::shared_ptr<Job>& job) {
+    auto st = admit(secret);
+    if (!st.ok()) return st;
+    job = find(id);
+    if (!job) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no job " + id);
+    return grpc::Status::OK;
+  }
+
   grpc::Status not_leader() const {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "this coordinator is a standby; the leader is " + (ha ? ha->current_leader() : std::string("unknown")));
   }
 
   grpc::Status Submit(grpc::ServerContext*, const rpc::SubmitRequest* req, rpc::SubmitReply* reply) override {
-    if (!authorized(req->secret())) return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "wrong secret");
-    if (!leader) return not_leader();
+    if (auto st = admit(req->secret()); !st.ok()) return st;
     const auto& spec = req->spec();
     if (spec.vertices_size() == 0) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the job has no operators");
     // A crafted submission must not make the coordinator allocate without bound.
@@ -520,28 +514,23 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
   }
 
   grpc::Status ListJobs(grpc::ServerContext*, const rpc::JobRef* req, rpc::JobList* reply) override {
-    if (!authorized(req->secret())) return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "wrong secret");
-    if (!leader) return not_leader();
+    if (auto st = admit(req->secret()); !st.ok()) return st;
     std::lock_guard lock(mu);
     for (auto& [id, job] : jobs) fill_info(*job, reply->add_jobs());
     return grpc::Status::OK;
   }
 
   grpc::Status GetJob(grpc::ServerContext*, const rpc::JobRef* req, rpc::JobInfo* reply) override {
-    if (!authorized(req->secret())) return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "wrong secret");
-    if (!leader) return not_leader();
-    auto job = find(req->job_id());
-    if (!job) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no job " + req->job_id());
+    std::shared_ptr<Job> job;
+    if (auto st = admit_job(req->secret(), req->job_id(), job); !st.ok()) return st;
     std::lock_guard lock(mu);
     fill_info(*job, reply);
     return grpc::Status::OK;
   }
 
   grpc::Status WaitJob(grpc::ServerContext* ctx, const rpc::JobRef* req, rpc::JobInfo* reply) override {
-    if (!authorized(req->secret())) return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "wrong secret");
-    if (!leader) return not_leader();
-    auto job = find(req->job_id());
-    if (!job) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no job " + req->job_id());
+    std::shared_ptr<Job> job;
+    if (auto st = admit_job(req->secret(), req->job_id(), job); !st.ok()) return st;
     std::unique_lock lock(mu);
     while (!job->ended() && !ctx->IsCancelled() && !stopping && leader) {
       job->ended_cv.wait_for(lock, std::chrono::milliseconds(200));
@@ -551,10 +540,8 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
   }
 
   grpc::Status Cancel(grpc::ServerContext*, const rpc::JobRef* req, rpc::JobInfo* reply) override {
-    if (!authorized(req->secret())) return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "wrong secret");
-    if (!leader) return not_leader();
-    auto job = find(req->job_id());
-    if (!job) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no job " + req->job_id());
+    std::shared_ptr<Job> job;
+    if (auto st = admit_job(req->secret(), req->job_id(), job); !st.ok()) return st;
     {
       std::lock_guard lock(mu);
       job->cancel_requested = true;
@@ -571,16 +558,14 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
   }
 
   grpc::Status Savepoint(grpc::ServerContext*, const rpc::SavepointRequest* req, rpc::SavepointReply* reply) override {
-    if (!authorized(req->secret())) return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "wrong secret");
-    if (!leader) return not_leader();
-    auto job = find(req->job_id());
-    if (!job) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no job " + req->job_id());
+    std::shared_ptr<Job> job;
+    if (auto st = admit_job(req->secret(), req->job_id(), job); !st.ok()) return st;
     if (req->dir().empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the savepoint folder must not be empty");
     {
       std::lock_guard lock(mu);
       if (job->status != JobStatus::running || !job->started) {
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                            std::string("job ") + job->id + " is " + status_name(job->status) + ", not running: no savepoint");
+                            std::string("job ") + job->id + " is " + to_string(job->status) + ", not running: no savepoint");
       }
     }
     try {

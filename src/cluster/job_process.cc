@@ -36,7 +36,7 @@ std::string env_or(const char* name, const std::string& fallback = {}) {
 /// What a job on a cluster needs of its environment, the same in every process: the default
 /// parallelism of its submitter, and records that can travel between processes (refused at
 /// graph-build time, with what to do, when a type has no Serde).
-void apply_default_parallelism(detail::EnvState& env) {
+void prepare_for_cluster(detail::EnvState& env) {
   const auto p = env_or("WEIR_DEFAULT_PARALLELISM");
   if (!p.empty() && env.config.parallelism == 0) env.config.parallelism = std::stoi(p);
   env.config.serializable_edges = true;
@@ -47,8 +47,7 @@ class TaskPart final : public detail::JobHandle,
                        public checkpoint::CheckpointResponder,
                        public std::enable_shared_from_this<TaskPart> {
  public:
-  TaskPart(detail::EnvState& env, const std::string& job_name, rpc::TaskDeployment d)
-      : d_(std::move(d)), job_name_(job_name) {
+  TaskPart(detail::EnvState& env, const std::string& job_name, rpc::TaskDeployment d) : d_(std::move(d)) {
     jg_.emplace(graph::build_job_graph(env.graph, env.config, job_name));
     logical_ = env.graph;
     for (auto& n : env.graph.nodes) {
@@ -201,7 +200,7 @@ class TaskPart final : public detail::JobHandle,
       } else if (m.has_aborted()) {
         if (auto* t = task_at(m.aborted().task())) t->post_checkpoint_aborted(m.aborted().checkpoint_id());
       } else if (m.has_cancel()) {
-        end("canceled by the coordinator: " + m.cancel(), false, /*stop=*/true);
+        end("canceled by the coordinator: " + m.cancel(), false);
       } else if (m.has_rejected()) {
         end("the coordinator refused this task process: " + m.rejected(), true);
         return;
@@ -337,13 +336,12 @@ class TaskPart final : public detail::JobHandle,
 
   /// Ends the part: with `message` as its failure when not empty. A running part is canceled
   /// and ends when its tasks have (`finished`).
-  void end(const std::string& message, bool failed, bool stop = false) {
+  void end(const std::string& message, bool failed) {
     std::shared_ptr<runtime::JobRun> run;
     {
       std::lock_guard lock(mu_);
       if (!message.empty() && end_message_.empty()) end_message_ = message;
       if (failed) failed_ = true;
-      if (stop) stopped_ = true;
       run = run_;
       if (!run) {
         ended_ = true;
@@ -407,7 +405,6 @@ class TaskPart final : public detail::JobHandle,
   }
 
   rpc::TaskDeployment d_;
-  std::string job_name_;
   std::optional<graph::JobGraph> jg_;
   detail::LogicalGraph logical_;
   ExecutionConfig config_;
@@ -432,7 +429,6 @@ class TaskPart final : public detail::JobHandle,
   int64_t last_heard_ = 0;
   bool ended_ = false;
   bool failed_ = false;
-  bool stopped_ = false;
   bool stopping_ = false;
   bool failure_reported_ = false;
   bool reader_done_ = false;
@@ -444,7 +440,7 @@ class TaskPart final : public detail::JobHandle,
 std::optional<JobClient> cluster_submit(detail::EnvState& env, const std::string& job_name) {
   const auto deployment = env_or("WEIR_TASK_DEPLOYMENT");
   if (!deployment.empty()) {
-    apply_default_parallelism(env);
+    prepare_for_cluster(env);
     std::ifstream in(deployment, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
@@ -460,7 +456,7 @@ std::optional<JobClient> cluster_submit(detail::EnvState& env, const std::string
   }
   const auto coordinator = env_or("WEIR_COORDINATOR");
   if (!coordinator.empty()) {
-    apply_default_parallelism(env);
+    prepare_for_cluster(env);
     return submit_to_cluster(env, job_name, coordinator);
   }
   return std::nullopt;

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace weir::cluster {
 
@@ -89,6 +90,22 @@ class Outbox {
   bool writing_ = false;
   std::thread thread_;  // last: starts after the members it uses
 };
+
+/// The non-empty items of a `sep`-separated list ("a,b" → {"a", "b"}).
+inline std::vector<std::string> split_list(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c != sep) {
+      cur += c;
+    } else if (!cur.empty()) {
+      out.push_back(std::move(cur));
+      cur.clear();
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
 
 /// Compares secrets without an early exit.
 inline bool same_secret(const std::string& a, const std::string& b) {

@@ -63,11 +63,8 @@ struct Worker::Impl {
       const char* p = std::getenv("WEIR_PYTHON");
       opt.python = p && *p ? p : "python3";
     }
-    std::stringstream ss(opt.coordinator);
-    std::string a;
-    while (std::getline(ss, a, ',')) {
-      if (!a.empty()) coordinators.push_back(a);
-    }
+    coordinators = split_list(opt.coordinator, ',');
+    if (coordinators.empty()) throw std::invalid_argument("--coordinator: no address given (HOST:PORT[,HOST:PORT...])");
   }
 
   WorkerOptions opt;
@@ -218,9 +215,9 @@ struct Worker::Impl {
     std::atomic<bool> done{false};
     bool registered = false;
     std::thread beat([&] {
+      int64_t last_sent = 0;
       while (!done && !stopping) {
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(interval, 100)));
-        static thread_local int64_t last_sent = 0;
         reap();
         const int64_t now = steady_ms();
         int64_t heard;

@@ -50,7 +50,8 @@ TEST(Cluster, WindowJobMatchesTheSequentialReferenceOnThreeWorkers) {
                                         "window", dir.sub("out"), std::to_string(n)},
                                        {}, dir.sub("submit.log"), 120s);
   ASSERT_EQ(code, 0) << out << cluster.logs();
-  EXPECT_EQ(committed_lines(dir.sub("out")), window_reference(n));
+  EXPECT_EQ(committed_lines(dir.sub("out")), window_reference(n)) << cluster.logs() << "\nfiles:\n"
+                                                                  << run_command({"/bin/ls", "-la", dir.sub("out")}, {}, dir.sub("ls.log")).second;
   const auto [ecode, eout] = run_command({CLUSTER_JOB_PATH, "window", dir.sub("embedded"), std::to_string(n), "--parallelism", "3"}, {},
                                          dir.sub("embedded.log"), 120s);
   ASSERT_EQ(ecode, 0) << eout;
@@ -77,7 +78,15 @@ TEST(Cluster, WindowJoinMatchesTheSequentialReferenceAndTheEmbeddedRun) {
                                        {}, dir.sub("submit.log"), 120s);
   ASSERT_EQ(code, 0) << out << cluster.logs();
   const auto want = join_reference(n);
-  EXPECT_EQ(committed_lines(dir.sub("out")), want);
+  const auto got = committed_lines(dir.sub("out"));
+  EXPECT_EQ(got, want) << cluster.logs();
+  if (got != want) {
+    std::vector<std::string> missing;
+    std::set_difference(want.begin(), want.end(), got.begin(), got.end(), std::back_inserter(missing));
+    std::string m;
+    for (const auto& x : missing) m += x + " ";
+    ADD_FAILURE() << missing.size() << " missing: " << m.substr(0, 3000);
+  }
   const auto [ecode, eout] = run_command({CLUSTER_JOB_PATH, "join", dir.sub("embedded"), std::to_string(n), "--parallelism", "4"}, {},
                                          dir.sub("embedded.log"), 120s);
   ASSERT_EQ(ecode, 0) << eout;
