@@ -27,6 +27,7 @@
 #include "checkpoint/storage.h"
 #include "cluster_commands.h"
 #include "kafka_dev.h"
+#include "status_line.h"
 
 namespace {
 
@@ -41,31 +42,21 @@ struct Click {
 };
 WEIR_SERDE(Click, user, page);
 
-/// Runs a job to its end while printing a live records/s line; Ctrl-C cancels it cleanly.
-int watch(weir::JobClient& client, const char* what) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  auto last = start;
-  uint64_t last_count = 0;
+/// Runs a job to its end while showing its status line; Ctrl-C cancels it cleanly.
+int watch(weir::JobClient& client, const weir::cli::JobShape& shape, const weir::cli::StatusOptions& options) {
+  weir::cli::StatusPrinter printer(options, shape);
+  const weir::cli::Sampler sample = [&client] { return std::optional<weir::cli::StatusSample>(weir::cli::sample_of(client)); };
   auto fut = client.get_job_execution_result();
   while (fut.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
     if (g_interrupted.load()) {
-      std::fprintf(stderr, "\ncanceling...\n");
+      printer.break_line();
+      std::fprintf(stderr, "canceling...\n");
       client.cancel();
       g_interrupted.store(false);
     }
-    const auto now = clock::now();
-    if (now - last >= std::chrono::milliseconds(500)) {
-      uint64_t count = 0;
-      for (const auto& m : client.metrics()) count += m.records_out;
-      const double secs = std::chrono::duration<double>(now - last).count();
-      std::fprintf(stderr, "\r%s: %12llu records  %8.2f M records/s   ", what,
-                   static_cast<unsigned long long>(count), (count - last_count) / secs / 1e6);
-      last = now;
-      last_count = count;
-    }
+    printer.tick(sample);
   }
-  std::fprintf(stderr, "\n");
+  printer.finish(sample);
   try {
     auto result = client.wait();
     std::fprintf(stderr, "job '%s' finished in %lld ms\n", result.get_job_name().c_str(),
@@ -77,7 +68,7 @@ int watch(weir::JobClient& client, const char* what) {
   }
 }
 
-int run_demo(int64_t records, int parallelism, int64_t users) {
+int run_demo(int64_t records, int parallelism, int64_t users, const weir::cli::StatusOptions& status) {
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(parallelism);
   // A keyed running count: clicks per user, generated deterministically from the index.
@@ -110,9 +101,10 @@ int run_demo(int64_t records, int parallelism, int64_t users) {
 
   std::fprintf(stderr, "weir demo: %lld clicks of %lld users, keyed running count, parallelism %d\n",
                static_cast<long long>(records), static_cast<long long>(users), parallelism);
-  std::fprintf(stderr, "%s\n", env.get_execution_plan().c_str());
+  const std::string plan = env.get_execution_plan();
+  std::fprintf(stderr, "%s\n", plan.c_str());
   auto client = env.execute_async("weir demo: clicks per user");
-  const int rc = watch(client, "clicks");
+  const int rc = watch(client, weir::cli::JobShape::from_plan_json(plan), status);
   if (rc != 0) return rc;
   std::vector<std::pair<int64_t, int64_t>> top(all->begin(), all->end());
   std::sort(top.begin(), top.end(), [](auto& a, auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
@@ -510,6 +502,13 @@ int main(int argc, char** argv) {
   demo->add_option("-n,--records", records, "Number of generated records")->check(CLI::PositiveNumber);
   demo->add_option("-p,--parallelism", parallelism, "Parallelism")->check(CLI::PositiveNumber);
   demo->add_option("-u,--users", users, "Number of distinct keys")->check(CLI::PositiveNumber);
+  bool demo_quiet = false;
+  double demo_status_interval = 10;
+  demo->add_flag("-q,--quiet", demo_quiet, "No status line");
+  demo->add_option("--status-interval", demo_status_interval,
+                   "Seconds between status lines when stderr is not a terminal (a terminal's refreshes in place)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 
   auto* savepoint = app.add_subcommand("savepoint", "Take a cluster job's savepoint (JOB_ID DIR), or inspect one (inspect DIR)");
   savepoint->require_subcommand(0, 1);
@@ -564,6 +563,13 @@ int main(int argc, char** argv) {
   run->add_option("--workers", run_workers,
                   "Run the job on a local cluster of N worker processes (a .py file or a program that links Weir)")
       ->check(CLI::PositiveNumber);
+  bool run_quiet = false;
+  double run_status_interval = 10;
+  run->add_flag("-q,--quiet", run_quiet, "No status line");
+  run->add_option("--status-interval", run_status_interval,
+                  "Seconds between status lines when stderr is not a terminal (a terminal's refreshes in place)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   run->add_option("job", run_file, "the job: a .py file")->required();
   run->prefix_command();  // what follows the file is the job's own arguments
 
@@ -574,13 +580,18 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   if (app.got_subcommand(run) && run_workers > 0) {
     try {
-      return weir::cli::run_with_workers(run_workers, run_file, run->remaining(), g_interrupted);
+      return weir::cli::run_with_workers(run_workers, run_file, run->remaining(), g_interrupted,
+                                         weir::cli::status_options(run_quiet, run_status_interval));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "weir: %s\n", e.what());
       return 1;
     }
   }
-  if (app.got_subcommand(run)) return run_python_job(argv[0], run_file, run->remaining());
+  if (app.got_subcommand(run)) {
+    // The status line comes from the Python process (its jobs run there): weir.cli reads this.
+    ::setenv("WEIR_STATUS", run_quiet ? "off" : fmt::format("{}", run_status_interval).c_str(), 1);
+    return run_python_job(argv[0], run_file, run->remaining());
+  }
   try {
     const int code = weir::cli::run_cluster_command(cluster_commands, g_interrupted);
     if (code >= 0) return code;
@@ -594,7 +605,7 @@ int main(int argc, char** argv) {
       std::printf("weir 0.1.0\n");
       return 0;
     }
-    if (app.got_subcommand("demo")) return run_demo(records, parallelism, users);
+    if (app.got_subcommand("demo")) return run_demo(records, parallelism, users, weir::cli::status_options(demo_quiet, demo_status_interval));
     if (app.got_subcommand(kafka_dev)) {
       for (const auto& spec : kafka_dev_topics) kafka_dev_options.topics.push_back(weir::cli::parse_kafka_dev_topic(spec));
       return weir::cli::run_kafka_dev(kafka_dev_options);
