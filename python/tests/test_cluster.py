@@ -133,3 +133,41 @@ def test_a_failing_python_function_fails_the_cluster_job_with_its_cause(cluster,
                        capture_output=True, text=True, timeout=180, env=env_for_jobs())
     assert r.returncode == 1, r.stdout + r.stderr
     assert "seven is not allowed" in r.stderr, r.stderr
+
+
+def test_weir_submit_shows_the_jobs_status_from_the_coordinator(cluster, tmp_path):
+    import re
+    status = re.compile(r"(RUNNING|FINISHED)  in (\S+)  out (\S+)  lag (.+?)  checkpoints (.+?)  restarts (\d+)")
+    job = tmp_path / "held.py"
+    job.write_text(textwrap.dedent("""
+        import os, sys, time
+        from pyflink.datastream import StreamExecutionEnvironment
+        flag = sys.argv[1]
+        def hold(x):
+            while not os.path.exists(flag):
+                time.sleep(0.01)
+            return x
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.from_sequence(0, 99).map(hold).key_by(lambda v: v % 3).reduce(lambda a, b: a + b).add_sink(lambda x: None)
+        env.execute("held")
+    """))
+    flag = tmp_path / "go"
+    p = subprocess.Popen([os.environ["WEIR_BIN"], "submit", "--coordinator", cluster, "-p", "2", "--status-interval", "0.3",
+                          str(job), str(flag)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for_jobs())
+    lines = []
+    try:
+        while len([l for l in lines if status.fullmatch(l.decode().rstrip("\n"))]) < 2:
+            line = p.stderr.readline()
+            assert line, b"".join(lines)
+            lines.append(line)
+    finally:
+        flag.write_text("")
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == 0, out + err
+    text = (b"".join(lines) + err).decode()
+    assert "\r" not in text
+    found = [status.fullmatch(l) for l in text.splitlines() if status.fullmatch(l)]
+    assert found[-1].group(1) == "FINISHED", text
+    assert all(m.group(3) != "—" for m in found), text  # the plan names the last tasks
+    assert all(m.group(4) == "—" for m in found), text  # no watermarks in this job (none reported is none)
+    assert b"finished" in out
