@@ -21,6 +21,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "weir/weir.hpp"
 
@@ -143,33 +144,6 @@ std::string utc_time(int64_t ms) {
   char buf[64];
   if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) return "unknown";
   return buf;
-}
-
-/// A JSON string literal.
-std::string json_str(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 /// A name for a one-line text report: control characters escaped, quotes kept readable.
@@ -353,72 +327,72 @@ void print_text(const std::string& dir, const weir::checkpoint::Metadata& meta,
 
 void print_json(const std::string& dir, const weir::checkpoint::Metadata& meta,
                 const std::vector<std::vector<SubtaskReport>>& reports, bool verified, int bad) {
+  using json = nlohmann::ordered_json;  // fields in the order they are set
   auto file_json = [&](const std::string& name, uint64_t size, uint64_t sum, const FileCheck& c) {
-    std::string j = fmt::format("{{\"name\":{},\"size\":{},\"checksum\":\"{:016x}\"", json_str(name), size, sum);
+    json j = {{"name", name}, {"size", size}, {"checksum", fmt::format("{:016x}", sum)}};
     if (c.checked) {
-      j += fmt::format(",\"ok\":{}", c.error.empty() ? "true" : "false");
-      if (!c.error.empty()) j += ",\"error\":" + json_str(c.error);
+      j["ok"] = c.error.empty();
+      if (!c.error.empty()) j["error"] = c.error;
     }
-    return j + "}";
+    return j;
   };
-  std::string out;
-  out += fmt::format("{{\"path\":{},\"kind\":\"{}\",\"checkpoint_id\":{},\"timestamp\":{},\"taken\":{},\"format\":{},"
-                     "\"backend\":{},\"job\":{},\"shared_dir\":{},\"verify\":\"{}\",\"operators\":[",
-                     json_str(dir), meta.savepoint ? "savepoint" : "checkpoint", meta.checkpoint_id, meta.timestamp,
-                     json_str(utc_time(meta.timestamp)), meta.version, json_str(meta.backend), json_str(meta.job_name),
-                     json_str(meta.shared_dir), !verified ? "skipped" : bad == 0 ? "ok" : "failed");
+  json out = {{"path", dir},
+              {"kind", meta.savepoint ? "savepoint" : "checkpoint"},
+              {"checkpoint_id", meta.checkpoint_id},
+              {"timestamp", meta.timestamp},
+              {"taken", utc_time(meta.timestamp)},
+              {"format", meta.version},
+              {"backend", meta.backend},
+              {"job", meta.job_name},
+              {"shared_dir", meta.shared_dir},
+              {"verify", !verified ? "skipped" : bad == 0 ? "ok" : "failed"},
+              {"operators", json::array()}};
   for (std::size_t o = 0; o < meta.operators.size(); ++o) {
     const auto& op = meta.operators[o];
     const OperatorTotals t = totals_of(op);
-    if (o > 0) out += ',';
-    out += fmt::format("{{\"uid\":{},\"name\":{},\"parallelism\":{},\"max_parallelism\":{},\"state_names\":[",
-                       json_str(op.uid), json_str(op.name), op.parallelism, op.max_parallelism);
-    bool first = true;
-    for (const auto& n : t.state_names) {
-      if (!first) out += ',';
-      out += json_str(n);
-      first = false;
-    }
-    out += fmt::format("],\"keys\":{},\"records\":{},\"keyed_bytes\":{},\"files\":{},\"file_bytes\":{},\"state_types\":", t.keys,
-                       t.records, t.keyed_bytes, t.files, t.file_bytes);
-    if (meta.version < 2) {
-      out += "null";
-    } else {
-      out += '[';
-      for (std::size_t i = 0; i < t.state_types.size(); ++i) {
-        const auto& ty = t.state_types[i];
-        if (i > 0) out += ',';
-        out += fmt::format("{{\"scope\":\"{}\",\"name\":{},\"type\":{},\"version\":{}}}", scope_name(ty.scope),
-                           json_str(ty.name), json_str(ty.type), ty.version);
+    json jo = {{"uid", op.uid},
+               {"name", op.name},
+               {"parallelism", op.parallelism},
+               {"max_parallelism", op.max_parallelism},
+               {"state_names", json::array()},
+               {"keys", t.keys},
+               {"records", t.records},
+               {"keyed_bytes", t.keyed_bytes},
+               {"files", t.files},
+               {"file_bytes", t.file_bytes},
+               {"state_types", nullptr},
+               {"subtasks", json::array()}};
+    for (const auto& n : t.state_names) jo["state_names"].push_back(n);
+    if (meta.version >= 2) {
+      jo["state_types"] = json::array();
+      for (const auto& ty : t.state_types) {
+        jo["state_types"].push_back(
+            {{"scope", scope_name(ty.scope)}, {"name", ty.name}, {"type", ty.type}, {"version", ty.version}});
       }
-      out += ']';
     }
-    out += ",\"subtasks\":[";
     for (std::size_t s = 0; s < op.subtasks.size(); ++s) {
       const auto& st = op.subtasks[s];
       const auto& r = reports[o][s];
-      if (s > 0) out += ',';
-      out += fmt::format("{{\"subtask\":{},\"first_key_group\":{},\"last_key_group\":{},\"keys\":{},\"records\":{},"
-                         "\"keyed_bytes\":{},\"state_names\":[",
-                         st.subtask, st.first_key_group, st.last_key_group, st.keys, st.keyed_records, st.keyed_bytes);
-      for (std::size_t i = 0; i < st.state_names.size(); ++i) {
-        if (i > 0) out += ',';
-        out += json_str(st.state_names[i]);
-      }
-      out += "],\"file\":";
-      out += st.file.name.empty() ? "null" : file_json(st.file.name, st.file.size, st.file.checksum, r.file);
-      out += ",\"kv_files\":[";
+      json js = {{"subtask", st.subtask},
+                 {"first_key_group", st.first_key_group},
+                 {"last_key_group", st.last_key_group},
+                 {"keys", st.keys},
+                 {"records", st.keyed_records},
+                 {"keyed_bytes", st.keyed_bytes},
+                 {"state_names", st.state_names},
+                 {"file", st.file.name.empty() ? json(nullptr) : file_json(st.file.name, st.file.size, st.file.checksum, r.file)},
+                 {"kv_files", json::array()}};
       for (std::size_t k = 0; k < st.kv_files.size(); ++k) {
         const auto& f = st.kv_files[k];
-        if (k > 0) out += ',';
-        out += file_json(f.name, f.size, f.checksum, r.kv_files[k]);
+        js["kv_files"].push_back(file_json(f.name, f.size, f.checksum, r.kv_files[k]));
       }
-      out += "]}";
+      jo["subtasks"].push_back(std::move(js));
     }
-    out += "]}";
+    out["operators"].push_back(std::move(jo));
   }
-  out += "]}\n";
-  std::fputs(out.c_str(), stdout);
+  // Names are UTF-8 as the job gave them; bytes that are not valid UTF-8 become U+FFFD.
+  const std::string text = out.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  std::fputs(text.c_str(), stdout);
 }
 
 /// `weir savepoint inspect DIR`: 0 when readable (and verified), 1 when the metadata cannot
