@@ -171,3 +171,25 @@ def test_weir_submit_shows_the_jobs_status_from_the_coordinator(cluster, tmp_pat
     assert all(m.group(3) != "—" for m in found), text  # the plan names the last tasks
     assert all(m.group(4) == "—" for m in found), text  # no watermarks in this job (none reported is none)
     assert b"finished" in out
+
+
+def test_weir_list_json_is_valid_whatever_the_jobs_name(cluster, tmp_path):
+    import json
+    name = 'say "hi"\\ back\\slash\nnew line\ttab \x01 Zürich — 東京 🚀'
+    job = tmp_path / "named.py"
+    job.write_text(textwrap.dedent("""
+        import sys
+        from pyflink.datastream import StreamExecutionEnvironment
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.from_sequence(0, 9).add_sink(lambda x: None)
+        env.execute(sys.argv[1])
+    """))
+    r = subprocess.run([os.environ["WEIR_BIN"], "submit", "--coordinator", cluster, "--quiet", str(job), name],
+                       capture_output=True, text=True, timeout=180, env=env_for_jobs())
+    assert r.returncode == 0, r.stdout + r.stderr
+    listed = subprocess.run([os.environ["WEIR_BIN"], "list", "--coordinator", cluster, "--json"], capture_output=True,
+                            timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    jobs = json.loads(listed.stdout.decode("utf-8"))
+    assert [j["name"] for j in jobs] == [name]
+    assert jobs[0]["status"] == "FINISHED"
