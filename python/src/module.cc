@@ -87,7 +87,13 @@ struct PyJobClient {
   std::string id() const { return client->get_job_id(); }
   nb::dict wait() {
     auto fut = client->get_job_execution_result();
-    wait_released(fut, [this] { client->cancel(); });
+    wait_released(fut, [this] {
+      client->cancel();
+      if (status) {
+        nb::gil_scoped_release release;
+        status->stop();  // ends its line before the KeyboardInterrupt's traceback
+      }
+    });
     if (status) {
       nb::gil_scoped_release release;
       status->stop();  // its last line, before anything the job's caller prints

@@ -115,6 +115,9 @@ def test_weir_run_with_workers_starts_a_local_cluster_for_the_job(tmp_path):
                        capture_output=True, text=True, timeout=180, env=env_for_jobs())
     assert r.returncode == 0, r.stdout + r.stderr
     check_exactly_once(committed_lines(out), 2000)
+    # The status line's last line, from the local cluster's coordinator (the program shows none).
+    finals = [l for l in r.stderr.splitlines() if l.startswith("FINISHED  in ")]
+    assert len(finals) == 1 and finals[0].endswith("restarts 0"), r.stderr
 
 
 def test_a_failing_python_function_fails_the_cluster_job_with_its_cause(cluster, tmp_path):
