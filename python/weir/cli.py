@@ -85,7 +85,7 @@ def main(argv=None):
         if rest is not None and rest and rest[0].endswith(".py"):
             return run_job(rest[0], rest[1:])
     if argv[:1] == ["run"] and len(argv) == 1:
-        sys.stderr.write("usage: weir run JOB.py [ARGS...]\n")
+        sys.stderr.write("usage: weir run [-q|--quiet] [--status-interval SECONDS] JOB.py [ARGS...]\n")
         return 2
     binary = _binary()
     if not os.path.exists(binary):
