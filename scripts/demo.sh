@@ -4,8 +4,9 @@
 #   1. weir kafka-dev on 127.0.0.1:$PORT (default 9092) with topics test_topic and clicks;
 #   2. weir run examples/python/seed_job.py while lines are produced into test_topic: it prints
 #      each line doubled; stopped after ~12 s;
-#   3. weir run examples/python/clicks_job.py while JSON clicks (some late) are produced:
-#      5-second tumbling counts per page and the late clicks are printed; stopped after ~15 s.
+#   3. weir run --ui examples/python/clicks_job.py while JSON clicks (some late) are produced:
+#      5-second tumbling counts per page and the late clicks are printed, and the web UI's
+#      address ("Weir UI: http://...") while it runs; stopped after ~15 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build/release}
@@ -62,9 +63,21 @@ done
 clicks+=("not json")                                            # a bad record: skipped
 clicks+=("{\"page\": \"home\", \"ts\": $((base + 30000))}")    # moves the watermark on
 produce clicks "${clicks[@]}"
-"$WEIR" run examples/python/clicks_job.py --bootstrap "127.0.0.1:$PORT" --topic clicks > "$work/clicks.out" 2> "$work/clicks.err" &
+# --ui: the job's REST API and web UI while it runs (UI_ADDR, default a free port on 127.0.0.1).
+"$WEIR" run --ui "${UI_ADDR:-127.0.0.1:0}" examples/python/clicks_job.py --bootstrap "127.0.0.1:$PORT" --topic clicks \
+  > "$work/clicks.out" 2> "$work/clicks.err" &
 job=$!
 pids+=($job)
+for _ in $(seq 100); do
+  grep -q "^Weir UI: " "$work/clicks.err" && break
+  kill -0 "$job" 2>/dev/null || break
+  sleep 0.1
+done
+if ui=$(grep -m1 "^Weir UI: " "$work/clicks.err"); then
+  echo "== ${ui} (open it while the job runs: its graph, rates, watermarks, checkpoints)"
+else
+  echo "demo: the clicks job did not start its web UI:"; tail -20 "$work/clicks.err"; exit 1
+fi
 tail -f "$work/clicks.out" &
 pids+=($!)
 # Once the first windows are out (the watermark has passed them), a click for one of them is late.

@@ -50,7 +50,7 @@ StatusTotals totals_of(const std::vector<TaskMetrics>& tasks, const JobShape& sh
   StatusTotals t;
   uint64_t out = 0;
   for (const auto& m : tasks) {
-    t.in += m.records_out;  // only sources emit records of their own
+    if (m.inputs.empty()) t.in += m.records_out;  // records of their own: sources (no input channels)
     if (shape.known && shape.last_tasks.count(m.task_name)) out += m.records_in + m.records_out;
     if (has_watermark(m.output_watermark)) {
       t.min_watermark = t.min_watermark ? std::min(*t.min_watermark, m.output_watermark) : m.output_watermark;

@@ -1093,7 +1093,6 @@ class ClusterBackend final : public rest::Backend {
       argv.push_back(std::to_string(parallelism));
     }
     argv.push_back(path);
-    if (!args.empty()) argv.push_back("--");
     for (const auto& a : args) argv.push_back(a);
     int out[2];
     if (::pipe(out) != 0) throw std::runtime_error("cannot run the program: pipe failed");

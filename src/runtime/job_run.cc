@@ -820,7 +820,8 @@ std::vector<TaskMetrics> JobRun::metrics() const {
     m.subtask = t->info().subtask;
     m.vertex = t->vertex;
     m.records_in = t->records_in.load(std::memory_order_relaxed);
-    m.records_out = t->records_out.load(std::memory_order_relaxed);
+    m.records_out = t->source != nullptr ? t->records_out.load(std::memory_order_relaxed)
+                                         : t->sent_records.load(std::memory_order_relaxed);
     m.backpressured_count = t->backpressured.load(std::memory_order_relaxed);
     m.input_watermark = t->input_watermark.load(std::memory_order_relaxed);
     m.output_watermark = t->output_watermark.load(std::memory_order_relaxed);

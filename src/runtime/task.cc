@@ -67,7 +67,13 @@ void Task::run() {
   busy_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(slice_end - slice_start).count(),
                     std::memory_order_relaxed);
   if (parked_on_output_) parked_at_ = slice_end;
-  bytes_out.store(pushed_bytes(), std::memory_order_relaxed);
+  uint64_t sent_bytes = 0, sent = 0;
+  for (const auto& p : partitions) {
+    sent_bytes += p->pushed_bytes();
+    sent += p->pushed_records();
+  }
+  bytes_out.store(sent_bytes, std::memory_order_relaxed);
+  sent_records.store(sent, std::memory_order_relaxed);
   if (!failure.empty()) {
     state_.store(kDone, std::memory_order_release);
     job_->task_failed(this, failure, recoverable);

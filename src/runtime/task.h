@@ -50,6 +50,7 @@ class ResultPartition final : public ResultPartitionWriter {
   void push(int channel, std::unique_ptr<BatchBase> batch) override {
     Event e;
     pushed_bytes_ += batch->bytes();
+    pushed_records_ += batch->size();
     e.batch = std::move(batch);
     OutputChannel* c = channels_[static_cast<std::size_t>(channel)];
     c->push(std::move(e));
@@ -60,6 +61,8 @@ class ResultPartition final : public ResultPartitionWriter {
   void set_full_flag(bool* flag) { full_flag_ = flag; }
   /// Bytes of the batches pushed so far.
   uint64_t pushed_bytes() const { return pushed_bytes_; }
+  /// Records of the batches pushed so far (a broadcast record counts once per channel).
+  uint64_t pushed_records() const { return pushed_records_; }
   int64_t buffer_timeout_us() const { return buffer_timeout_us_; }
   std::size_t batch_records() const override { return batch_records_; }
   std::size_t batch_bytes() const override { return batch_bytes_; }
@@ -107,6 +110,7 @@ class ResultPartition final : public ResultPartitionWriter {
   int64_t buffer_timeout_us_;
   bool* full_flag_ = nullptr;
   uint64_t pushed_bytes_ = 0;
+  uint64_t pushed_records_ = 0;
   std::function<void(int64_t)> on_watermark_;
 };
 
@@ -183,6 +187,7 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   int vertex = -1;  ///< the task's vertex in the job graph
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> bytes_out{0};  ///< updated at the end of each slice
+  std::atomic<uint64_t> sent_records{0};  ///< records pushed to channels; updated at the end of each slice
   std::atomic<int64_t> busy_ns{0};
   std::atomic<int64_t> backpressured_ns{0};
   const std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();

@@ -113,7 +113,7 @@ struct TaskMetrics {
   std::string task_name;
   int subtask = 0;
   uint64_t records_in = 0;   ///< records consumed from channels
-  uint64_t records_out = 0;  ///< records a source emitted
+  uint64_t records_out = 0;  ///< records a source emitted; other tasks: records sent to their output channels
   uint64_t backpressured_count = 0;  ///< times the task parked because downstream was full
   int64_t input_watermark = std::numeric_limits<int64_t>::min();   ///< event time of the head operator
   int64_t output_watermark = std::numeric_limits<int64_t>::min();  ///< last watermark sent downstream
