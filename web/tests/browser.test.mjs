@@ -173,8 +173,12 @@ describe('cluster: weir run --workers 1 --ui --web-upload-dir', () => {
     assert.ok(t.includes(savepoints), t);
   });
 
-  test('Cancel makes the job CANCELED', async () => {
+  test('Cancel makes the job CANCELED (asking for the token when the stored one is refused)', async () => {
+    await page.evaluate(() => localStorage.setItem('weir.token', 'not-the-token'));
     await page.getByTestId('cancel-button').click();
+    await page.getByTestId('token-dialog').waitFor();
+    await page.getByTestId('token-input').fill(server.token);
+    await page.getByTestId('token-save').click();
     await waitFor('CANCELED', async () => (await text(page.getByTestId('job-state'))) === 'CANCELED', 60000);
     assert.ok(await page.getByTestId('cancel-button').isDisabled());
     await page.getByTestId('nav-jobs').click();
