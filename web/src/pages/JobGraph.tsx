@@ -63,6 +63,12 @@ export function layout(nodes: PlanNode[]): { placed: Map<string, Placed>; width:
   return { placed, width, height };
 }
 
+/** A watermark as a time of day (the full date is in the title). */
+function shortWatermark(w: number | null | undefined): string {
+  const full = fmtWatermark(w);
+  return /^\d{4}-/.test(full) ? full.slice(11) : full === 'none yet' ? '–' : 'MAX';
+}
+
 /** Nodes from the plan, or (no plan) from the vertices in a chain. */
 function planNodes(job: JobDetails): PlanNode[] {
   if (job.plan?.nodes?.length) return job.plan.nodes;
@@ -157,7 +163,7 @@ export function JobGraph({
               </div>
               <div className="vertex-line small muted">
                 <span data-testid="vertex-status">{v?.status ?? ''}</span>
-                <span title="lowest input watermark">wm {v?.watermark != null ? fmtWatermark(v.watermark).slice(11) : '–'}</span>
+                <span title={`lowest input watermark: ${fmtWatermark(v?.watermark)}`}>wm {shortWatermark(v?.watermark)}</span>
               </div>
             </div>
           );
