@@ -108,7 +108,7 @@ export function CheckpointsView({ jid }: { jid: string }) {
         <Stat label="restored" value={d.counts.restored} />
       </div>
       <Card title="Latest">
-        <table>
+        <table className="latest">
           <tbody>
             <Latest label="completed" e={d.latest.completed} />
             <Latest label="savepoint" e={d.latest.savepoint} />

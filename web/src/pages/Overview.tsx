@@ -56,7 +56,7 @@ export function OverviewPage() {
             {(tms.data?.taskmanagers ?? []).map((t) => (
               <tr key={t.id} data-testid="taskmanager-row">
                 <td className="mono">{t.id}</td>
-                <td className="mono">{t.path ?? ''}{t.dataPort ? ` :${t.dataPort}` : ''}</td>
+                <td className="mono">{t.path ?? ''}{t.dataPort && t.dataPort > 0 ? `:${t.dataPort}` : ''}</td>
                 <td>{t.slotsNumber}</td>
                 <td>{t.freeSlots}</td>
                 <td>{t.hardware?.cpuCores ?? '–'}</td>

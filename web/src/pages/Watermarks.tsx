@@ -100,9 +100,7 @@ export function WatermarksView({ jid }: { jid: string }) {
                     data-subtask={s.subtask}
                     className={h ? 'held' : ''}
                   >
-                    <td>
-                      {v.name} #{s.subtask}
-                    </td>
+                    <td title={`${v.name} #${s.subtask}`}>#{s.subtask}</td>
                     <td>{s.inputs.length === 0 ? '(source)' : fmtWatermark(s['input-watermark'])}</td>
                     <td>{fmtWatermark(s['output-watermark'])}</td>
                     <td className={s['lag-ms'] !== null && s['lag-ms'] > 10000 ? 'lag-bad' : ''}>

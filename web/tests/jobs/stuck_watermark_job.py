@@ -1,5 +1,5 @@
 """A job whose event-time watermark is stuck, for the web UI's browser tests: "clicks" (numbers
-with event times near the wall clock, about 100 records/s) and "orders" (a file source watching
+stamped with the wall clock as they are read, about 100 records/s per subtask) and "orders" (a file source watching
 an empty folder: it never emits, and no idleness is configured) feed one-second event-time
 windows. The windows' input watermark stays at the orders' (none): the watermarks page shows the
 orders' subtasks holding it back.
@@ -20,7 +20,6 @@ def main():
     empty_dir = sys.argv[1]
     p = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 1000000
-    base = int(time.time() * 1000)
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(p)
 
@@ -30,7 +29,7 @@ def main():
 
     clicks = env.from_source(
         NumberSequenceSource(1, n),
-        WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(lambda v, ts: base + v * 10),
+        WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(lambda v, ts: int(time.time() * 1000)),
         "clicks").map(slow).name("pace")
     orders = env.from_source(
         FileSource.for_record_stream_format(StreamFormat.text_line_format(), empty_dir)
