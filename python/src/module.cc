@@ -2,6 +2,7 @@
 // `weir` package, which gives them PyFlink's names and shapes.
 #include <chrono>
 #include <future>
+#include <limits>
 #include <thread>
 
 #include "bindings.h"
@@ -143,6 +144,19 @@ void bind_env(nb::module_& m) {
           nb::dict d;
           d["records_in"] = t.records_in;
           d["records_out"] = t.records_out;
+          d["bytes_in"] = t.bytes_in;
+          d["bytes_out"] = t.bytes_out;
+          d["subtask"] = t.subtask;
+          d["task_name"] = t.task_name;
+          // No watermark yet: None (the engine's Long.MIN_VALUE).
+          const auto wm = [](int64_t w) -> nb::object {
+            return w == std::numeric_limits<int64_t>::min() ? nb::none() : nb::cast(w);
+          };
+          d["input_watermark"] = wm(t.input_watermark);
+          d["output_watermark"] = wm(t.output_watermark);
+          d["busy_ns"] = t.busy_ns;
+          d["backpressured_ns"] = t.backpressured_ns;
+          d["lifetime_ns"] = t.lifetime_ns;
           for (const auto& [k, v] : t.operator_metrics) d[nb::str(k.c_str())] = v;
           out[nb::str((t.task_name + " (" + std::to_string(t.subtask + 1) + ")").c_str())] = d;
         }
@@ -288,4 +302,5 @@ NB_MODULE(_weir, m) {
   bind_state(m);
   bind_windows(m);
   bind_connectors(m);
+  bind_workspace(m);
 }

@@ -225,7 +225,16 @@ ClusterCommands add_cluster_commands(CLI::App& app) {
   c.coordinator->add_option("--attach-timeout", o.attach_timeout,
                             "ms a job attempt's processes have to start and attach before the attempt fails")
       ->capture_default_str();
-  c.coordinator->footer("Prints its address (HOST:PORT) on stdout once it serves; runs until Ctrl-C or SIGTERM.");
+  c.coordinator->add_option("--rest", o.coord.rest_bind,
+                            "Serve the REST API and web UI on HOST:PORT (port 0: any free one; off by default)");
+  c.coordinator->add_option("--rest-token", o.coord.rest_token,
+                            "Token the API's changing routes need (or WEIR_REST_TOKEN; random by default, printed in the UI's URL)");
+  c.coordinator->add_option("--web-upload-dir", o.coord.upload_dir,
+                            "Enable job submission through the API and UI; uploaded programs are stored here");
+  c.coordinator->add_option("--log-dir", o.coord.log_dir, "Log files the API may serve (/jobmanager/logs)");
+  c.coordinator->add_option("--web-root", o.coord.web_root, "The web UI's built files (default: the installed ones)");
+  c.coordinator->footer("Prints its address (HOST:PORT) on stdout once it serves, and with --rest the web UI's URL\n"
+                        "on stderr (\"Weir UI: http://...\"); runs until Ctrl-C or SIGTERM.");
 
   c.worker = app.add_subcommand("worker", "Run a worker (Flink's TaskManager): offers slots, runs the tasks placed on them");
   c.worker->add_option("--coordinator", o.worker.coordinator, "HOST:PORT[,HOST:PORT...] of the coordinator(s)")->required();
@@ -273,9 +282,21 @@ int run_with_workers(int workers, const std::string& job, const std::vector<std:
   apply_log_level();
   cluster::CoordinatorOptions co;
   co.bind = "127.0.0.1:0";
+  // `weir run --ui ADDR --workers N`: the coordinator serves the workspace (the job's own
+  // processes do not).
+  if (const char* ui = std::getenv("WEIR_UI"); ui && *ui) {
+    co.rest_bind = ui;
+    if (const char* t = std::getenv("WEIR_UI_TOKEN")) co.rest_token = t;
+    if (const char* d = std::getenv("WEIR_WEB_UPLOAD_DIR")) co.upload_dir = d;
+    ::unsetenv("WEIR_UI");
+  }
   cluster::Coordinator coordinator(co);
   coordinator.start();
   const std::string address = coordinator.address();
+  if (!coordinator.rest_url().empty()) {
+    std::fprintf(stderr, "Weir UI: %s\n", coordinator.rest_url().c_str());
+    std::fflush(stderr);
+  }
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   std::vector<pid_t> pids;
   for (int i = 0; i < workers; ++i) {
@@ -319,10 +340,17 @@ int run_cluster_command(const ClusterCommands& c, const std::atomic<bool>& inter
     if (o.coord.secret.empty()) {
       if (const char* s = std::getenv("WEIR_CLUSTER_SECRET")) o.coord.secret = s;
     }
+    if (o.coord.rest_token.empty()) {
+      if (const char* t = std::getenv("WEIR_REST_TOKEN")) o.coord.rest_token = t;
+    }
     cluster::Coordinator coordinator(o.coord);
     coordinator.start();
     std::printf("%s\n", coordinator.address().c_str());
     std::fflush(stdout);
+    if (!coordinator.rest_url().empty()) {
+      std::fprintf(stderr, "Weir UI: %s\n", coordinator.rest_url().c_str());
+      std::fflush(stderr);
+    }
     coordinator.wait(&interrupted);
     coordinator.shutdown();
     return 0;

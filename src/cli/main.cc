@@ -564,7 +564,16 @@ int main(int argc, char** argv) {
   run->add_option("--workers", run_workers,
                   "Run the job on a local cluster of N worker processes (a .py file or a program that links Weir)")
       ->check(CLI::PositiveNumber);
-  run->add_option("job", run_file, "the job: a .py file")->required();
+  std::string run_ui;
+  run->add_option("--ui", run_ui,
+                  "Serve the REST API and web UI while the job runs, on HOST:PORT (default 127.0.0.1:8081; port 0: any "
+                  "free one); prints \"Weir UI: <url>\" on stderr")
+      ->expected(0, 1)
+      ->default_str("127.0.0.1:8081");
+  std::string run_upload_dir;
+  run->add_option("--web-upload-dir", run_upload_dir,
+                  "With --workers and --ui: enable job submission through the UI, storing programs here");
+  run->add_option("job", run_file, "the job: a .py file");
   run->prefix_command();  // what follows the file is the job's own arguments
 
   const auto cluster_commands = weir::cli::add_cluster_commands(app);
@@ -572,15 +581,30 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::vector<std::string> run_args = run->remaining();
+  if (app.got_subcommand(run) && run->count("--ui") > 0 && !run_ui.empty() && run_ui.find(':') == std::string::npos) {
+    // `weir run --ui job.py ...`: the option took the job's file as its address.
+    if (!run_file.empty()) run_args.insert(run_args.begin(), run_file);
+    run_file = run_ui;
+    run_ui.clear();
+  }
+  if (app.got_subcommand(run) && run_file.empty()) {
+    std::fprintf(stderr, "weir run: give the job to run (a .py file)\n");
+    return 2;
+  }
+  if (app.got_subcommand(run) && run->count("--ui") > 0) {
+    ::setenv("WEIR_UI", run_ui.empty() ? "127.0.0.1:8081" : run_ui.c_str(), 1);
+    if (!run_upload_dir.empty()) ::setenv("WEIR_WEB_UPLOAD_DIR", run_upload_dir.c_str(), 1);
+  }
   if (app.got_subcommand(run) && run_workers > 0) {
     try {
-      return weir::cli::run_with_workers(run_workers, run_file, run->remaining(), g_interrupted);
+      return weir::cli::run_with_workers(run_workers, run_file, run_args, g_interrupted);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "weir: %s\n", e.what());
       return 1;
     }
   }
-  if (app.got_subcommand(run)) return run_python_job(argv[0], run_file, run->remaining());
+  if (app.got_subcommand(run)) return run_python_job(argv[0], run_file, run_args);
   try {
     const int code = weir::cli::run_cluster_command(cluster_commands, g_interrupted);
     if (code >= 0) return code;
