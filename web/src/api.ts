@@ -96,7 +96,8 @@ export async function change<T>(method: string, path: string, body?: unknown): P
     const headers: Record<string, string> = { Accept: 'application/json' };
     const token = getToken();
     if (token) headers['Authorization'] = `Bearer ${token}`;
-    let payload: BodyInit | undefined;
+    // An empty body rather than none: the server wants a Content-Length on every change.
+    let payload: BodyInit = '';
     if (body instanceof FormData) payload = body;
     else if (body !== undefined) {
       headers['Content-Type'] = 'application/json';

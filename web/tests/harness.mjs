@@ -20,14 +20,14 @@ export function tempDir(prefix) {
 /** Starts `weir <args>` and waits for its "Weir UI: URL" line on stderr. Returns the page URL
  *  (with #token=), the base URL, the token and stop(). `fixture`: options of the fixture server
  *  used instead when WEIR_UI_FIXTURE=1. */
-export async function startWeir(args, { fixture = {}, timeoutMs = 60000 } = {}) {
+export async function startWeir(args, { fixture = {}, timeoutMs = 60000, env: extraEnv = {} } = {}) {
   if (useFixture) {
     const f = await startFixtureServer({ ...fixture, root: process.env.WEIR_WEB_ROOT || undefined, log: false });
     return { pageUrl: `${f.url}#token=${f.token}`, base: f.url, token: f.token, output: () => '', stop: f.close };
   }
   const bin = process.env.WEIR_BIN || path.join(repoRoot, 'build', 'release', 'src', 'cli', 'weir');
   if (!fs.existsSync(bin)) throw new Error(`weir binary not found at ${bin} (set WEIR_BIN)`);
-  const env = { ...process.env };
+  const env = { ...process.env, ...extraEnv };
   if (!env.WEIR_WEB_ROOT) env.WEIR_WEB_ROOT = path.join(repoRoot, 'web', 'dist');
   // Its own process group, so stop() ends the workers and job processes it started too.
   const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -124,7 +124,7 @@ export async function api(server, method, p, body) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') headers.Authorization = `Bearer ${server.token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(new URL(p, server.base), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(new URL(p, server.base), { method, headers, body: body === undefined ? (method === 'GET' ? undefined : '') : JSON.stringify(body) });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : {};

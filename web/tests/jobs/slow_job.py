@@ -1,10 +1,14 @@
 """A slow job for the web UI's browser tests: the numbers 1..N at RATE records/s on average (swinging by half), keyed
-running counts, checkpoints every 500 ms, and a sink that drops the results. It runs for N/RATE
+running counts, formatted after a rebalance, checkpoints every 500 ms, and a sink that drops the results. It runs for N/RATE
 seconds unless cancelled.
 
     weir run slow_job.py [N] [RATE] [CHECKPOINT_DIR]
+
+N is 1000000 and RATE 200 by default; the checkpoints go to CHECKPOINT_DIR, else to
+$SLOW_JOB_CHECKPOINT_DIR, else to a new temporary folder.
 """
 import math
+import os
 import sys
 import tempfile
 import time
@@ -49,12 +53,14 @@ class RunningCount(KeyedProcessFunction):
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
     rate = float(sys.argv[2]) if len(sys.argv) > 2 else 200.0
-    ckpt = sys.argv[3] if len(sys.argv) > 3 else tempfile.mkdtemp(prefix="weir-slow-job-")
+    ckpt = (sys.argv[3] if len(sys.argv) > 3 else os.environ.get("SLOW_JOB_CHECKPOINT_DIR")
+            or tempfile.mkdtemp(prefix="weir-slow-job-"))
     env = StreamExecutionEnvironment.get_execution_environment()
     env.enable_checkpointing(500)
     env.get_checkpoint_config().set_checkpoint_storage_dir(ckpt)
     env.from_sequence(1, n).map(Throttle(rate)).name("throttle") \
         .key_by(lambda x: x % 8).process(RunningCount()).name("running counts") \
+        .rebalance().map(lambda kc: "%s %d" % kc).name("format") \
         .add_sink(lambda v: None).name("discard")
     env.execute("slow counts")
 
