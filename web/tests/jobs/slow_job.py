@@ -1,6 +1,7 @@
-"""A slow job for the web UI's browser tests: the numbers 1..N at RATE records/s on average (swinging by half), keyed
-running counts, formatted after a rebalance, checkpoints every 500 ms, and a sink that drops the results. It runs for N/RATE
-seconds unless cancelled.
+"""A slow job for the web UI's browser tests: the numbers 1..N at RATE records/s on average
+(swinging by half, so the rates move), keyed running counts, formatted after a rebalance,
+checkpoints every 500 ms, and a sink that drops the results. It runs for about N/RATE seconds
+unless cancelled.
 
     weir run slow_job.py [N] [RATE] [CHECKPOINT_DIR]
 
