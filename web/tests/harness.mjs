@@ -115,6 +115,7 @@ export function screenshotDir() {
 
 export async function screenshot(page, name) {
   const file = path.join(screenshotDir(), name);
+  await page.mouse.move(1, 600); // no hover highlight in the picture
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }

@@ -30,19 +30,19 @@ function InputCell({ input, holding }: { input: WatermarkInput; holding: boolean
       data-upstream={input['upstream-name']}
       data-upstream-subtask={input['upstream-subtask']}
     >
-      <span className="wm-input-name">
-        {input.index}: {inputLabel(input)}
-      </span>{' '}
-      <span className="wm-input-value">
-        {input.ended ? 'ended' : input.idle ? 'idle' : fmtWatermark(input.watermark)}
+      <span className="wm-input-name" title={`input channel ${input.index}`}>
+        {holding ? <span className="holding-text">held back by {inputLabel(input)}</span> : inputLabel(input)}
       </span>
-      {holding && (
-        <span className="holding-text">
-          {' '}
-          held back by {inputLabel(input)}
-          {isNone(input.watermark) ? ' (no watermark from it yet)' : ''}
-        </span>
-      )}
+      {': '}
+      <span className="wm-input-value">
+        {input.ended
+          ? 'ended'
+          : input.idle
+            ? 'idle'
+            : holding && isNone(input.watermark)
+              ? 'no watermark from it yet'
+              : fmtWatermark(input.watermark)}
+      </span>
     </div>
   );
 }
