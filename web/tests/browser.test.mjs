@@ -195,4 +195,26 @@ describe('cluster: weir run --workers 1 --ui --web-upload-dir', () => {
     await screenshot(page, 'ui-jobs.png');
     assert.deepEqual(page.errors, []);
   });
+
+  test('a failing job: its exceptions show the Python traceback', async () => {
+    await page.getByTestId('nav-submit').click();
+    await page.getByTestId('upload-input').setInputFiles(path.join(jobsDir, 'failing_job.py'));
+    await page.getByTestId('upload-button').click();
+    const row = page.getByTestId('jar-row').filter({ hasText: 'failing_job.py' });
+    await waitFor('the uploaded file in the list', async () => (await row.count()) === 1);
+    await row.click();
+    await page.getByTestId('run-parallelism').fill('1');
+    await page.getByTestId('run-button').click();
+    await waitFor('the job page', async () => /#\/jobs\/[0-9a-f]+/.test(page.url()), 60000);
+    await waitFor('FAILED', async () => (await text(page.getByTestId('job-state'))) === 'FAILED', 60000);
+    await page.getByTestId('tab-exceptions').click();
+    const root = page.getByTestId('root-exception').locator('pre');
+    await waitFor('the root cause', async () => (await root.count()) === 1);
+    const trace = await text(root);
+    assert.match(trace, /record 50 is not welcome here/, trace);
+    assert.match(trace, /Traceback|ValueError/, trace);
+    await waitFor('an entry in the history', async () => (await page.getByTestId('exception-entry').count()) >= 1);
+    await screenshot(page, 'ui-exceptions.png');
+    assert.deepEqual(page.errors, []);
+  });
 });

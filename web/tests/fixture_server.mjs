@@ -200,7 +200,7 @@ export function startFixtureServer({ port = 0, upload = false, root = path.join(
       if (m === 'GET' && rest === '/watermarks') return send(res, 200, watermarks(job));
       if (m === 'GET' && rest === '/checkpoints') return send(res, 200, checkpoints(job));
       if (m === 'GET' && rest === '/exceptions')
-        return send(res, 200, { 'root-exception': null, timestamp: null, 'all-exceptions': [], truncated: false, exceptionHistory: { entries: job.exceptions, truncated: false } });
+        return send(res, 200, { 'root-exception': job.exceptions[0]?.stacktrace ?? null, timestamp: job.exceptions[0]?.timestamp ?? null, 'all-exceptions': [], truncated: false, exceptionHistory: { entries: job.exceptions, truncated: false } });
       if (m === 'POST' && rest === '/savepoints') {
         const req = JSON.parse(body.toString() || '{}');
         const id = crypto.randomBytes(8).toString('hex');
@@ -247,6 +247,18 @@ export function startFixtureServer({ port = 0, upload = false, root = path.join(
         const jar = jars.find((j) => j.id === decodeURIComponent(s[1]));
         if (!jar) return send(res, 404, { errors: ['no such file'] });
         const req = JSON.parse(body.toString() || '{}');
+        if (jar.name.includes('failing')) {
+          const job = makeJob('failing job', 'slow', req.parallelism ?? 1);
+          setTimeout(() => {
+            job.state = 'FAILED';
+            job.end = Date.now();
+            job.exceptions.push({
+              exceptionName: 'weir.PythonException', timestamp: Date.now(), taskName: 'Sequence Source -> check (1/1)', location: '127.0.0.1',
+              stacktrace: 'Traceback (most recent call last):\n  File "failing_job.py", line 12, in check\n    raise ValueError("record 50 is not welcome here")\nValueError: record 50 is not welcome here\n',
+            });
+          }, 1000);
+          return send(res, 200, { jobid: job.jid });
+        }
         const job = makeJob(jar.name.includes('stuck') ? 'stuck watermark' : 'slow counts', jar.name.includes('stuck') ? 'stuck' : 'slow', req.parallelism ?? 2);
         return send(res, 200, { jobid: job.jid });
       }
