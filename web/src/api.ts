@@ -1,6 +1,6 @@
 // The REST client: relative URLs (so the UI works under a path prefix), the bearer token for
 // changing routes, and a polling hook.
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 
 const TOKEN_KEY = 'weir.token';
 
@@ -134,8 +134,6 @@ export interface Polled<T> {
 /** Polls `path` every `intervalMs` (one request at a time); null path: nothing. */
 export function usePoll<T>(path: string | null, intervalMs = 1000, text = false): Polled<T> {
   const [state, setState] = useState<Polled<T>>({ data: null, error: null, at: 0 });
-  const pathRef = useRef(path);
-  pathRef.current = path;
   useEffect(() => {
     setState({ data: null, error: null, at: 0 });
     if (path === null) return;

@@ -126,6 +126,7 @@ describe('cluster: weir run --workers 1 --ui --web-upload-dir', () => {
     const row = page.getByTestId('jar-row').filter({ hasText: 'slow_job.py' });
     await waitFor('the uploaded file in the list', async () => (await row.count()) === 1);
     await row.click();
+    await screenshot(page, 'ui-submit.png');
     // No program arguments: the server passes them to `weir submit` after a "--", which it
     // refuses ("The following arguments were not expected").
     await page.getByTestId('run-parallelism').fill('1');
@@ -178,6 +179,7 @@ describe('cluster: weir run --workers 1 --ui --web-upload-dir', () => {
     const t = await text(status);
     assert.match(t, /Savepoint written: /, t);
     assert.ok(t.includes(savepoints), t);
+    await screenshot(page, 'ui-savepoint.png');
   });
 
   test('Cancel makes the job CANCELED (asking for the token when the stored one is refused)', async () => {
