@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -295,6 +296,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
         ts.set_subtask(s);
         ts.set_worker(job->process_worker[static_cast<std::size_t>(p)]);
         ts.set_state("deploying");
+        ts.set_watermark(std::numeric_limits<int64_t>::min());  // none until its metrics arrive (not 0: epoch)
         job->tasks.push_back(ts);
       }
     }
