@@ -13,6 +13,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libasio-dev iproute2
   kcat wrk curl openjdk-17-jdk-headless maven
   etcd-server etcd-client
+  chromium
 )
 
 missing=()
@@ -51,6 +52,21 @@ if ! ls "$pyflink_wheels"/apache_flink-2.3.0-*.whl >/dev/null 2>&1; then
   echo "install-deps: downloading the apache-flink 2.3.0 wheel (PyFlink's examples)"
   "$root/.venv/bin/python" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
     -d "$pyflink_wheels" apache-flink==2.3.0
+fi
+
+# The web UI (web/): its npm packages (React, Vite, TypeScript, playwright-core), installed from
+# the lock file. Node.js and npm come with the machine; Debian's are installed when missing.
+# Redone when web/package-lock.json changes.
+if ! command -v npm >/dev/null; then
+  echo "install-deps: installing nodejs npm"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+web_stamp="$root/web/node_modules/.weir-package-lock"
+if [ ! -d "$root/web/node_modules" ] || ! cmp -s "$root/web/package-lock.json" "$web_stamp"; then
+  echo "install-deps: installing the web UI's npm packages (web/node_modules)"
+  (cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$root/web/package-lock.json" "$web_stamp"
 fi
 
 # The Maven cache of the test peers: the Apache Kafka broker and its tools (scripts/kafka.sh).
