@@ -2,6 +2,7 @@
 // `weir` package, which gives them PyFlink's names and shapes.
 #include <chrono>
 #include <future>
+#include <limits>
 #include <thread>
 
 #include "bindings.h"
@@ -143,6 +144,11 @@ void bind_env(nb::module_& m) {
           nb::dict d;
           d["records_in"] = t.records_in;
           d["records_out"] = t.records_out;
+          // Watermarks: None until the task has seen one (the engine's Long.MIN_VALUE).
+          constexpr int64_t kNoWatermark = std::numeric_limits<int64_t>::min();
+          d["input_watermark"] = t.input_watermark == kNoWatermark ? nb::none() : nb::cast(t.input_watermark);
+          d["output_watermark"] = t.output_watermark == kNoWatermark ? nb::none() : nb::cast(t.output_watermark);
+          d["backpressured_count"] = t.backpressured_count;
           for (const auto& [k, v] : t.operator_metrics) d[nb::str(k.c_str())] = v;
           out[nb::str((t.task_name + " (" + std::to_string(t.subtask + 1) + ")").c_str())] = d;
         }
