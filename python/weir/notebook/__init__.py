@@ -475,13 +475,16 @@ def replay(env, records, timestamp, speed=1.0, type_info=None, max_out_of_ordern
     keyed.sort(key=lambda t: (t[0], t[1]))
     stream = env.from_collection([r for _, _, r in keyed], type_info=type_info).name(name)
     if speed is not None:
-        stream = stream.map(_Pacer(timestamp, float(speed)), output_type=type_info).name(name + " pacing")
+        # One pacer, chained to the one-subtask collection: the records leave in order, on time.
+        stream = stream.map(_Pacer(timestamp, float(speed)), output_type=type_info).name(name + " pacing") \
+            .set_parallelism(1)
         env.set_worker_threads(2)
     if max_out_of_orderness_ms:
         strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(int(max_out_of_orderness_ms)))
     else:
         strategy = WatermarkStrategy.for_monotonous_timestamps()
-    return stream.assign_timestamps_and_watermarks(strategy.with_timestamp_assigner(_Assigner(timestamp)))
+    return stream.assign_timestamps_and_watermarks(strategy.with_timestamp_assigner(_Assigner(timestamp))) \
+        .set_parallelism(1)
 
 
 # ---- IPython extension -----------------------------------------------------------------------

@@ -153,6 +153,8 @@ def line_chart_svg(series, width=480, height=160, title=None):
 def format_watermark(ms):
     if ms is None:
         return "none yet"
+    if ms >= 2 ** 63 - 1:
+        return "end of input"
     try:
         t = datetime.datetime.fromtimestamp(ms / 1000.0, tz=datetime.timezone.utc)
         return "%d (%s UTC)" % (ms, t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
