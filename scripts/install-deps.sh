@@ -13,6 +13,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libasio-dev iproute2
   kcat wrk curl openjdk-17-jdk-headless maven
   etcd-server etcd-client
+  chromium
 )
 
 missing=()
