@@ -27,8 +27,9 @@ LAYERS = [
     (8, "connectors", ["include/weir/connectors/", "src/connectors/"]),
     (8, "testing", ["include/weir/testing/", "src/testing/"]),
     (9, "umbrella", ["include/weir/weir.hpp"]),
-    (10, "cluster", ["src/cluster/"]),
-    (11, "cli", ["src/cli/"]),
+    (10, "rest", ["src/rest/"]),
+    (11, "cluster", ["src/cluster/"]),
+    (12, "cli", ["src/cli/"]),
 ]
 EXEMPT = re.compile(r"(^|/)(tests|fuzz|bench|examples)/")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

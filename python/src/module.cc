@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "bindings.h"
+#include "cli/status_line.h"
 
 namespace weir::python {
 
@@ -58,10 +59,20 @@ void wait_released(Fut& f, const std::function<void()>& on_interrupt) {
   }
 }
 
+/// The status line of `weir run job.py` (set by weir.cli.run_job; off otherwise).
+cli::StatusOptions& status_line_options() {
+  static cli::StatusOptions options;
+  return options;
+}
+
 struct PyJobClient {
   std::shared_ptr<JobClient> client;
+  /// The job's status line while it runs (declared after `client`: it reads the client, so it
+  /// goes first).
+  std::shared_ptr<cli::StatusThread> status;
   PyJobClient() = default;
-  explicit PyJobClient(std::shared_ptr<JobClient> c) : client(std::move(c)) {}
+  explicit PyJobClient(std::shared_ptr<JobClient> c, std::shared_ptr<cli::StatusThread> s = nullptr)
+      : client(std::move(c)), status(std::move(s)) {}
   PyJobClient(const PyJobClient&) = default;
   PyJobClient(PyJobClient&&) = default;
   PyJobClient& operator=(PyJobClient&&) = default;
@@ -70,13 +81,24 @@ struct PyJobClient {
   ~PyJobClient() {
     if (client && client.use_count() == 1 && PyGILState_Check()) {
       nb::gil_scoped_release release;
+      status.reset();
       client.reset();
     }
   }
   std::string id() const { return client->get_job_id(); }
   nb::dict wait() {
     auto fut = client->get_job_execution_result();
-    wait_released(fut, [this] { client->cancel(); });
+    wait_released(fut, [this] {
+      client->cancel();
+      if (status) {
+        nb::gil_scoped_release release;
+        status->stop();  // ends its line before the KeyboardInterrupt's traceback
+      }
+    });
+    if (status) {
+      nb::gil_scoped_release release;
+      status->stop();  // its last line, before anything the job's caller prints
+    }
     try {
       JobExecutionResult r = fut.get();
       nb::dict d;
@@ -104,11 +126,28 @@ std::string savepoint_path(std::future<std::string> f) {
 PyJobClient submit(PyEnv& e, const std::string& name) {
   try {
     std::shared_ptr<JobClient> c;
+    std::shared_ptr<cli::StatusThread> status;
     {
       nb::gil_scoped_release release;
+      const auto options = status_line_options();
+      cli::JobShape shape;
+      if (options.mode != cli::StatusMode::off) {
+        try {
+          shape = cli::JobShape::from_plan_json(e.env.get_execution_plan());
+        } catch (const GraphError&) {
+          // execute_async reports it
+        }
+      }
       c = std::make_shared<JobClient>(e.env.execute_async(name));
+      if (options.mode != cli::StatusMode::off) {
+        const JobClient* job = c.get();
+        auto result = job->get_job_execution_result();
+        status = std::make_shared<cli::StatusThread>(
+            options, std::move(shape), [job] { return std::optional<cli::StatusSample>(cli::sample_of(*job)); },
+            [result] { return result.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+      }
     }
-    return PyJobClient{std::move(c)};
+    return PyJobClient{std::move(c), std::move(status)};
   } catch (const GraphError& err) {
     throw nb::value_error(err.what());
   } catch (const JobFailure& err) {
@@ -144,11 +183,19 @@ void bind_env(nb::module_& m) {
           nb::dict d;
           d["records_in"] = t.records_in;
           d["records_out"] = t.records_out;
-          // Watermarks: None until the task has seen one (the engine's Long.MIN_VALUE).
-          constexpr int64_t kNoWatermark = std::numeric_limits<int64_t>::min();
-          d["input_watermark"] = t.input_watermark == kNoWatermark ? nb::none() : nb::cast(t.input_watermark);
-          d["output_watermark"] = t.output_watermark == kNoWatermark ? nb::none() : nb::cast(t.output_watermark);
-          d["backpressured_count"] = t.backpressured_count;
+          d["bytes_in"] = t.bytes_in;
+          d["bytes_out"] = t.bytes_out;
+          d["subtask"] = t.subtask;
+          d["task_name"] = t.task_name;
+          // No watermark yet: None (the engine's Long.MIN_VALUE).
+          const auto wm = [](int64_t w) -> nb::object {
+            return w == std::numeric_limits<int64_t>::min() ? nb::none() : nb::cast(w);
+          };
+          d["input_watermark"] = wm(t.input_watermark);
+          d["output_watermark"] = wm(t.output_watermark);
+          d["busy_ns"] = t.busy_ns;
+          d["backpressured_ns"] = t.backpressured_ns;
+          d["lifetime_ns"] = t.lifetime_ns;
           for (const auto& [k, v] : t.operator_metrics) d[nb::str(k.c_str())] = v;
           out[nb::str((t.task_name + " (" + std::to_string(t.subtask + 1) + ")").c_str())] = d;
         }
@@ -247,6 +294,21 @@ void bind_env(nb::module_& m) {
            })
       .def("execute_async", &submit)
       .def("execute", [](PyEnv& e, const std::string& name) { return submit(e, name).wait(); });
+  // `weir run job.py`: the jobs this process runs show a status line on stderr; `setting` is
+  // WEIR_STATUS's value ("off", or seconds between plain lines when stderr is not a terminal).
+  m.def("_status_line", [](const std::string& setting) {
+    if (setting == "off") {
+      status_line_options() = cli::status_options(true, 10);
+      return;
+    }
+    double interval = 10;
+    try {
+      if (!setting.empty()) interval = std::stod(setting);
+    } catch (const std::exception&) {
+      throw nb::value_error(("WEIR_STATUS: '" + setting + "' is neither off nor a number of seconds").c_str());
+    }
+    status_line_options() = cli::status_options(false, interval);
+  });
 }
 
 }  // namespace weir::python
@@ -294,4 +356,5 @@ NB_MODULE(_weir, m) {
   bind_state(m);
   bind_windows(m);
   bind_connectors(m);
+  bind_workspace(m);
 }

@@ -115,6 +115,9 @@ def test_weir_run_with_workers_starts_a_local_cluster_for_the_job(tmp_path):
                        capture_output=True, text=True, timeout=180, env=env_for_jobs())
     assert r.returncode == 0, r.stdout + r.stderr
     check_exactly_once(committed_lines(out), 2000)
+    # The status line's last line, from the local cluster's coordinator (the program shows none).
+    finals = [l for l in r.stderr.splitlines() if l.startswith("FINISHED  in ")]
+    assert len(finals) == 1 and finals[0].endswith("restarts 0"), r.stderr
 
 
 def test_a_failing_python_function_fails_the_cluster_job_with_its_cause(cluster, tmp_path):
@@ -133,3 +136,63 @@ def test_a_failing_python_function_fails_the_cluster_job_with_its_cause(cluster,
                        capture_output=True, text=True, timeout=180, env=env_for_jobs())
     assert r.returncode == 1, r.stdout + r.stderr
     assert "seven is not allowed" in r.stderr, r.stderr
+
+
+def test_weir_submit_shows_the_jobs_status_from_the_coordinator(cluster, tmp_path):
+    import re
+    status = re.compile(r"(RUNNING|FINISHED)  in (\S+)  out (\S+)  lag (.+?)  checkpoints (.+?)  restarts (\d+)")
+    job = tmp_path / "held.py"
+    job.write_text(textwrap.dedent("""
+        import os, sys, time
+        from pyflink.datastream import StreamExecutionEnvironment
+        flag = sys.argv[1]
+        def hold(x):
+            while not os.path.exists(flag):
+                time.sleep(0.01)
+            return x
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.from_sequence(0, 99).map(hold).key_by(lambda v: v % 3).reduce(lambda a, b: a + b).add_sink(lambda x: None)
+        env.execute("held")
+    """))
+    flag = tmp_path / "go"
+    p = subprocess.Popen([os.environ["WEIR_BIN"], "submit", "--coordinator", cluster, "-p", "2", "--status-interval", "0.3",
+                          str(job), str(flag)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for_jobs())
+    lines = []
+    try:
+        while len([l for l in lines if status.fullmatch(l.decode().rstrip("\n"))]) < 2:
+            line = p.stderr.readline()
+            assert line, b"".join(lines)
+            lines.append(line)
+    finally:
+        flag.write_text("")
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == 0, out + err
+    text = (b"".join(lines) + err).decode()
+    assert "\r" not in text
+    found = [status.fullmatch(l) for l in text.splitlines() if status.fullmatch(l)]
+    assert found[-1].group(1) == "FINISHED", text
+    assert all(m.group(3) != "—" for m in found), text  # the plan names the last tasks
+    assert all(m.group(4) == "—" for m in found), text  # no watermarks in this job (none reported is none)
+    assert b"finished" in out
+
+
+def test_weir_list_json_is_valid_whatever_the_jobs_name(cluster, tmp_path):
+    import json
+    name = 'say "hi"\\ back\\slash\nnew line\ttab \x01 Zürich — 東京 🚀'
+    job = tmp_path / "named.py"
+    job.write_text(textwrap.dedent("""
+        import sys
+        from pyflink.datastream import StreamExecutionEnvironment
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.from_sequence(0, 9).add_sink(lambda x: None)
+        env.execute(sys.argv[1])
+    """))
+    r = subprocess.run([os.environ["WEIR_BIN"], "submit", "--coordinator", cluster, "--quiet", str(job), name],
+                       capture_output=True, text=True, timeout=180, env=env_for_jobs())
+    assert r.returncode == 0, r.stdout + r.stderr
+    listed = subprocess.run([os.environ["WEIR_BIN"], "list", "--coordinator", cluster, "--json"], capture_output=True,
+                            timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    jobs = json.loads(listed.stdout.decode("utf-8"))
+    assert [j["name"] for j in jobs] == [name]
+    assert jobs[0]["status"] == "FINISHED"

@@ -75,6 +75,8 @@ JobClient submit_job(EnvState& env, const std::string& job_name) {
   }
   auto run = std::make_shared<runtime::JobRun>(std::move(taken), std::move(jg), env.config);
   run->start();
+  run->set_registered();
+  runtime::JobRegistry::instance().add(run);
   return JobClient(std::move(run));
 }
 

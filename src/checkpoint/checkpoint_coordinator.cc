@@ -14,6 +14,9 @@ namespace fs = std::filesystem;
 using namespace runtime;  // the snapshot records (weir/state/snapshot.hpp)
 
 namespace {
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -111,6 +114,8 @@ void CheckpointCoordinator::trigger_locked(std::unique_lock<std::mutex>& lock, s
   p->id = next_id_++;
   p->timestamp = clock_->now_ms();
   p->started = std::chrono::steady_clock::now();
+  p->trigger_wall_ms = wall_ms();
+  p->latest_ack_wall_ms = p->trigger_wall_ms;
   pending_[p->id] = p;
   const uint8_t flags = p->savepoint ? Event::kSavepoint : 0;
   spdlog::debug("job '{}': triggering {} {}", job_name_, p->savepoint ? "savepoint" : "checkpoint", p->id);
@@ -131,6 +136,8 @@ void CheckpointCoordinator::acknowledge(TaskGateway* task, int64_t id, std::vect
   auto it = pending_.find(id);
   if (it == pending_.end()) return;  // aborted meanwhile
   it->second->acks[task] = std::make_shared<const std::vector<OperatorSnapshot>>(std::move(snapshots));
+  it->second->latest_ack_wall_ms = wall_ms();
+  it->second->alignment_ns = std::max(it->second->alignment_ns, task->alignment_ns(id));
   maybe_complete_locked(it->second);
 }
 
@@ -295,6 +302,7 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
     const auto elapsed = std::chrono::steady_clock::now() - p->started;
     last_duration_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
     last_size_ = size;
+    record_ended_locked(*p, CheckpointRecord::Status::completed, static_cast<int64_t>(size), dir, {});
     if (!p->savepoint) {
       completed_.emplace_back(p->id, dir);
       ++completed_count_;
@@ -331,6 +339,7 @@ std::function<void()> CheckpointCoordinator::fail_pending_locked(const std::shar
   pending_.erase(p->id);
   p->promise.set_exception(std::make_exception_ptr(StateError(reason)));
   ++failed_count_;
+  record_ended_locked(*p, CheckpointRecord::Status::failed, 0, {}, reason);
   for (const auto& te : tasks_) te.task->post_checkpoint_aborted(p->id);
   if (p->savepoint) return {};
   ++consecutive_failures_;
@@ -421,6 +430,7 @@ void CheckpointCoordinator::abort_pending(const std::string& reason) {
   std::lock_guard lock(mu_);
   for (auto& [id, p] : pending_) {
     p->promise.set_exception(std::make_exception_ptr(StateError("checkpoint " + std::to_string(id) + " aborted: " + reason)));
+    record_ended_locked(*p, CheckpointRecord::Status::failed, 0, {}, "aborted: " + reason);
   }
   pending_.clear();
   to_write_.clear();
@@ -619,6 +629,59 @@ RestorePlan load_restore_plan(const std::string& dir, const std::vector<Operator
     }
   }
   return plan;
+}
+
+}  // namespace weir::checkpoint
+
+namespace weir::checkpoint {
+
+const char* to_string(CheckpointRecord::Status status) {
+  switch (status) {
+    case CheckpointRecord::Status::in_progress: return "IN_PROGRESS";
+    case CheckpointRecord::Status::completed: return "COMPLETED";
+    case CheckpointRecord::Status::failed: return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+void CheckpointCoordinator::record_ended_locked(const Pending& p, CheckpointRecord::Status status, int64_t size,
+                                                std::string path, std::string failure) {
+  CheckpointRecord r;
+  r.id = p.id;
+  r.status = status;
+  r.savepoint = p.savepoint;
+  r.trigger_ms = p.trigger_wall_ms;
+  r.latest_ack_ms = status == CheckpointRecord::Status::completed ? wall_ms() : p.latest_ack_wall_ms;
+  r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - p.started).count();
+  r.size_bytes = size;
+  r.alignment_ms = p.alignment_ns / 1000000;
+  r.num_subtasks = static_cast<int>(tasks_.size());
+  r.num_acknowledged = static_cast<int>(p.acks.size());
+  r.path = std::move(path);
+  r.failure = std::move(failure);
+  history_.push_back(std::move(r));
+  while (history_.size() > 100) history_.pop_front();
+}
+
+std::vector<CheckpointRecord> CheckpointCoordinator::history() const {
+  std::lock_guard lock(mu_);
+  std::vector<CheckpointRecord> out;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+    const auto& p = *it->second;
+    CheckpointRecord r;
+    r.id = p.id;
+    r.savepoint = p.savepoint;
+    r.trigger_ms = p.trigger_wall_ms;
+    r.latest_ack_ms = p.latest_ack_wall_ms;
+    r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - p.started).count();
+    r.alignment_ms = p.alignment_ns / 1000000;
+    r.num_subtasks = static_cast<int>(tasks_.size());
+    r.num_acknowledged = static_cast<int>(p.acks.size());
+    out.push_back(std::move(r));
+  }
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it) out.push_back(*it);
+  return out;
 }
 
 }  // namespace weir::checkpoint

@@ -53,6 +53,24 @@ struct OperatorShape {
 RestorePlan load_restore_plan(const std::string& dir, const std::vector<OperatorShape>& operators, int max_parallelism,
                               bool allow_non_restored, int64_t* checkpoint_id = nullptr);
 
+/// One checkpoint or savepoint in a job's history, as Flink's checkpoint statistics.
+struct CheckpointRecord {
+  enum class Status { in_progress, completed, failed };
+  int64_t id = 0;
+  Status status = Status::in_progress;
+  bool savepoint = false;
+  int64_t trigger_ms = 0;      ///< wall clock
+  int64_t latest_ack_ms = 0;   ///< wall clock of the newest acknowledgement (or the end)
+  int64_t duration_ms = 0;     ///< trigger to completion (or to now / the failure)
+  int64_t size_bytes = 0;      ///< bytes written (new files only, for incremental ones)
+  int64_t alignment_ms = 0;    ///< the longest barrier alignment of a task
+  int num_subtasks = 0;
+  int num_acknowledged = 0;
+  std::string path;            ///< its folder, once complete
+  std::string failure;         ///< why it failed
+};
+const char* to_string(CheckpointRecord::Status status);
+
 class CheckpointCoordinator final : public CheckpointResponder {
  public:
   struct Callbacks {
@@ -121,6 +139,10 @@ class CheckpointCoordinator final : public CheckpointResponder {
   std::string restored_dir() const;
   int64_t fallbacks_past_committed() const;
 
+  /// The latest checkpoints and savepoints, newest first: those in progress, then up to the
+  /// last 100 that completed or failed.
+  std::vector<CheckpointRecord> history() const;
+
   int64_t completed_count() const;
   int64_t failed_count() const;
   /// Duration of the last completed checkpoint or savepoint, ms: trigger to complete.
@@ -141,6 +163,9 @@ class CheckpointCoordinator final : public CheckpointResponder {
     std::set<TaskGateway*> finals;  ///< tasks that stood in with their final snapshot
     std::promise<std::string> promise;
     std::chrono::steady_clock::time_point started;
+    int64_t trigger_wall_ms = 0;
+    int64_t latest_ack_wall_ms = 0;
+    int64_t alignment_ns = 0;
     bool writing = false;
   };
   void periodic_loop();
@@ -173,6 +198,9 @@ class CheckpointCoordinator final : public CheckpointResponder {
   std::vector<std::pair<int64_t, std::string>> completed_;  // (id, folder), oldest first
   std::map<std::string, detail::KvFile> uploaded_;           // shared RocksDB files by name
   int64_t next_id_ = 1;
+  std::deque<CheckpointRecord> history_;  ///< completed and failed, newest last
+  void record_ended_locked(const Pending& p, CheckpointRecord::Status status, int64_t size, std::string path,
+                           std::string failure);
   int64_t consecutive_failures_ = 0;
   int64_t completed_count_ = 0;
   int64_t failed_count_ = 0;

@@ -24,6 +24,9 @@ class TaskGateway {
   /// task may end now. `stop`: it was the savepoint of a stop-with-savepoint.
   virtual void post_checkpoint_complete(int64_t id, bool release, bool stop) = 0;
   virtual void post_checkpoint_aborted(int64_t id) = 0;
+  /// How long the task aligned barriers of checkpoint `id` (first to last barrier), read when
+  /// it acknowledges; 0 when unknown.
+  virtual int64_t alignment_ns(int64_t /*id*/) const { return 0; }
 };
 
 /// What a task reports to the coordinator.

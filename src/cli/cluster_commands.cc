@@ -10,6 +10,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -36,6 +40,8 @@ struct Options {
   std::string job_id;
   std::string savepoint_dir;
   bool json = false;
+  bool quiet = false;
+  double status_interval = 10;
   int64_t heartbeat_interval = 1000;
   int64_t heartbeat_timeout = 6000;
   int64_t slot_timeout = 300000;
@@ -86,15 +92,48 @@ pid_t spawn_job(const std::string& job, const std::vector<std::string>& args, co
   return pid;
 }
 
-int wait_child(pid_t pid, const std::atomic<bool>& interrupted) {
+/// Waits for the job's program; `tick` runs about every 20 ms meanwhile.
+int wait_child(pid_t pid, const std::atomic<bool>& interrupted, const std::function<void()>& tick) {
   for (;;) {
     int status = 0;
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (r < 0) return 1;
     if (interrupted) ::kill(pid, SIGTERM);
+    tick();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+/// A cluster job's status as the coordinator has it (task metrics come with heartbeats).
+StatusSample sample_of(const cluster::rpc::JobInfo& info) {
+  StatusSample s;
+  s.at_s = monotonic_s();
+  s.wall_ms = wall_clock_ms();
+  s.state = info.status();
+  s.restarts = info.restarts();
+  s.checkpoints = info.completed_checkpoints();
+  s.last_checkpoint_ms = info.last_checkpoint_ms();
+  s.last_checkpoint_bytes = -1;  // the coordinator does not report sizes
+  for (const auto& t : info.tasks()) {
+    TaskMetrics m;
+    m.task_name = t.vertex();
+    m.subtask = t.subtask();
+    m.records_in = static_cast<uint64_t>(std::max<int64_t>(0, t.records_in()));
+    m.records_out = static_cast<uint64_t>(std::max<int64_t>(0, t.records_out()));
+    // Only a running task's watermark counts (a deploying one has none yet).
+    m.output_watermark = t.state() == "running" ? t.watermark() : std::numeric_limits<int64_t>::min();
+    s.tasks.push_back(std::move(m));
+  }
+  return s;
+}
+
+/// The job id the program wrote once it submitted (empty until the whole line is there).
+std::string read_job_id(const std::filesystem::path& idfile) {
+  std::ifstream in(idfile);
+  std::string line;
+  if (!std::getline(in, line) || in.eof()) return {};  // no newline yet: still being written
+  return line;
 }
 
 /// Each argument followed by \x1f (WEIR_SUBMIT_ARGS; empty arguments survive).
@@ -106,7 +145,7 @@ std::string join_args(const std::vector<std::string>& args) {
 
 /// Runs the job's program so that its execute() submits to `coordinator`.
 int submit_job(const std::string& coordinator, const std::string& job, const std::vector<std::string>& args, int parallelism,
-               bool detached, const std::atomic<bool>& interrupted) {
+               bool detached, const std::atomic<bool>& interrupted, const StatusOptions& status) {
   std::error_code ec;
   const auto path = std::filesystem::canonical(job, ec);
   if (ec) {
@@ -121,13 +160,36 @@ int submit_job(const std::string& coordinator, const std::string& job, const std
   std::vector<std::string> env = {"WEIR_COORDINATOR=" + coordinator, "WEIR_SUBMIT_FILES=" + path.string(),
                                   "WEIR_SUBMIT_ARGS=" + join_args(args), "WEIR_SUBMIT_ID_FILE=" + idfile.string()};
   if (detached) env.push_back("WEIR_SUBMIT_DETACHED=1");
+  env.push_back("WEIR_STATUS=off");  // the status line is this process's (from the coordinator), not the program's
   if (parallelism > 0) env.push_back("WEIR_DEFAULT_PARALLELISM=" + std::to_string(parallelism));
   const pid_t pid = spawn_job(path.string(), args, env);
   if (pid < 0) return 1;
-  int code = wait_child(pid, interrupted);
-  std::ifstream in(idfile);
+  // The status line, from the coordinator, once the program has submitted the job.
+  StatusPrinter printer(detached ? status_options(true, 10) : status, JobShape{});
   std::string id;
-  in >> id;
+  std::unique_ptr<cluster::ClusterClient> client;
+  bool shape_known = false;
+  const Sampler sample = [&]() -> std::optional<StatusSample> {
+    if (id.empty()) id = read_job_id(idfile);
+    if (id.empty()) return std::nullopt;
+    try {
+      if (!client) client = std::make_unique<cluster::ClusterClient>(coordinator);
+      const auto info = client->get(id);
+      if (!shape_known) {
+        printer.set_shape(JobShape::from_plan_json(info.plan_json()));
+        shape_known = true;
+      }
+      return sample_of(info);
+    } catch (const std::exception& e) {
+      spdlog::debug("status of job {}: {}", id, e.what());
+      return std::nullopt;
+    }
+  };
+  int code = wait_child(pid, interrupted, [&] {
+    if (printer.enabled()) printer.tick(sample);
+  });
+  if (printer.enabled()) printer.finish(sample);
+  if (id.empty()) id = read_job_id(idfile);
   std::filesystem::remove(idfile, ec);
   if (id.empty()) return code;  // the program ended before it submitted a job (its own error)
   if (detached) {
@@ -225,7 +287,16 @@ ClusterCommands add_cluster_commands(CLI::App& app) {
   c.coordinator->add_option("--attach-timeout", o.attach_timeout,
                             "ms a job attempt's processes have to start and attach before the attempt fails")
       ->capture_default_str();
-  c.coordinator->footer("Prints its address (HOST:PORT) on stdout once it serves; runs until Ctrl-C or SIGTERM.");
+  c.coordinator->add_option("--rest", o.coord.rest_bind,
+                            "Serve the REST API and web UI on HOST:PORT (port 0: any free one; off by default)");
+  c.coordinator->add_option("--rest-token", o.coord.rest_token,
+                            "Token the API's changing routes need (or WEIR_REST_TOKEN; random by default, printed in the UI's URL)");
+  c.coordinator->add_option("--web-upload-dir", o.coord.upload_dir,
+                            "Enable job submission through the API and UI; uploaded programs are stored here");
+  c.coordinator->add_option("--log-dir", o.coord.log_dir, "Log files the API may serve (/jobmanager/logs)");
+  c.coordinator->add_option("--web-root", o.coord.web_root, "The web UI's built files (default: the installed ones)");
+  c.coordinator->footer("Prints its address (HOST:PORT) on stdout once it serves, and with --rest the web UI's URL\n"
+                        "on stderr (\"Weir UI: http://...\"); runs until Ctrl-C or SIGTERM.");
 
   c.worker = app.add_subcommand("worker", "Run a worker (Flink's TaskManager): offers slots, runs the tasks placed on them");
   c.worker->add_option("--coordinator", o.worker.coordinator, "HOST:PORT[,HOST:PORT...] of the coordinator(s)")->required();
@@ -240,6 +311,11 @@ ClusterCommands add_cluster_commands(CLI::App& app) {
   c.submit->add_option("--coordinator", o.address, "HOST:PORT[,...] (default: $WEIR_COORDINATOR or 127.0.0.1:6123)");
   c.submit->add_option("-p,--parallelism", o.parallelism, "Default parallelism of the job's operators")->check(CLI::PositiveNumber);
   c.submit->add_flag("-d,--detached", o.detached, "Return once the job is submitted");
+  c.submit->add_flag("-q,--quiet", o.quiet, "No status line");
+  c.submit->add_option("--status-interval", o.status_interval,
+                       "Seconds between status lines when stderr is not a terminal (a terminal's refreshes in place)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   c.submit->add_option("job", o.job, "The job: a .py file or an executable")->required();
   c.submit->prefix_command();
 
@@ -265,7 +341,7 @@ int trigger_savepoint(const std::string& coordinator, const std::string& job_id,
 }
 
 int run_with_workers(int workers, const std::string& job, const std::vector<std::string>& args,
-                     const std::atomic<bool>& interrupted) {
+                     const std::atomic<bool>& interrupted, const StatusOptions& status) {
   python_for_jobs();
   // The local cluster is the job's means, not its output: warnings and errors only (WEIR_LOG
   // overrides, in this process, the workers and the job's processes).
@@ -273,9 +349,21 @@ int run_with_workers(int workers, const std::string& job, const std::vector<std:
   apply_log_level();
   cluster::CoordinatorOptions co;
   co.bind = "127.0.0.1:0";
+  // `weir run --ui ADDR --workers N`: the coordinator serves the workspace (the job's own
+  // processes do not).
+  if (const char* ui = std::getenv("WEIR_UI"); ui && *ui) {
+    co.rest_bind = ui;
+    if (const char* t = std::getenv("WEIR_UI_TOKEN")) co.rest_token = t;
+    if (const char* d = std::getenv("WEIR_WEB_UPLOAD_DIR")) co.upload_dir = d;
+    ::unsetenv("WEIR_UI");
+  }
   cluster::Coordinator coordinator(co);
   coordinator.start();
   const std::string address = coordinator.address();
+  if (!coordinator.rest_url().empty()) {
+    std::fprintf(stderr, "Weir UI: %s\n", coordinator.rest_url().c_str());
+    std::fflush(stderr);
+  }
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   std::vector<pid_t> pids;
   for (int i = 0; i < workers; ++i) {
@@ -294,7 +382,7 @@ int run_with_workers(int workers, const std::string& job, const std::vector<std:
   }
   const char* p = std::getenv("WEIR_DEFAULT_PARALLELISM");
   const int parallelism = p && *p ? std::atoi(p) : workers;
-  const int code = submit_job(address, job, args, parallelism, false, interrupted);
+  const int code = submit_job(address, job, args, parallelism, false, interrupted, status);
   for (pid_t pid : pids) ::kill(pid, SIGTERM);
   for (pid_t pid : pids) {
     int st = 0;
@@ -319,10 +407,17 @@ int run_cluster_command(const ClusterCommands& c, const std::atomic<bool>& inter
     if (o.coord.secret.empty()) {
       if (const char* s = std::getenv("WEIR_CLUSTER_SECRET")) o.coord.secret = s;
     }
+    if (o.coord.rest_token.empty()) {
+      if (const char* t = std::getenv("WEIR_REST_TOKEN")) o.coord.rest_token = t;
+    }
     cluster::Coordinator coordinator(o.coord);
     coordinator.start();
     std::printf("%s\n", coordinator.address().c_str());
     std::fflush(stdout);
+    if (!coordinator.rest_url().empty()) {
+      std::fprintf(stderr, "Weir UI: %s\n", coordinator.rest_url().c_str());
+      std::fflush(stderr);
+    }
     coordinator.wait(&interrupted);
     coordinator.shutdown();
     return 0;
@@ -338,7 +433,10 @@ int run_cluster_command(const ClusterCommands& c, const std::atomic<bool>& inter
     worker.run(&interrupted);
     return 0;
   }
-  if (c.submit->parsed()) return submit_job(address, o.job, c.submit->remaining(), o.parallelism, o.detached, interrupted);
+  if (c.submit->parsed()) {
+    return submit_job(address, o.job, c.submit->remaining(), o.parallelism, o.detached, interrupted,
+                      status_options(o.quiet, o.status_interval));
+  }
   if (c.list->parsed()) {
     cluster::ClusterClient client(address);
     print_jobs(client.list(), o.json);

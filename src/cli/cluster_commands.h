@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "status_line.h"
+
 namespace weir::cli {
 
 struct ClusterCommands {
@@ -27,7 +29,7 @@ int run_cluster_command(const ClusterCommands& c, const std::atomic<bool>& inter
 int trigger_savepoint(const std::string& coordinator, const std::string& job_id, const std::string& dir);
 /// `weir run --workers N JOB ARGS...`: a local cluster of N worker processes for one job.
 int run_with_workers(int workers, const std::string& job, const std::vector<std::string>& args,
-                     const std::atomic<bool>& interrupted);
+                     const std::atomic<bool>& interrupted, const StatusOptions& status);
 /// The Python interpreter that runs `.py` jobs (WEIR_PYTHON, else the build's default, else
 /// python3); puts a build folder's package on PYTHONPATH for the processes it starts.
 std::string python_for_jobs();

@@ -21,12 +21,14 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "weir/weir.hpp"
 
 #include "checkpoint/storage.h"
 #include "cluster_commands.h"
 #include "kafka_dev.h"
+#include "status_line.h"
 
 namespace {
 
@@ -41,31 +43,21 @@ struct Click {
 };
 WEIR_SERDE(Click, user, page);
 
-/// Runs a job to its end while printing a live records/s line; Ctrl-C cancels it cleanly.
-int watch(weir::JobClient& client, const char* what) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  auto last = start;
-  uint64_t last_count = 0;
+/// Runs a job to its end while showing its status line; Ctrl-C cancels it cleanly.
+int watch(weir::JobClient& client, const weir::cli::JobShape& shape, const weir::cli::StatusOptions& options) {
+  weir::cli::StatusPrinter printer(options, shape);
+  const weir::cli::Sampler sample = [&client] { return std::optional<weir::cli::StatusSample>(weir::cli::sample_of(client)); };
   auto fut = client.get_job_execution_result();
   while (fut.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
     if (g_interrupted.load()) {
-      std::fprintf(stderr, "\ncanceling...\n");
+      printer.break_line();
+      std::fprintf(stderr, "canceling...\n");
       client.cancel();
       g_interrupted.store(false);
     }
-    const auto now = clock::now();
-    if (now - last >= std::chrono::milliseconds(500)) {
-      uint64_t count = 0;
-      for (const auto& m : client.metrics()) count += m.records_out;
-      const double secs = std::chrono::duration<double>(now - last).count();
-      std::fprintf(stderr, "\r%s: %12llu records  %8.2f M records/s   ", what,
-                   static_cast<unsigned long long>(count), (count - last_count) / secs / 1e6);
-      last = now;
-      last_count = count;
-    }
+    printer.tick(sample);
   }
-  std::fprintf(stderr, "\n");
+  printer.finish(sample);
   try {
     auto result = client.wait();
     std::fprintf(stderr, "job '%s' finished in %lld ms\n", result.get_job_name().c_str(),
@@ -77,7 +69,7 @@ int watch(weir::JobClient& client, const char* what) {
   }
 }
 
-int run_demo(int64_t records, int parallelism, int64_t users) {
+int run_demo(int64_t records, int parallelism, int64_t users, const weir::cli::StatusOptions& status) {
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(parallelism);
   // A keyed running count: clicks per user, generated deterministically from the index.
@@ -110,9 +102,10 @@ int run_demo(int64_t records, int parallelism, int64_t users) {
 
   std::fprintf(stderr, "weir demo: %lld clicks of %lld users, keyed running count, parallelism %d\n",
                static_cast<long long>(records), static_cast<long long>(users), parallelism);
-  std::fprintf(stderr, "%s\n", env.get_execution_plan().c_str());
+  const std::string plan = env.get_execution_plan();
+  std::fprintf(stderr, "%s\n", plan.c_str());
   auto client = env.execute_async("weir demo: clicks per user");
-  const int rc = watch(client, "clicks");
+  const int rc = watch(client, weir::cli::JobShape::from_plan_json(plan), status);
   if (rc != 0) return rc;
   std::vector<std::pair<int64_t, int64_t>> top(all->begin(), all->end());
   std::sort(top.begin(), top.end(), [](auto& a, auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
@@ -151,33 +144,6 @@ std::string utc_time(int64_t ms) {
   char buf[64];
   if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) return "unknown";
   return buf;
-}
-
-/// A JSON string literal.
-std::string json_str(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 /// A name for a one-line text report: control characters escaped, quotes kept readable.
@@ -361,72 +327,72 @@ void print_text(const std::string& dir, const weir::checkpoint::Metadata& meta,
 
 void print_json(const std::string& dir, const weir::checkpoint::Metadata& meta,
                 const std::vector<std::vector<SubtaskReport>>& reports, bool verified, int bad) {
+  using json = nlohmann::ordered_json;  // fields in the order they are set
   auto file_json = [&](const std::string& name, uint64_t size, uint64_t sum, const FileCheck& c) {
-    std::string j = fmt::format("{{\"name\":{},\"size\":{},\"checksum\":\"{:016x}\"", json_str(name), size, sum);
+    json j = {{"name", name}, {"size", size}, {"checksum", fmt::format("{:016x}", sum)}};
     if (c.checked) {
-      j += fmt::format(",\"ok\":{}", c.error.empty() ? "true" : "false");
-      if (!c.error.empty()) j += ",\"error\":" + json_str(c.error);
+      j["ok"] = c.error.empty();
+      if (!c.error.empty()) j["error"] = c.error;
     }
-    return j + "}";
+    return j;
   };
-  std::string out;
-  out += fmt::format("{{\"path\":{},\"kind\":\"{}\",\"checkpoint_id\":{},\"timestamp\":{},\"taken\":{},\"format\":{},"
-                     "\"backend\":{},\"job\":{},\"shared_dir\":{},\"verify\":\"{}\",\"operators\":[",
-                     json_str(dir), meta.savepoint ? "savepoint" : "checkpoint", meta.checkpoint_id, meta.timestamp,
-                     json_str(utc_time(meta.timestamp)), meta.version, json_str(meta.backend), json_str(meta.job_name),
-                     json_str(meta.shared_dir), !verified ? "skipped" : bad == 0 ? "ok" : "failed");
+  json out = {{"path", dir},
+              {"kind", meta.savepoint ? "savepoint" : "checkpoint"},
+              {"checkpoint_id", meta.checkpoint_id},
+              {"timestamp", meta.timestamp},
+              {"taken", utc_time(meta.timestamp)},
+              {"format", meta.version},
+              {"backend", meta.backend},
+              {"job", meta.job_name},
+              {"shared_dir", meta.shared_dir},
+              {"verify", !verified ? "skipped" : bad == 0 ? "ok" : "failed"},
+              {"operators", json::array()}};
   for (std::size_t o = 0; o < meta.operators.size(); ++o) {
     const auto& op = meta.operators[o];
     const OperatorTotals t = totals_of(op);
-    if (o > 0) out += ',';
-    out += fmt::format("{{\"uid\":{},\"name\":{},\"parallelism\":{},\"max_parallelism\":{},\"state_names\":[",
-                       json_str(op.uid), json_str(op.name), op.parallelism, op.max_parallelism);
-    bool first = true;
-    for (const auto& n : t.state_names) {
-      if (!first) out += ',';
-      out += json_str(n);
-      first = false;
-    }
-    out += fmt::format("],\"keys\":{},\"records\":{},\"keyed_bytes\":{},\"files\":{},\"file_bytes\":{},\"state_types\":", t.keys,
-                       t.records, t.keyed_bytes, t.files, t.file_bytes);
-    if (meta.version < 2) {
-      out += "null";
-    } else {
-      out += '[';
-      for (std::size_t i = 0; i < t.state_types.size(); ++i) {
-        const auto& ty = t.state_types[i];
-        if (i > 0) out += ',';
-        out += fmt::format("{{\"scope\":\"{}\",\"name\":{},\"type\":{},\"version\":{}}}", scope_name(ty.scope),
-                           json_str(ty.name), json_str(ty.type), ty.version);
+    json jo = {{"uid", op.uid},
+               {"name", op.name},
+               {"parallelism", op.parallelism},
+               {"max_parallelism", op.max_parallelism},
+               {"state_names", json::array()},
+               {"keys", t.keys},
+               {"records", t.records},
+               {"keyed_bytes", t.keyed_bytes},
+               {"files", t.files},
+               {"file_bytes", t.file_bytes},
+               {"state_types", nullptr},
+               {"subtasks", json::array()}};
+    for (const auto& n : t.state_names) jo["state_names"].push_back(n);
+    if (meta.version >= 2) {
+      jo["state_types"] = json::array();
+      for (const auto& ty : t.state_types) {
+        jo["state_types"].push_back(
+            {{"scope", scope_name(ty.scope)}, {"name", ty.name}, {"type", ty.type}, {"version", ty.version}});
       }
-      out += ']';
     }
-    out += ",\"subtasks\":[";
     for (std::size_t s = 0; s < op.subtasks.size(); ++s) {
       const auto& st = op.subtasks[s];
       const auto& r = reports[o][s];
-      if (s > 0) out += ',';
-      out += fmt::format("{{\"subtask\":{},\"first_key_group\":{},\"last_key_group\":{},\"keys\":{},\"records\":{},"
-                         "\"keyed_bytes\":{},\"state_names\":[",
-                         st.subtask, st.first_key_group, st.last_key_group, st.keys, st.keyed_records, st.keyed_bytes);
-      for (std::size_t i = 0; i < st.state_names.size(); ++i) {
-        if (i > 0) out += ',';
-        out += json_str(st.state_names[i]);
-      }
-      out += "],\"file\":";
-      out += st.file.name.empty() ? "null" : file_json(st.file.name, st.file.size, st.file.checksum, r.file);
-      out += ",\"kv_files\":[";
+      json js = {{"subtask", st.subtask},
+                 {"first_key_group", st.first_key_group},
+                 {"last_key_group", st.last_key_group},
+                 {"keys", st.keys},
+                 {"records", st.keyed_records},
+                 {"keyed_bytes", st.keyed_bytes},
+                 {"state_names", st.state_names},
+                 {"file", st.file.name.empty() ? json(nullptr) : file_json(st.file.name, st.file.size, st.file.checksum, r.file)},
+                 {"kv_files", json::array()}};
       for (std::size_t k = 0; k < st.kv_files.size(); ++k) {
         const auto& f = st.kv_files[k];
-        if (k > 0) out += ',';
-        out += file_json(f.name, f.size, f.checksum, r.kv_files[k]);
+        js["kv_files"].push_back(file_json(f.name, f.size, f.checksum, r.kv_files[k]));
       }
-      out += "]}";
+      jo["subtasks"].push_back(std::move(js));
     }
-    out += "]}";
+    out["operators"].push_back(std::move(jo));
   }
-  out += "]}\n";
-  std::fputs(out.c_str(), stdout);
+  // Names are UTF-8 as the job gave them; bytes that are not valid UTF-8 become U+FFFD.
+  const std::string text = out.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  std::fputs(text.c_str(), stdout);
 }
 
 /// `weir savepoint inspect DIR`: 0 when readable (and verified), 1 when the metadata cannot
@@ -510,6 +476,13 @@ int main(int argc, char** argv) {
   demo->add_option("-n,--records", records, "Number of generated records")->check(CLI::PositiveNumber);
   demo->add_option("-p,--parallelism", parallelism, "Parallelism")->check(CLI::PositiveNumber);
   demo->add_option("-u,--users", users, "Number of distinct keys")->check(CLI::PositiveNumber);
+  bool demo_quiet = false;
+  double demo_status_interval = 10;
+  demo->add_flag("-q,--quiet", demo_quiet, "No status line");
+  demo->add_option("--status-interval", demo_status_interval,
+                   "Seconds between status lines when stderr is not a terminal (a terminal's refreshes in place)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 
   auto* savepoint = app.add_subcommand("savepoint", "Take a cluster job's savepoint (JOB_ID DIR), or inspect one (inspect DIR)");
   savepoint->require_subcommand(0, 1);
@@ -564,7 +537,23 @@ int main(int argc, char** argv) {
   run->add_option("--workers", run_workers,
                   "Run the job on a local cluster of N worker processes (a .py file or a program that links Weir)")
       ->check(CLI::PositiveNumber);
-  run->add_option("job", run_file, "the job: a .py file")->required();
+  std::string run_ui;
+  run->add_option("--ui", run_ui,
+                  "Serve the REST API and web UI while the job runs, on HOST:PORT (default 127.0.0.1:8081; port 0: any "
+                  "free one); prints \"Weir UI: <url>\" on stderr")
+      ->expected(0, 1)
+      ->default_str("127.0.0.1:8081");
+  std::string run_upload_dir;
+  run->add_option("--web-upload-dir", run_upload_dir,
+                  "With --workers and --ui: enable job submission through the UI, storing programs here");
+  bool run_quiet = false;
+  double run_status_interval = 10;
+  run->add_flag("-q,--quiet", run_quiet, "No status line");
+  run->add_option("--status-interval", run_status_interval,
+                  "Seconds between status lines when stderr is not a terminal (a terminal's refreshes in place)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  run->add_option("job", run_file, "the job: a .py file");
   run->prefix_command();  // what follows the file is the job's own arguments
 
   const auto cluster_commands = weir::cli::add_cluster_commands(app);
@@ -572,15 +561,35 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::vector<std::string> run_args = run->remaining();
+  if (app.got_subcommand(run) && run->count("--ui") > 0 && !run_ui.empty() && run_ui.find(':') == std::string::npos) {
+    // `weir run --ui job.py ...`: the option took the job's file as its address.
+    if (!run_file.empty()) run_args.insert(run_args.begin(), run_file);
+    run_file = run_ui;
+    run_ui.clear();
+  }
+  if (app.got_subcommand(run) && run_file.empty()) {
+    std::fprintf(stderr, "weir run: give the job to run (a .py file)\n");
+    return 2;
+  }
+  if (app.got_subcommand(run) && run->count("--ui") > 0) {
+    ::setenv("WEIR_UI", run_ui.empty() ? "127.0.0.1:8081" : run_ui.c_str(), 1);
+    if (!run_upload_dir.empty()) ::setenv("WEIR_WEB_UPLOAD_DIR", run_upload_dir.c_str(), 1);
+  }
   if (app.got_subcommand(run) && run_workers > 0) {
     try {
-      return weir::cli::run_with_workers(run_workers, run_file, run->remaining(), g_interrupted);
+      return weir::cli::run_with_workers(run_workers, run_file, run_args, g_interrupted,
+                                         weir::cli::status_options(run_quiet, run_status_interval));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "weir: %s\n", e.what());
       return 1;
     }
   }
-  if (app.got_subcommand(run)) return run_python_job(argv[0], run_file, run->remaining());
+  if (app.got_subcommand(run)) {
+    // The status line comes from the Python process (its jobs run there): weir.cli reads this.
+    ::setenv("WEIR_STATUS", run_quiet ? "off" : fmt::format("{}", run_status_interval).c_str(), 1);
+    return run_python_job(argv[0], run_file, run_args);
+  }
   try {
     const int code = weir::cli::run_cluster_command(cluster_commands, g_interrupted);
     if (code >= 0) return code;
@@ -594,7 +603,7 @@ int main(int argc, char** argv) {
       std::printf("weir 0.1.0\n");
       return 0;
     }
-    if (app.got_subcommand("demo")) return run_demo(records, parallelism, users);
+    if (app.got_subcommand("demo")) return run_demo(records, parallelism, users, weir::cli::status_options(demo_quiet, demo_status_interval));
     if (app.got_subcommand(kafka_dev)) {
       for (const auto& spec : kafka_dev_topics) kafka_dev_options.topics.push_back(weir::cli::parse_kafka_dev_topic(spec));
       return weir::cli::run_kafka_dev(kafka_dev_options);

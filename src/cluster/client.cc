@@ -218,15 +218,7 @@ class RemoteJob final : public detail::JobHandle {
   std::shared_future<JobExecutionResult> result_future() const override { return future_; }
   std::vector<TaskMetrics> metrics() const override {
     std::vector<TaskMetrics> out;
-    for (const auto& t : client_->get(id_).tasks()) {
-      TaskMetrics m;
-      m.task_name = t.vertex();
-      m.subtask = t.subtask();
-      m.records_in = static_cast<uint64_t>(t.records_in());
-      m.records_out = static_cast<uint64_t>(t.records_out());
-      m.output_watermark = t.watermark();
-      out.push_back(std::move(m));
-    }
+    for (const auto& t : client_->get(id_).tasks()) out.push_back(decode_task_metrics(t));
     return out;
   }
   int restart_count() const override { return client_->get(id_).restarts(); }

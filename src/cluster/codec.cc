@@ -1,6 +1,7 @@
 #include "cluster/codec.h"
 
 #include "checkpoint/storage.h"
+#include "cluster/cluster.pb.h"
 #include "weir/serde/serde.hpp"
 
 namespace weir::detail {
@@ -110,6 +111,60 @@ std::vector<runtime::OperatorSnapshot> decode_snapshots(const std::vector<std::s
     checkpoint::decode_state_file(file, out[i].key_groups, out[i].lists, &out[i].inflight_in, &out[i].inflight_out);
   }
   return out;
+}
+
+}  // namespace weir::cluster
+
+namespace weir::cluster {
+
+void encode_task_metrics(const TaskMetrics& m, rpc::TaskStatus* t) {
+  t->set_vertex(m.task_name);
+  t->set_subtask(m.subtask);
+  t->set_records_in(static_cast<int64_t>(m.records_in));
+  t->set_records_out(static_cast<int64_t>(m.records_out));
+  t->set_watermark(m.output_watermark);
+  t->set_vertex_index(m.vertex);
+  t->set_bytes_in(static_cast<int64_t>(m.bytes_in));
+  t->set_bytes_out(static_cast<int64_t>(m.bytes_out));
+  t->set_busy_ns(m.busy_ns);
+  t->set_backpressured_ns(m.backpressured_ns);
+  t->set_lifetime_ns(m.lifetime_ns);
+  t->set_input_watermark(m.input_watermark);
+  t->set_holding_channel(m.watermark_holding_channel);
+  t->set_backpressured_count(static_cast<int64_t>(m.backpressured_count));
+  for (const auto& c : m.inputs) {
+    auto* w = t->add_inputs();
+    w->set_input(c.input);
+    w->set_upstream_vertex(c.upstream_vertex);
+    w->set_upstream_subtask(c.upstream_subtask);
+    w->set_watermark(c.watermark);
+    w->set_idle(c.idle);
+    w->set_ended(c.ended);
+  }
+  for (const auto& [k, v] : m.operator_metrics) (*t->mutable_operator_metrics())[k] = v;
+}
+
+TaskMetrics decode_task_metrics(const rpc::TaskStatus& t) {
+  TaskMetrics m;
+  m.task_name = t.vertex();
+  m.subtask = t.subtask();
+  m.records_in = static_cast<uint64_t>(t.records_in());
+  m.records_out = static_cast<uint64_t>(t.records_out());
+  m.output_watermark = t.watermark();
+  m.vertex = t.vertex_index();
+  m.bytes_in = static_cast<uint64_t>(t.bytes_in());
+  m.bytes_out = static_cast<uint64_t>(t.bytes_out());
+  m.busy_ns = t.busy_ns();
+  m.backpressured_ns = t.backpressured_ns();
+  m.lifetime_ns = t.lifetime_ns();
+  m.input_watermark = t.input_watermark();
+  m.watermark_holding_channel = t.holding_channel();
+  m.backpressured_count = static_cast<uint64_t>(t.backpressured_count());
+  for (const auto& c : t.inputs()) {
+    m.inputs.push_back(InputChannelMetrics{c.input(), c.upstream_vertex(), c.upstream_subtask(), c.watermark(), c.idle(), c.ended()});
+  }
+  for (const auto& [k, v] : t.operator_metrics()) m.operator_metrics[k] = v;
+  return m;
 }
 
 }  // namespace weir::cluster

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "weir/runtime/checkpoint_config.hpp"
+#include "weir/runtime/execution.hpp"
 #include "weir/runtime/restart.hpp"
 #include "weir/state/snapshot.hpp"
 
@@ -22,6 +23,13 @@ struct ConfigCodec {
 }  // namespace weir::detail
 
 namespace weir::cluster {
+
+namespace rpc {
+class TaskStatus;
+}
+/// A task's metrics in the control plane's TaskStatus (cluster.proto), and back.
+void encode_task_metrics(const TaskMetrics& m, rpc::TaskStatus* out);
+TaskMetrics decode_task_metrics(const rpc::TaskStatus& in);
 
 /// A task's snapshots as state files (the checkpoint format), one per operator of its chain.
 /// Throws StateError for state that cannot leave its process (RocksDB files).

@@ -3,8 +3,13 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -17,6 +22,7 @@
 #include "cluster/codec.h"
 #include "cluster/ha.h"
 #include "cluster/session.h"
+#include "rest/server.h"
 #include "weir/runtime/execution.hpp"
 
 namespace weir::cluster {
@@ -134,6 +140,7 @@ struct Job {
   bool cancel_requested = false;
   int restarts = 0;
   int64_t restored_id = -1;
+  std::vector<runtime::ExceptionRecord> exceptions;  // every attempt's failure, oldest first
   std::vector<rpc::TaskStatus> tasks;
   std::condition_variable ended_cv;
   bool ended() const { return status == JobStatus::finished || status == JobStatus::failed || status == JobStatus::canceled; }
@@ -161,6 +168,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
   std::string host;
   std::unique_ptr<HighAvailability> ha;
   std::atomic<bool> leader{true};
+  std::unique_ptr<rest::Server> rest;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -288,6 +296,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
         ts.set_subtask(s);
         ts.set_worker(job->process_worker[static_cast<std::size_t>(p)]);
         ts.set_state("deploying");
+        ts.set_watermark(std::numeric_limits<int64_t>::min());  // none until its metrics arrive (not 0: epoch)
         job->tasks.push_back(ts);
       }
     }
@@ -366,6 +375,8 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
     if (attempt >= 0 && attempt != job->attempt_no) return;
     if (job->status != JobStatus::running && job->status != JobStatus::created && job->status != JobStatus::restarting) return;
     spdlog::error("job '{}' ({}) attempt {} failed: {}", job->spec.name(), job->id, job->attempt_no, message);
+    job->exceptions.push_back(runtime::ExceptionRecord{now_ms(), "", message});
+    if (job->exceptions.size() > 100) job->exceptions.erase(job->exceptions.begin());
     release_attempt_locked(job);
     if (job->cancel_requested) {
       end_job_locked(job, JobStatus::canceled, "");
@@ -770,10 +781,11 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
         for (const auto& t : m.metrics().tasks()) {
           if (t.task() >= 0 && t.task() < static_cast<int>(job->tasks.size())) {
             auto& ts = job->tasks[static_cast<std::size_t>(t.task())];
-            ts.set_records_in(t.records_in());
-            ts.set_records_out(t.records_out());
-            ts.set_watermark(t.watermark());
-            if (ts.state() != "finished") ts.set_state(t.state());
+            const std::string worker = ts.worker();
+            const bool finished = ts.state() == "finished";
+            ts = t;
+            ts.set_worker(worker);
+            if (finished) ts.set_state("finished");
           }
         }
       } else if (m.has_ended()) {
@@ -1001,6 +1013,181 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
   std::string address() const { return host + ":" + std::to_string(bound_port); }
 };
 
+namespace {
+
+/// The workspace's view of the coordinator's jobs and workers (src/rest/).
+class ClusterBackend final : public rest::Backend {
+ public:
+  explicit ClusterBackend(Coordinator::Impl* c) : c_(c) {}
+  std::string mode() const override { return "cluster"; }
+  std::vector<runtime::JobSnapshot> jobs() override {
+    std::vector<runtime::JobSnapshot> out;
+    std::lock_guard lock(c_->mu);
+    for (auto& [id, job] : c_->jobs) out.push_back(snapshot_locked(*job));
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start_ms > b.start_ms; });
+    return out;
+  }
+  std::optional<runtime::JobSnapshot> job(const std::string& id) override {
+    std::lock_guard lock(c_->mu);
+    auto it = c_->jobs.find(id);
+    if (it == c_->jobs.end()) return std::nullopt;
+    return snapshot_locked(*it->second);
+  }
+  bool cancel(const std::string& id) override {
+    rpc::JobRef ref;
+    ref.set_job_id(id);
+    ref.set_secret(c_->opt.secret);
+    rpc::JobInfo info;
+    {
+      std::lock_guard lock(c_->mu);
+      auto it = c_->jobs.find(id);
+      if (it == c_->jobs.end() || it->second->ended()) return false;
+    }
+    return c_->Cancel(nullptr, &ref, &info).ok();
+  }
+  std::future<std::string> savepoint(const std::string& id, const std::string& dir, bool stop) override {
+    std::shared_ptr<Job> job;
+    {
+      std::lock_guard lock(c_->mu);
+      auto it = c_->jobs.find(id);
+      if (it == c_->jobs.end() || it->second->ended()) throw std::invalid_argument("no running job " + id);
+    }
+    auto* c = c_;
+    return std::async(std::launch::async, [c, id, dir, stop] {
+      rpc::SavepointRequest req;
+      req.set_job_id(id);
+      req.set_dir(dir);
+      req.set_stop(stop);
+      req.set_secret(c->opt.secret);
+      rpc::SavepointReply reply;
+      auto st = c->Savepoint(nullptr, &req, &reply);
+      if (!st.ok()) throw std::runtime_error(st.error_message());
+      return reply.path();
+    });
+  }
+  std::vector<rest::WorkerSnapshot> workers() override {
+    std::vector<rest::WorkerSnapshot> out;
+    const int64_t steady = steady_ms(), wall = now_ms();
+    std::lock_guard lock(c_->mu);
+    for (auto& [id, w] : c_->workers) {
+      rest::WorkerSnapshot s;
+      s.id = id;
+      s.host = w->host;
+      s.slots = w->slots;
+      s.free_slots = w->slots - w->used;
+      s.last_heartbeat_ms = wall - (steady - w->last_heartbeat);
+      s.cpu_cores = w->slots;
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+  bool can_run_programs() const override { return true; }
+  std::string run_program(const std::string& path, const std::vector<std::string>& args, int parallelism) override {
+    // As `weir submit --detached`: the program's execute() submits its job here.
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) throw std::runtime_error("cannot find the weir binary to run the program with");
+    std::vector<std::string> argv = {self.string(), "submit", "--coordinator", c_->address(), "--detached"};
+    if (parallelism > 0) {
+      argv.push_back("-p");
+      argv.push_back(std::to_string(parallelism));
+    }
+    argv.push_back(path);
+    if (!args.empty()) argv.push_back("--");
+    for (const auto& a : args) argv.push_back(a);
+    int out[2];
+    if (::pipe(out) != 0) throw std::runtime_error("cannot run the program: pipe failed");
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      ::close(out[0]);
+      ::close(out[1]);
+      throw std::runtime_error("cannot run the program: fork failed");
+    }
+    if (pid == 0) {
+      ::dup2(out[1], 1);
+      ::dup2(out[1], 2);
+      ::close(out[0]);
+      ::close(out[1]);
+      if (!c_->opt.secret.empty()) ::setenv("WEIR_CLUSTER_SECRET", c_->opt.secret.c_str(), 1);
+      ::unsetenv("WEIR_UI");
+      std::vector<char*> av;
+      for (auto& a : argv) av.push_back(a.data());
+      av.push_back(nullptr);
+      ::execv(av[0], av.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    std::string text;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n > 0) {
+        if (text.size() < (1 << 20)) text.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      break;
+    }
+    ::close(out[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const std::string marker = "Job submitted: ";
+    const auto pos = text.find(marker);
+    if (pos != std::string::npos) {
+      auto end = text.find_first_of("\r\n", pos);
+      return text.substr(pos + marker.size(), end == std::string::npos ? std::string::npos : end - pos - marker.size());
+    }
+    if (text.size() > 4000) text = "..." + text.substr(text.size() - 4000);
+    throw std::runtime_error("the program submitted no job (exit status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                             "): " + text);
+  }
+
+ private:
+  runtime::JobSnapshot snapshot_locked(const Job& job) {
+    runtime::JobSnapshot s;
+    s.id = job.id;
+    s.name = job.spec.name();
+    s.status = job.status;
+    s.start_ms = job.start_ms;
+    s.end_ms = job.ended() ? job.end_ms : -1;
+    s.timestamps["CREATED"] = job.start_ms;
+    if (job.ended()) s.timestamps[to_string(job.status)] = job.end_ms;
+    s.max_parallelism = job.spec.max_parallelism();
+    s.plan_json = job.spec.plan_json();
+    for (std::size_t i = 0; i < job.tasks.size(); ++i) {
+      const auto& t = job.tasks[i];
+      auto m = decode_task_metrics(t);
+      if (m.vertex < 0) {
+        // Not reported yet: place it by name.
+        for (int v = 0; v < job.spec.vertices_size(); ++v) {
+          if (job.spec.vertices(v).name() == t.vertex()) m.vertex = v;
+        }
+      }
+      s.tasks.push_back(std::move(m));
+      std::string host = t.worker();
+      auto w = c_->workers.find(t.worker());
+      if (w != c_->workers.end()) host = w->second->host;
+      s.task_hosts.push_back(host);
+    }
+    s.checkpoints.completed = job.cc->completed_count();
+    s.checkpoints.failed = job.cc->failed_count();
+    s.checkpoints.last_duration_ms = job.cc->last_duration_ms();
+    s.checkpoints.last_size_bytes = job.cc->last_size_bytes();
+    const auto done = job.cc->completed();
+    if (!done.empty()) s.checkpoints.latest_path = done.front().second;
+    s.checkpoints.restored_checkpoint_id = job.cc->restored_id();
+    s.checkpoints.restored_path = job.cc->restored_dir();
+    s.checkpoint_history = job.cc->history();
+    s.exceptions = job.exceptions;
+    s.restarts = job.restarts;
+    return s;
+  }
+  Coordinator::Impl* c_;
+};
+
+}  // namespace
+
 Coordinator::Coordinator(CoordinatorOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 Coordinator::~Coordinator() { shutdown(); }
@@ -1025,9 +1212,19 @@ void Coordinator::start() {
   }
   i.monitor = std::thread([&i] { i.monitor_loop(); });
   spdlog::info("coordinator listens on {}{}", i.address(), i.ha ? " (high availability on etcd; waiting to lead)" : "");
+  if (!i.opt.rest_bind.empty()) {
+    rest::ServerOptions ro;
+    ro.bind = i.opt.rest_bind;
+    ro.token = i.opt.rest_token;
+    ro.upload_dir = i.opt.upload_dir;
+    ro.log_dir = i.opt.log_dir;
+    ro.web_root = i.opt.web_root;
+    i.rest = std::make_unique<rest::Server>(std::make_shared<ClusterBackend>(&i), ro);
+  }
 }
 
 std::string Coordinator::address() const { return impl_->address(); }
+std::string Coordinator::rest_url() const { return impl_->rest ? impl_->rest->url() : std::string(); }
 
 void Coordinator::wait(const std::atomic<bool>* stop_flag) {
   std::unique_lock lock(impl_->mu);
@@ -1052,6 +1249,7 @@ void Coordinator::shutdown() {
     }
   }
   i.cv.notify_all();
+  if (i.rest) i.rest->stop();
   if (i.ha) i.ha->stop();
   if (i.server) i.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (i.monitor.joinable()) i.monitor.join();

@@ -24,6 +24,16 @@ struct CoordinatorOptions {
   std::chrono::milliseconds slot_timeout{std::chrono::minutes(5)};
   /// How long the processes of a job attempt have to start and attach before it fails.
   std::chrono::milliseconds attach_timeout{std::chrono::minutes(2)};
+  /// The workspace's REST API and web UI (src/rest/) on this host:port (empty: none).
+  std::string rest_bind;
+  /// The token its changing routes need (empty: a random one, see `rest_url()`).
+  std::string rest_token;
+  /// Programs uploaded through it go here (empty: submission through the API is off).
+  std::string upload_dir;
+  /// Log files the API may serve (empty: none).
+  std::string log_dir;
+  /// The web UI's files (empty: the build's or the installed ones).
+  std::string web_root;
 };
 
 class Coordinator {
@@ -36,6 +46,8 @@ class Coordinator {
   void start();
   /// The address it serves ("127.0.0.1:PORT", the port resolved when 0 was asked).
   std::string address() const;
+  /// The web UI's address with its token (http://host:port/#token=...), empty without one.
+  std::string rest_url() const;
   /// Blocks until `shutdown` (another thread, or a signal handler's flag via `stop_flag`).
   void wait(const std::atomic<bool>* stop_flag = nullptr);
   void shutdown();

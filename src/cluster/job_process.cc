@@ -239,12 +239,8 @@ class TaskPart final : public detail::JobHandle,
         rpc::TaskMessage mm;
         for (std::size_t i = 0; i < ms.size() && i < local_.size(); ++i) {
           auto* t = mm.mutable_metrics()->add_tasks();
+          encode_task_metrics(ms[i], t);
           t->set_task(local_[i]);
-          t->set_vertex(ms[i].task_name);
-          t->set_subtask(ms[i].subtask);
-          t->set_records_in(static_cast<int64_t>(ms[i].records_in));
-          t->set_records_out(static_cast<int64_t>(ms[i].records_out));
-          t->set_watermark(ms[i].output_watermark);
           t->set_state("running");
         }
         out_->send(std::move(mm));

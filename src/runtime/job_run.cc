@@ -92,6 +92,31 @@ JobRun::~JobRun() {
     cv_.wait(lock, [&] { return ended_; });
   }
   join_pool();
+  if (registered_) JobRegistry::instance().archive(snapshot());
+}
+
+int64_t JobRun::wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+JobSnapshot JobRun::snapshot() const {
+  JobSnapshot s;
+  s.id = id_;
+  s.name = graph_.job_name;
+  s.max_parallelism = graph_.max_parallelism;
+  s.plan_json = graph_.to_json();
+  s.tasks = metrics();
+  s.task_hosts.assign(s.tasks.size(), "localhost");
+  s.checkpoints = checkpoint_stats();
+  if (coordinator_) s.checkpoint_history = coordinator_->history();
+  s.restarts = restart_count();
+  std::lock_guard lock(mu_);
+  s.start_ms = start_wall_ms_;
+  s.status = status_;
+  s.end_ms = end_wall_ms_;
+  s.timestamps = status_times_;
+  s.exceptions = exceptions_;
+  return s;
 }
 
 void JobRun::build() {
@@ -130,6 +155,7 @@ void JobRun::build() {
       info.rocksdb_memory = config_.state_backend.memory_budget();
     }
     auto task = std::make_unique<Task>(this, pool_.get(), info);
+    task->vertex = pt.vertex;
     for (int n : vx.nodes) {
       const auto& jn = graph_.nodes[static_cast<std::size_t>(n)];
       auto op = jn.logical->factory();
@@ -204,6 +230,22 @@ void JobRun::build() {
     auto ch = std::make_unique<LocalChannel>(config_.channel_capacity_bytes, producer, &ct->gate, pc.gate, &stats_);
     out_end[ci] = ch.get();
     channels_.push_back(std::move(ch));
+  }
+  // What metrics read of each task's input channels: its producer's vertex and subtask.
+  for (auto* t : task_at) {
+    if (t == nullptr) continue;
+    t->channel_view_count = t->channels.size();
+    t->channel_views = std::make_unique<Task::ChannelView[]>(t->channels.size());
+  }
+  for (const auto& pc : plan.channels) {
+    Task* ct = task_at[static_cast<std::size_t>(pc.consumer)];
+    if (!ct) continue;
+    const auto& part = plan.partitions[static_cast<std::size_t>(pc.partition)];
+    const auto& producer = plan.tasks[static_cast<std::size_t>(part.producer)];
+    auto& v = ct->channel_views[static_cast<std::size_t>(pc.gate)];
+    v.input = ct->channels[static_cast<std::size_t>(pc.gate)].input_index;
+    v.upstream_vertex = producer.vertex;
+    v.upstream_subtask = producer.subtask;
   }
   std::vector<std::vector<OutputBase*>> writer_of(graph_.edges.size());
   for (const auto& pp : plan.partitions) {
@@ -393,6 +435,9 @@ void JobRun::start() {
   {
     std::lock_guard lock(mu_);
     status_ = JobStatus::running;
+    start_wall_ms_ = wall_ms();
+    status_times_["CREATED"] = start_wall_ms_;
+    status_times_["RUNNING"] = start_wall_ms_;
   }
   spdlog::debug("job '{}' ({}) starts {} tasks on {} threads", graph_.job_name, id_, tasks_.size(), threads);
   for (auto& t : tasks_) t->notify();
@@ -436,6 +481,10 @@ void JobRun::task_failed(Task* task, const std::string& message, bool recoverabl
       status_ = JobStatus::failing;
       failure_ = message;
       first = true;
+      status_times_["FAILING"] = wall_ms();
+      exceptions_.push_back(ExceptionRecord{wall_ms(), task->info().task_name + " (" + std::to_string(task->info().subtask + 1) + "/" +
+                                                           std::to_string(task->info().parallelism) + ")", message});
+      if (exceptions_.size() > 100) exceptions_.erase(exceptions_.begin());
     }
   }
   if (first) {
@@ -458,6 +507,9 @@ void JobRun::fail(const std::string& message) {
     if (status_ != JobStatus::running) return;
     status_ = JobStatus::failing;
     failure_ = message;
+    status_times_["FAILING"] = wall_ms();
+    exceptions_.push_back(ExceptionRecord{wall_ms(), "", message});
+    if (exceptions_.size() > 100) exceptions_.erase(exceptions_.begin());
   }
   spdlog::error("job '{}' fails: {}", graph_.job_name, message);
   if (placement_ && placement_->failed) placement_->failed(message, true);
@@ -514,6 +566,7 @@ void JobRun::complete() {
         spdlog::warn("job '{}' restarts in {} ms (restart {}) after: {}", graph_.job_name, *delay,
                      restart_strategy_.restarts(), failure_);
         status_ = JobStatus::restarting;
+        status_times_["RESTARTING"] = wall_ms();
         restart_delay = *delay;
       }
     }
@@ -553,6 +606,8 @@ void JobRun::complete() {
       promise_.set_value(JobExecutionResult(id_, graph_.job_name, runtime));
     }
     ended_ = true;
+    end_wall_ms_ = wall_ms();
+    status_times_[weir::to_string(status_)] = end_wall_ms_;
   }
   if (coordinator_) coordinator_->abort_pending("the job ended");
   pool_->stop();
@@ -567,6 +622,8 @@ void JobRun::restart(int64_t delay_ms) {
       status_ = JobStatus::canceled;
       promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' was canceled")));
       ended_ = true;
+      end_wall_ms_ = wall_ms();
+      status_times_[weir::to_string(status_)] = end_wall_ms_;
       pool_->stop();
       cv_.notify_all();
       return;
@@ -594,6 +651,8 @@ void JobRun::restart(int64_t delay_ms) {
     status_ = JobStatus::failed;
     promise_.set_exception(std::make_exception_ptr(JobFailure("Job '" + graph_.job_name + "' could not restart: " + e.what())));
     ended_ = true;
+    end_wall_ms_ = wall_ms();
+    status_times_[weir::to_string(status_)] = end_wall_ms_;
     pool_->stop();
     cv_.notify_all();
     return;
@@ -754,20 +813,37 @@ JobStatus JobRun::status() const {
 std::vector<TaskMetrics> JobRun::metrics() const {
   std::lock_guard lock(tasks_mu_);
   std::vector<TaskMetrics> out;
+  const auto now = std::chrono::steady_clock::now();
   for (const auto& t : tasks_) {
-    out.push_back(TaskMetrics{t->info().task_name, t->info().subtask, t->records_in.load(std::memory_order_relaxed),
-                              t->records_out.load(std::memory_order_relaxed),
-                              t->backpressured.load(std::memory_order_relaxed),
-                              t->input_watermark.load(std::memory_order_relaxed),
-                              t->output_watermark.load(std::memory_order_relaxed),
-                              t->holding_channel.load(std::memory_order_relaxed),
-                              t->state_memory.load(std::memory_order_relaxed),
-                              t->state_memory_peak.load(std::memory_order_relaxed),
-                              t->state_disk.load(std::memory_order_relaxed),
-                              {}});
-    for (const auto& [op, group] : t->metric_groups()) {
-      for (auto& [name, value] : group->values()) out.back().operator_metrics[op + "." + name] = value;
+    TaskMetrics m;
+    m.task_name = t->info().task_name;
+    m.subtask = t->info().subtask;
+    m.vertex = t->vertex;
+    m.records_in = t->records_in.load(std::memory_order_relaxed);
+    m.records_out = t->records_out.load(std::memory_order_relaxed);
+    m.backpressured_count = t->backpressured.load(std::memory_order_relaxed);
+    m.input_watermark = t->input_watermark.load(std::memory_order_relaxed);
+    m.output_watermark = t->output_watermark.load(std::memory_order_relaxed);
+    m.watermark_holding_channel = t->holding_channel.load(std::memory_order_relaxed);
+    m.state_memory_bytes = t->state_memory.load(std::memory_order_relaxed);
+    m.state_memory_peak_bytes = t->state_memory_peak.load(std::memory_order_relaxed);
+    m.state_disk_bytes = t->state_disk.load(std::memory_order_relaxed);
+    m.bytes_in = t->bytes_in.load(std::memory_order_relaxed);
+    m.bytes_out = t->bytes_out.load(std::memory_order_relaxed);
+    m.busy_ns = t->busy_ns.load(std::memory_order_relaxed);
+    m.backpressured_ns = t->backpressured_ns.load(std::memory_order_relaxed);
+    m.lifetime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - t->created).count();
+    for (std::size_t i = 0; i < t->channel_view_count; ++i) {
+      const auto& v = t->channel_views[i];
+      const auto flags = v.flags.load(std::memory_order_relaxed);
+      m.inputs.push_back(InputChannelMetrics{v.input, v.upstream_vertex, v.upstream_subtask,
+                                             v.watermark.load(std::memory_order_relaxed), (flags & 1) != 0,
+                                             (flags & 2) != 0});
     }
+    for (const auto& [op, group] : t->metric_groups()) {
+      for (auto& [name, value] : group->values()) m.operator_metrics[op + "." + name] = value;
+    }
+    out.push_back(std::move(m));
   }
   return out;
 }

@@ -21,6 +21,7 @@
 #include "graph/job_graph.h"
 #include "graph/physical_plan.h"
 #include "runtime/channel.h"
+#include "runtime/job_registry.h"
 #include "runtime/task.h"
 #include "runtime/worker_pool.h"
 #include "weir/runtime/execution.hpp"
@@ -99,8 +100,13 @@ class JobRun {
   std::future<std::string> trigger_savepoint(const std::string& dir, bool stop);
   std::future<std::string> trigger_checkpoint();
   CheckpointStats checkpoint_stats() const;
+  /// The job's state, metrics and history now (the workspace's view).
+  JobSnapshot snapshot() const;
+  /// Lists the job in this process's JobRegistry; its snapshot is archived there when it ends.
+  void set_registered() { registered_ = true; }
 
  private:
+  static int64_t wall_ms();
   void build();
   /// Operators of the job graph as the restore sees them (uid, name, parallelism).
   std::vector<OperatorShape> operator_shapes() const;
@@ -137,6 +143,11 @@ class JobRun {
   ChannelStats stats_;
   std::atomic<int> remaining_{0};
   std::chrono::steady_clock::time_point started_;
+  std::atomic<bool> registered_{false};
+  int64_t start_wall_ms_ = 0;
+  int64_t end_wall_ms_ = -1;                    // guarded by mu_
+  std::map<std::string, int64_t> status_times_;  // guarded by mu_
+  std::vector<ExceptionRecord> exceptions_;      // guarded by mu_
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -39,6 +39,12 @@ void Task::request_cancel() {
 
 void Task::run() {
   state_.store(kRunning, std::memory_order_release);
+  const auto slice_start = std::chrono::steady_clock::now();
+  if (parked_on_output_) {
+    backpressured_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(slice_start - parked_at_).count(),
+                               std::memory_order_relaxed);
+    parked_on_output_ = false;
+  }
   Slice result = Slice::kDone;
   std::string failure;
   bool recoverable = true;
@@ -57,6 +63,11 @@ void Task::run() {
     }
     if (lock != nullptr) lock->unlock();
   }
+  const auto slice_end = std::chrono::steady_clock::now();
+  busy_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(slice_end - slice_start).count(),
+                    std::memory_order_relaxed);
+  if (parked_on_output_) parked_at_ = slice_end;
+  bytes_out.store(pushed_bytes(), std::memory_order_relaxed);
   if (!failure.empty()) {
     state_.store(kDone, std::memory_order_release);
     job_->task_failed(this, failure, recoverable);
@@ -260,6 +271,7 @@ void Task::handle_barrier(int gi, const Event& e, std::vector<InFlightEvent> ove
     if (aligning_ < 0) {
       if (id <= last_barrier_) return;
       aligning_ = id;
+      align_started_ = std::chrono::steady_clock::now();
       aligning_ts_ = e.timestamp;
       aligning_flags_ = e.flags;
       barrier_seen_.assign(channels.size(), 0);
@@ -290,6 +302,7 @@ void Task::handle_barrier(int gi, const Event& e, std::vector<InFlightEvent> ove
   if (aligning_ < 0) {
     if (id <= last_barrier_) return;  // a checkpoint this task already took part in
     aligning_ = id;
+    align_started_ = std::chrono::steady_clock::now();
     aligning_ts_ = e.timestamp;
     aligning_flags_ = e.flags;
     barrier_seen_.assign(channels.size(), 0);
@@ -309,6 +322,9 @@ void Task::check_alignment() {
     if (!channels[i].ended && !barrier_seen_[i]) return;
   }
   const int64_t id = aligning_;
+  last_alignment_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - align_started_).count(),
+                           std::memory_order_relaxed);
+  last_alignment_id_.store(id, std::memory_order_release);
   if (!unaligned_snaps_.empty()) {
     aligning_ = -1;
     recording_.clear();
@@ -463,6 +479,7 @@ Task::Slice Task::run_source_slice() {
     if (!outputs_available()) {
       flush_outputs();
       backpressured.fetch_add(1, std::memory_order_relaxed);
+      parked_on_output_ = true;
       return Slice::kWait;
     }
     std::size_t emitted = 0;
@@ -515,6 +532,7 @@ Task::Slice Task::run_input_slice() {
     if (!outputs_available()) {
       flush_outputs();
       backpressured.fetch_add(1, std::memory_order_relaxed);
+      parked_on_output_ = true;
       return Slice::kWait;
     }
     if (pending_batch_) {
@@ -538,6 +556,7 @@ Task::Slice Task::run_input_slice() {
         fault_point("task.process");
         if (!recording_.empty() && recording_[static_cast<std::size_t>(gi)]) record_inflight(gi, event);
         records_in.fetch_add(event.batch->size(), std::memory_order_relaxed);
+        bytes_in.fetch_add(event.batch->bytes(), std::memory_order_relaxed);
         output_full_ = false;
         pending_pos_ = ch.consumer->consume(*event.batch, 0, &output_full_);
         if (pending_pos_ < event.batch->size()) {
@@ -583,12 +602,22 @@ void Task::handle_watermark(int gi, int64_t wm) {
   auto& ch = channels[static_cast<std::size_t>(gi)];
   ch.watermark = std::max(ch.watermark, wm);
   ch.idle = false;  // a watermark means the channel is active
+  publish_channel(gi);
   update_input(ch.input_index);
+}
+
+void Task::publish_channel(int gi) {
+  if (static_cast<std::size_t>(gi) >= channel_view_count) return;
+  const auto& ch = channels[static_cast<std::size_t>(gi)];
+  auto& v = channel_views[static_cast<std::size_t>(gi)];
+  v.watermark.store(ch.watermark, std::memory_order_relaxed);
+  v.flags.store(static_cast<uint8_t>((ch.idle ? 1 : 0) | (ch.ended ? 2 : 0)), std::memory_order_relaxed);
 }
 
 void Task::handle_watermark_status(int gi, bool idle) {
   auto& ch = channels[static_cast<std::size_t>(gi)];
   ch.idle = idle;
+  publish_channel(gi);
   update_input(ch.input_index);
 }
 
@@ -629,6 +658,7 @@ void Task::handle_end_of_channel(int gi) {
   auto& ch = channels[static_cast<std::size_t>(gi)];
   if (ch.ended) return;
   ch.ended = true;
+  publish_channel(gi);
   const int input = ch.input_index;
   if (--open_channels_[static_cast<std::size_t>(input)] == 0) {
     operators.front()->end_input(input);

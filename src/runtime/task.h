@@ -130,6 +130,9 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   /// `stop`: it was the savepoint of a stop-with-savepoint.
   void post_checkpoint_complete(int64_t id, bool release, bool stop = false) override;
   void post_checkpoint_aborted(int64_t id) override;
+  int64_t alignment_ns(int64_t id) const override {
+    return last_alignment_id_.load(std::memory_order_acquire) == id ? last_alignment_ns_.load(std::memory_order_relaxed) : 0;
+  }
 
   const TaskInfo& info() const { return info_; }
 
@@ -177,6 +180,23 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   std::atomic<int64_t> input_watermark{std::numeric_limits<int64_t>::min()};
   std::atomic<int64_t> output_watermark{std::numeric_limits<int64_t>::min()};
   std::atomic<int> holding_channel{-1};
+  int vertex = -1;  ///< the task's vertex in the job graph
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> bytes_out{0};  ///< updated at the end of each slice
+  std::atomic<int64_t> busy_ns{0};
+  std::atomic<int64_t> backpressured_ns{0};
+  const std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
+  /// What other threads read of each input channel (metrics, the watermark view); made by the
+  /// JobRun once `channels` is complete, before the task first runs.
+  struct ChannelView {
+    std::atomic<int64_t> watermark{std::numeric_limits<int64_t>::min()};
+    std::atomic<uint8_t> flags{0};  ///< 1: idle, 2: ended
+    int input = 0;
+    int upstream_vertex = -1;
+    int upstream_subtask = -1;
+  };
+  std::unique_ptr<ChannelView[]> channel_views;
+  std::size_t channel_view_count = 0;
   std::atomic<uint64_t> state_memory{0};
   std::atomic<uint64_t> state_memory_peak{0};
   std::atomic<uint64_t> state_disk{0};
@@ -253,6 +273,9 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   // Barrier alignment (task thread only).
   int64_t aligning_ = -1;         ///< checkpoint being aligned, -1: none
   int64_t aligning_ts_ = 0;
+  std::chrono::steady_clock::time_point align_started_{};
+  std::atomic<int64_t> last_alignment_ns_{0};
+  std::atomic<int64_t> last_alignment_id_{-1};
   uint8_t aligning_flags_ = 0;
   int64_t last_barrier_ = 0;      ///< newest checkpoint id seen
   std::vector<char> barrier_seen_;  ///< per gate channel
@@ -265,6 +288,9 @@ class Task final : public ProcessingTimeService, public checkpoint::TaskGateway 
   bool waiting_final_ = false;    ///< finished; waiting for the checkpoint with the final state
   bool released_ = false;         ///< that checkpoint completed
   bool suspended_ = false;        ///< a source stopped by stop-with-savepoint
+  bool parked_on_output_ = false; ///< the last slice ended because an output was full
+  std::chrono::steady_clock::time_point parked_at_{};
+  void publish_channel(int gate_index);
   uint32_t slices_ = 0;
   void sample_state_size();
 

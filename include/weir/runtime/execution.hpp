@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "weir/runtime/checkpoint_config.hpp"
 #include "weir/runtime/restart.hpp"
@@ -96,6 +97,16 @@ class JobExecutionResult {
   std::chrono::milliseconds runtime_{0};
 };
 
+/// One input channel of a subtask (the watermark view: which input holds event time back).
+struct InputChannelMetrics {
+  int input = 0;             ///< which input of the head operator (1: the second of a two-input one)
+  int upstream_vertex = -1;  ///< the job-graph vertex of the producer
+  int upstream_subtask = -1;
+  int64_t watermark = std::numeric_limits<int64_t>::min();
+  bool idle = false;
+  bool ended = false;
+};
+
 /// Counters of one subtask (read while the job runs; each value is exact, the set is not a
 /// consistent snapshot).
 struct TaskMetrics {
@@ -117,6 +128,17 @@ struct TaskMetrics {
   /// The metrics of the task's operators (`MetricGroup`), as "<operator name>.<metric>":
   /// connectors' per-partition records, bytes and lag, bad-record counts, user counters.
   std::map<std::string, int64_t> operator_metrics;
+  int vertex = -1;           ///< index of the task's vertex in the job graph
+  uint64_t bytes_in = 0;     ///< bytes of the batches consumed from channels (as buffered)
+  uint64_t bytes_out = 0;    ///< bytes of the batches sent to channels
+  /// Time since the task started, and the parts of it the task was busy (running a slice) and
+  /// backpressured (parked because an output was full); the rest it was idle. As Flink's
+  /// busyTimeMsPerSecond / backPressuredTimeMsPerSecond, once divided by the time between reads.
+  int64_t lifetime_ns = 0;
+  int64_t busy_ns = 0;
+  int64_t backpressured_ns = 0;
+  /// The task's input channels in gate order (empty for a source).
+  std::vector<InputChannelMetrics> inputs;
 };
 
 }  // namespace weir

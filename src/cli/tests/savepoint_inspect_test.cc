@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "weir/weir.hpp"
 
@@ -421,6 +422,55 @@ TEST(SavepointInspectFormat, ListsAndVerifiesRocksDbFilesAndEscapesNames) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find(shared + "/000012.sst' is missing"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("      kv file 000012.sst 21 B  BAD\n"), std::string::npos) << r.out;
+}
+
+// Names with quotes, backslashes, newlines, control characters and non-ASCII text (and bytes that
+// are not UTF-8) still make valid JSON, which gives the names back.
+TEST(SavepointInspectFormat, JsonOfAnyNameIsValidAndGivesTheNameBack) {
+  namespace cp = weir::checkpoint;
+  TempDir tmp;
+  const std::string dir = tmp.sub("sp");
+  cp::make_dirs(dir);
+  const std::string state = "state bytes";
+  cp::write_file_atomic(dir + "/op0-0.state", state);
+  const std::string job = "job \"quoted\" back\\slash\nnew line\ttab \x01\x1f\x7f Zürich — 東京 🚀";
+  const std::string op_name = "op {\"a\": [1]}\r\n\\u0041";
+  const std::string uid = "uid \"\\ ü";
+  const std::string state_name = "sum \"ß\"\n";
+  cp::Metadata meta;
+  meta.checkpoint_id = 4;
+  meta.savepoint = true;
+  meta.timestamp = 1795572158184;
+  meta.job_name = job + " \xff\xfe";  // not UTF-8: replaced
+  meta.backend = "heap";
+  cp::SubtaskMeta st;
+  st.subtask = 0;
+  st.first_key_group = 0;
+  st.last_key_group = 127;
+  st.file = cp::FileRef{"op0-0.state", state.size(), cp::checksum(state)};
+  st.state_names = {state_name};
+  st.state_types = {{weir::runtime::StateScope::keyed, state_name, "ValueState<int64>", 1},
+                    {weir::runtime::StateScope::key, "", "string", 1}};
+  meta.operators.push_back(cp::OperatorMeta{uid, op_name, 1, 128, {st}});
+  cp::write_metadata(dir, meta);
+
+  const CliRun r = run_weir("savepoint inspect --json " + quote(dir), tmp);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  nlohmann::json j;
+  ASSERT_NO_THROW(j = nlohmann::json::parse(r.out)) << r.out;
+  EXPECT_EQ(j["job"].get<std::string>(), job + " \xEF\xBF\xBD\xEF\xBF\xBD");  // U+FFFD each
+  EXPECT_EQ(j["kind"], "savepoint");
+  EXPECT_EQ(j["verify"], "ok");
+  ASSERT_EQ(j["operators"].size(), 1u);
+  const auto& op = j["operators"][0];
+  EXPECT_EQ(op["uid"].get<std::string>(), uid);
+  EXPECT_EQ(op["name"].get<std::string>(), op_name);
+  EXPECT_EQ(op["state_names"], nlohmann::json::array({state_name}));
+  EXPECT_EQ(op["state_types"][1]["name"].get<std::string>(), state_name);
+  EXPECT_EQ(op["subtasks"][0]["state_names"][0].get<std::string>(), state_name);
+  EXPECT_EQ(op["subtasks"][0]["file"]["ok"], true);
+  // One line: every newline inside a name is escaped.
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
 }
 
 }  // namespace
