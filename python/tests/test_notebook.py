@@ -136,6 +136,34 @@ def test_display_refuses_a_cluster_with_the_reason(monkeypatch):
     assert "WEIR_COORDINATOR" not in os.environ
 
 
+def _has_workspace():
+    try:
+        import weir.workspace  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+@pytest.mark.skipif(not _has_workspace(), reason="weir.workspace is not in this build")
+def test_jobs_are_listed_by_the_web_ui():
+    import urllib.request
+    server = weir.notebook.configure(ui="127.0.0.1:0")
+    try:
+        assert server is weir.notebook.ui_server() and server.address.startswith("127.0.0.1:")
+        env = StreamExecutionEnvironment.get_execution_environment()
+        live = weir.notebook.display(env.from_collection(list(range(5))), job_name="listed by the UI")
+        assert live.wait(60) == "FINISHED"
+        assert 'href="%s"' % server.url in live.html()
+        with urllib.request.urlopen("http://%s/jobs/overview" % server.address, timeout=10) as r:
+            jobs = json.load(r)["jobs"]
+        mine = [j for j in jobs if j["name"] == "listed by the UI"]
+        assert [j["jid"] for j in mine] == [str(live.job_client.get_job_id())]
+        assert mine[0]["state"] == "FINISHED"
+    finally:
+        weir.notebook.stop_ui()
+    assert weir.notebook.ui_server() is None
+
+
 def test_render_rows_of_every_shape():
     assert _render.columns_of(Row(page="/a", n=1)) == ["page", "n"]
     assert _render.columns_of(Row("/a", 1)) == ["c0", "c1"]
@@ -237,7 +265,10 @@ def test_small_notebook(tmp_path, monkeypatch):
     monkeypatch.delenv("WEIR_COORDINATOR", raising=False)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in SMALL]
-    nb = execute_notebook(nb, str(tmp_path))
+    ui = _has_workspace()  # %load_ext starts the web UI when WEIR_NOTEBOOK_UI is set
+    nb = execute_notebook(nb, str(tmp_path), extra_env={"WEIR_NOTEBOOK_UI": "127.0.0.1:0"} if ui else None)
+    if ui:
+        assert stream_text(nb.cells[0]).startswith("Weir web UI: http://127.0.0.1:")
     assert len(widget_views(nb.cells[1])) == 1
     lines = stream_text(nb.cells[2]).splitlines()
     assert lines[0] == "FINISHED"

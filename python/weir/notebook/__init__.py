@@ -22,8 +22,8 @@ from weir.datastream.data_stream import DataStream, KeyedStream
 from weir.datastream.functions import MapFunction
 from weir.notebook import _render
 
-__all__ = ["configure", "display", "replay", "LiveDisplay", "ui_server", "load_ipython_extension",
-           "unload_ipython_extension"]
+__all__ = ["configure", "display", "replay", "LiveDisplay", "start_ui", "stop_ui", "ui_server",
+           "load_ipython_extension", "unload_ipython_extension"]
 
 _ui = None  # the web UI server this kernel started (weir.workspace), if any
 _job_numbers = itertools.count(1)
@@ -60,6 +60,14 @@ def start_ui(bind="127.0.0.1:0", token=None):
         return None
     _ui = workspace.serve(bind=bind, token=token)
     return _ui
+
+
+def stop_ui():
+    """Stops the web UI this kernel started, if any."""
+    global _ui
+    server, _ui = _ui, None
+    if server is not None:
+        server.stop()
 
 
 def ui_server():

@@ -157,7 +157,7 @@ def format_watermark(ms):
         return "end of input"
     try:
         t = datetime.datetime.fromtimestamp(ms / 1000.0, tz=datetime.timezone.utc)
-        return "%d (%s UTC)" % (ms, t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
+        return t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
     except (OverflowError, OSError, ValueError):
         return str(ms)
 
@@ -169,7 +169,7 @@ def status_html(state, rows, in_rate, out_rate, watermark, ui_url=None, error=No
              " &middot; %d rows" % rows,
              " &middot; in %.1f rec/s" % in_rate,
              " &middot; out %.1f rec/s" % out_rate,
-             " &middot; watermark %s" % html.escape(format_watermark(watermark))]
+             ' &middot; watermark <span title="%s">%s</span>' % (watermark, html.escape(format_watermark(watermark)))]
     if ui_url:
         parts.append(' &middot; <a href="%s" target="_blank">web UI</a>' % html.escape(ui_url, quote=True))
     if error:
