@@ -66,6 +66,8 @@ async function main() {
     await page.locator('.weir-live').first().scrollIntoViewIfNeeded();
     await page.screenshot({ path: process.env.SCREENSHOT, fullPage: false });
     seen.states.push((await page.locator('.weir-live-state').first().innerText()).trim());
+    const link = page.locator('.weir-live-status a');
+    seen.ui_link = (await link.count()) ? await link.first().getAttribute('href') : '';
     // Then the job ends by itself (bounded): the view says so.
     await page.locator('.weir-live-state', { hasText: 'FINISHED' }).first().waitFor({ timeout: 120000 });
     seen.states.push((await page.locator('.weir-live-state').first().innerText()).trim());

@@ -35,6 +35,14 @@ def _playwright_core():
     return None
 
 
+def _has_workspace():
+    try:
+        import weir.workspace  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
 def _has_lab():
     import importlib.util
     return importlib.util.find_spec("jupyterlab") is not None
@@ -122,6 +130,7 @@ def test_clicks_notebook_updates_live_in_jupyterlab(tmp_path):
         "JUPYTERLAB_SETTINGS_DIR": str(jupyter / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(jupyter / "workspaces"),
         "CLICKS_SPEED": "3",  # about 20 s of clicks: long enough to watch
+        "WEIR_NOTEBOOK_UI": "127.0.0.1:0",  # the web UI in the kernel: the view links to it
         "LAB_TOKEN": uuid.uuid4().hex,
     })
     out_dir = _output_dir()
@@ -151,6 +160,8 @@ def test_clicks_notebook_updates_live_in_jupyterlab(tmp_path):
     assert all(int(l[2]) > 0 for l in lines)
     assert seen["bars"] == 5
     assert seen["checked"]
+    if _has_workspace():
+        assert seen["ui_link"].startswith("http://127.0.0.1:"), seen["ui_link"]
     assert os.path.getsize(shot) > 10000
     docs = os.path.join(REPO, "docs", "images", "notebook-live.png")
     if os.environ.get("WEIR_UPDATE_DOCS_IMAGES") == "1" or not os.path.exists(docs):
