@@ -45,7 +45,7 @@ def test_replay_windows_fire_as_it_plays(env):
     recs = _records(60, step_ms=500)  # 30 s of event time
     shuffled = list(recs)
     random.Random(1).shuffle(shuffled)  # replay sorts by timestamp
-    s = weir.notebook.replay(env, shuffled, timestamp=lambda r: r[1], speed=15)  # about 2 s
+    s = weir.notebook.replay(env, shuffled, timestamp=lambda r: r[1], speed=10)  # about 3 s
     counts = s.map(lambda r: (r[0], 1)).key_by(lambda r: r[0]) \
         .window(TumblingEventTimeWindows.of(Time.seconds(5))) \
         .reduce(lambda a, b: (a[0], a[1] + b[1]), window_function=End())
@@ -87,9 +87,9 @@ def test_replay_refuses_bad_arguments():
 def test_keyed_rows_update_in_place_and_stop():
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(2)
-    # 200 s of event time at 1x: runs until stopped.
+    # 200 s of event time at 4x: runs until stopped.
     recs = [("k%d" % (i % 4), i) for i in range(200)]
-    s = weir.notebook.replay(env, recs, timestamp=lambda r: r[1] * 1000, speed=1)
+    s = weir.notebook.replay(env, recs, timestamp=lambda r: r[1] * 1000, speed=4)
     live = weir.notebook.display(s.key_by(lambda r: r[0]).reduce(lambda a, b: (a[0], a[1] + b[1])))
     deadline = time.time() + 60
     while len(live.latest) < 4:
