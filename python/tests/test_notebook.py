@@ -76,6 +76,20 @@ def test_replay_orders_and_paces():
     assert live.columns == ["v", "ts"]
 
 
+def test_keeps_the_last_rows_only():
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(1)
+    live = weir.notebook.display(env.from_collection(list(range(5000))), keep=1000, chart_points=100, max_rows=5)
+    assert live.wait(60) == "FINISHED"
+    assert live.received == 5000
+    assert 1000 <= len(live.rows) <= 1250 and live.rows[-1] == 4999
+    assert live.rows == list(range(5000 - len(live.rows), 5000))
+    assert live.table_rows() == [[4999], [4998], [4997], [4996], [4995]]
+    assert "last 5 of 5000" in live.html()
+    with pytest.raises(ValueError, match="keep"):
+        weir.notebook.display(env.from_collection([1]), keep=10)
+
+
 def test_replay_refuses_bad_arguments():
     env = StreamExecutionEnvironment.get_execution_environment()
     with pytest.raises(ValueError, match="speed"):

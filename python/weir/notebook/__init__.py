@@ -125,18 +125,22 @@ def _sorted_keys(keys):
 class LiveDisplay(object):
     """A job started by :func:`display` and its live view.
 
-    ``rows``: every record received so far, in arrival order. ``latest``: in keyed mode, the
+    ``rows``: the records received so far, in arrival order (the last ``keep`` of them;
+    ``received`` counts them all). ``latest``: in keyed mode, the
     latest row of each key. ``job_client``: the job's JobClient. ``state``: RUNNING, FINISHED,
     CANCELED or FAILED. ``view``: the widget (None outside IPython)."""
 
     def __init__(self, stream, max_rows=20, key=None, columns=None, chart=True, chart_points=120,
-                 refresh=0.5, job_name=None, show=True):
+                 refresh=0.5, job_name=None, keep=100000, show=True):
         if not isinstance(stream, DataStream):
             raise TypeError("display: expected a DataStream, not %r" % (stream,))
         if not isinstance(max_rows, int) or max_rows < 1:
             raise ValueError("display: max_rows must be a positive int, not %r" % (max_rows,))
         if not (isinstance(refresh, (int, float)) and refresh > 0):
             raise ValueError("display: refresh must be a positive number of seconds, not %r" % (refresh,))
+        if keep is not None and (not isinstance(keep, int) or keep < max(max_rows, chart_points)):
+            raise ValueError("display: keep must be None or an int of at least max_rows and chart_points, not %r"
+                             % (keep,))
         refusal = _cluster_refusal()
         if refusal:
             raise RuntimeError(refusal)
@@ -147,6 +151,8 @@ class LiveDisplay(object):
         self._key_option = key
         self._columns_option = list(columns) if columns else None
         self.rows = []
+        self.received = 0
+        self._keep = keep
         self.latest = {}
         self.columns = None
         self.state = "CREATED"
@@ -193,7 +199,7 @@ class LiveDisplay(object):
         (FINISHED or CANCELED). Raises the job's failure (JobExecutionException) when it failed,
         TimeoutError when it still runs after `timeout` seconds."""
         if not self._ended.wait(timeout):
-            raise TimeoutError("%s still runs after %s s (%d rows so far)" % (self.job_name, timeout, len(self.rows)))
+            raise TimeoutError("%s still runs after %s s (%d rows so far)" % (self.job_name, timeout, self.received))
         if self._exception is not None:
             raise self._exception
         return self.state
@@ -215,7 +221,7 @@ class LiveDisplay(object):
         p.text(repr(self))
 
     def __repr__(self):
-        return "<LiveDisplay %r %s, %d rows>" % (self.job_name, self.state, len(self.rows))
+        return "<LiveDisplay %r %s, %d rows>" % (self.job_name, self.state, self.received)
 
     # ---- collection ------------------------------------------------------------------------------
 
@@ -225,6 +231,9 @@ class LiveDisplay(object):
                 self.columns = _render.columns_of(row, self._columns_option)
                 self._key_fn = _key_function(self._key_option, row)
             self.rows.append(row)
+            self.received += 1
+            if self._keep is not None and len(self.rows) > self._keep + self._keep // 4:
+                del self.rows[:len(self.rows) - self._keep]  # the oldest go, a batch at a time
             if self._key_fn is not None:
                 k = self._key_fn(row)
                 try:
@@ -307,7 +316,7 @@ class LiveDisplay(object):
         now = time.monotonic()
         t0, in0, out0 = last
         dt = now - t0
-        out_total = len(self.rows)
+        out_total = self.received
         if dt > 0:
             self._in_rate = max(0.0, (source_out - in0) / dt)
             self._out_rate = max(0.0, (out_total - out0) / dt)
@@ -351,9 +360,10 @@ class LiveDisplay(object):
             rows = self._table_rows_locked()
             chart = self._chart_locked()
             columns = list(self.columns or [])
-            count = len(self.rows)
+            count = self.received
+            shown = min(self.max_rows, len(self.rows))
         caption = ("latest row per key (%d keys)" % len(self.latest)) if self._key_fn is not None else \
-            "newest first (last %d of %d)" % (min(self.max_rows, count), count)
+            "newest first (last %d of %d)" % (shown, count)
         status = _render.status_html(self.state, count, self._in_rate, self._out_rate, self._watermark,
                                      _ui_url(), self.error)
         table = _render.table_html(columns, rows, caption) if columns else \
@@ -412,19 +422,19 @@ class LiveDisplay(object):
 
 
 def display(stream, max_rows=20, key=None, columns=None, chart=True, chart_points=120, refresh=0.5,
-            job_name=None):
+            job_name=None, keep=100000):
     """Runs the stream's job in the background of the kernel and shows its records live.
 
     ``max_rows``: rows in the table. ``key``: None shows ``(key, value)`` pairs one row per key,
     other rows newest first; a column index or name, or a function of the row, keys the rows;
     False always shows newest first. ``columns``: column names (default: a Row's or dict's field
     names, else c0, c1, ...). ``chart``: a chart of numeric columns (bars per key, or lines over
-    the last ``chart_points`` rows). ``refresh``: seconds between updates. Returns a
-    :class:`LiveDisplay`."""
+    the last ``chart_points`` rows). ``refresh``: seconds between updates. ``keep``: rows kept
+    in ``.rows`` (the oldest go; None keeps all). Returns a :class:`LiveDisplay`."""
     if isinstance(stream, KeyedStream):
         stream = stream._as_stream()
     return LiveDisplay(stream, max_rows=max_rows, key=key, columns=columns, chart=chart,
-                       chart_points=chart_points, refresh=refresh, job_name=job_name)
+                       chart_points=chart_points, refresh=refresh, job_name=job_name, keep=keep)
 
 
 # ---- event-time replay -----------------------------------------------------------------------
