@@ -136,6 +136,20 @@ def test_failure_is_shown_and_raised():
     assert "bad click 5" in live.html()
 
 
+def test_a_bad_key_column_fails_the_view_and_cancels_the_job():
+    env = StreamExecutionEnvironment.get_execution_environment()
+    s = weir.notebook.replay(env, [Row(page="/a", ts=i * 1000) for i in range(100)], timestamp=lambda r: r.ts, speed=1)
+    live = weir.notebook.display(s, key="pages")
+    with pytest.raises(ValueError, match="no column 'pages'"):
+        live.wait(60)
+    assert live.state == "FAILED"
+    deadline = time.time() + 60
+    while not live.job_client._j.done():  # canceled, not left running for 100 s
+        assert time.time() < deadline
+        time.sleep(0.02)
+    assert live.job_client.get_job_status().result() == "CANCELED"
+
+
 def test_display_refuses_a_cluster_with_the_reason(monkeypatch):
     monkeypatch.delenv("WEIR_COORDINATOR", raising=False)
     env = StreamExecutionEnvironment.get_execution_environment()

@@ -176,7 +176,11 @@ class LiveDisplay(object):
         self.job_client = env.execute_async(self.job_name)
         self.state = "RUNNING"
         if show:
-            self._make_view()
+            try:
+                self._make_view()
+            except BaseException:
+                self.job_client.cancel()  # no view, no job left running unseen
+                raise
         self._thread = threading.Thread(target=self._run, name="weir-live-" + self.job_name, daemon=True)
         self._thread.start()
 
@@ -267,10 +271,14 @@ class LiveDisplay(object):
                     self._update_view()
                     last_render = now
             self._finish()
-        except BaseException as e:  # the view must show what stopped it
+        except BaseException as e:  # the view must show what stopped it (a key function that failed)
             self.state = "FAILED"
             self.error = "%s: %s" % (type(e).__name__, e)
             self._exception = e
+            try:
+                self.job_client.cancel()  # nothing collects its rows any more
+            except Exception:
+                pass  # it ended by itself meanwhile
         finally:
             try:
                 self._update_view()
