@@ -2,6 +2,8 @@
 #include <memory>
 #include <string>
 
+#include <nanobind/stl/unique_ptr.h>
+
 #include "bindings.h"
 #include "rest/server.h"
 
