@@ -134,6 +134,19 @@ JOB = textwrap.dedent("""
 needs_bin = pytest.mark.skipif(not os.environ.get("WEIR_BIN"), reason="needs the weir binary (WEIR_BIN)")
 
 
+def ui_url(log, proc, seconds=60):
+    """The address a process prints as "Weir UI: <url>" in its log file (its stderr)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        for line in log.read_text().splitlines():
+            if line.startswith("Weir UI: "):
+                return line.split(" ", 2)[2].strip()
+        if proc.poll() is not None:
+            return None
+        time.sleep(0.05)
+    return None
+
+
 def env_for_jobs():
     env = dict(os.environ)
     env["WEIR_PYTHON"] = sys.executable
@@ -145,15 +158,12 @@ def test_weir_run_ui_serves_the_running_job(tmp_path):
     job = tmp_path / "job.py"
     job.write_text(JOB)
     out = tmp_path / "out.txt"
+    err = tmp_path / "stderr.txt"
     proc = subprocess.Popen([os.environ["WEIR_BIN"], "run", "--ui", "127.0.0.1:0", str(job), "1500", str(out)],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env_for_jobs())
+                            stderr=open(err, "w"), stdout=subprocess.DEVNULL, env=env_for_jobs())
     try:
-        url = None
-        for line in proc.stderr:
-            if line.startswith("Weir UI: "):
-                url = line.split(" ", 2)[2].strip()
-                break
-        assert url and url.startswith("http://127.0.0.1:"), url
+        url = ui_url(err, proc)
+        assert url and url.startswith("http://127.0.0.1:"), err.read_text()
         base = url.split("/#")[0]
         jobs = eventually(lambda: call(base, "/jobs/overview")[1]["jobs"])
         assert jobs[0]["name"] == "workspace cli job"
@@ -172,18 +182,15 @@ def test_weir_run_ui_serves_the_running_job(tmp_path):
 def test_a_program_uploaded_to_the_coordinator_runs_on_the_cluster(tmp_path):
     token = uuid.uuid4().hex
     procs = []
+    err = tmp_path / "coordinator.log"
     coord = subprocess.Popen([os.environ["WEIR_BIN"], "coordinator", "--bind", "127.0.0.1:0", "--rest", "127.0.0.1:0",
                               "--rest-token", token, "--web-upload-dir", str(tmp_path / "uploads")],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for_jobs())
+                             stdout=subprocess.PIPE, stderr=open(err, "w"), text=True, env=env_for_jobs())
     procs.append(coord)
     try:
         address = coord.stdout.readline().strip()
-        url = None
-        for line in coord.stderr:
-            if line.startswith("Weir UI: "):
-                url = line.split(" ", 2)[2].strip()
-                break
-        assert url and url.endswith("#token=" + token), url
+        url = ui_url(err, coord)
+        assert url and url.endswith("#token=" + token), err.read_text()
         base = url.split("/#")[0]
         log = open(tmp_path / "worker.log", "w")
         procs.append(subprocess.Popen([os.environ["WEIR_BIN"], "worker", "--coordinator", address, "--slots", "2",

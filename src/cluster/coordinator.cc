@@ -1157,8 +1157,10 @@ class ClusterBackend final : public rest::Backend {
     for (std::size_t i = 0; i < job.tasks.size(); ++i) {
       const auto& t = job.tasks[i];
       auto m = decode_task_metrics(t);
-      if (m.vertex < 0) {
-        // Not reported yet: place it by name.
+      if (t.lifetime_ns() == 0) {
+        // Not reported yet (proto3 reads an absent vertex index as 0): place it by name.
+        m.vertex = -1;
+        m.input_watermark = m.output_watermark = std::numeric_limits<int64_t>::min();
         for (int v = 0; v < job.spec.vertices_size(); ++v) {
           if (job.spec.vertices(v).name() == t.vertex()) m.vertex = v;
         }

@@ -58,13 +58,18 @@ def start(args, tmp_path):
     job.write_text(JOB)
     env = dict(os.environ)
     env["WEIR_PYTHON"] = sys.executable
-    proc = subprocess.Popen([os.environ["WEIR_BIN"], "run"] + args + [str(job)], stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True, env=env)
-    for line in proc.stderr:
-        if line.startswith("Weir UI: "):
-            return proc, line.split(" ", 2)[2].strip()
+    err = tmp_path / "stderr.txt"
+    proc = subprocess.Popen([os.environ["WEIR_BIN"], "run"] + args + [str(job)], stderr=open(err, "w"),
+                            stdout=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        for line in err.read_text().splitlines():
+            if line.startswith("Weir UI: "):
+                return proc, line.split(" ", 2)[2].strip()
+        time.sleep(0.05)
+    proc.kill()
     proc.wait()
-    pytest.fail("weir run --ui printed no address")
+    pytest.fail("weir run --ui printed no address: " + err.read_text())
 
 
 def free_port():
