@@ -187,6 +187,7 @@ void bind_env(nb::module_& m) {
           d["bytes_out"] = t.bytes_out;
           d["subtask"] = t.subtask;
           d["task_name"] = t.task_name;
+          d["is_source"] = t.inputs.empty();  // no input channels: records_out are its own
           // No watermark yet: None (the engine's Long.MIN_VALUE).
           const auto wm = [](int64_t w) -> nb::object {
             return w == std::numeric_limits<int64_t>::min() ? nb::none() : nb::cast(w);

@@ -311,7 +311,8 @@ class LiveDisplay(object):
         marks = []
         sink_marks = []
         for task, m in metrics.items():
-            source_out += int(m.get("records_out", 0) or 0)
+            if m.get("is_source", True):  # other tasks' records_out are what they send on
+                source_out += int(m.get("records_out", 0) or 0)
             wm = m.get("input_watermark")
             if wm is not None:
                 marks.append(wm)
