@@ -150,14 +150,14 @@ def test_a_bad_key_column_fails_the_view_and_cancels_the_job():
     assert live.job_client.get_job_status().result() == "CANCELED"
 
 
-def test_display_refuses_a_cluster_with_the_reason(monkeypatch):
+def test_display_refuses_a_cluster_for_an_environment_made_before_configure(monkeypatch):
     monkeypatch.delenv("WEIR_COORDINATOR", raising=False)
     env = StreamExecutionEnvironment.get_execution_environment()
     s = env.from_collection([1, 2])
     weir.notebook.configure(coordinator="127.0.0.1:1")
     try:
         assert os.environ["WEIR_COORDINATOR"] == "127.0.0.1:1"
-        with pytest.raises(RuntimeError, match="WEIR_SUBMIT_FILES"):
+        with pytest.raises(RuntimeError, match="made before weir.notebook.configure"):
             weir.notebook.display(s)
     finally:
         weir.notebook.configure(coordinator="")

@@ -218,7 +218,8 @@ class RemoteJob final : public detail::JobHandle {
   std::shared_future<JobExecutionResult> result_future() const override { return future_; }
   std::vector<TaskMetrics> metrics() const override {
     std::vector<TaskMetrics> out;
-    for (const auto& t : client_->get(id_).tasks()) out.push_back(decode_task_metrics(t));
+    const auto info = client_->get(id_);  // kept: a range over a temporary's member would dangle
+    for (const auto& t : info.tasks()) out.push_back(decode_task_metrics(t));
     return out;
   }
   int restart_count() const override { return client_->get(id_).restarts(); }

@@ -31,19 +31,29 @@ _job_numbers = itertools.count(1)
 
 # ---- configuration ---------------------------------------------------------------------------
 
-def configure(coordinator=None, ui=None):
+def configure(coordinator=None, ui=None, callback_host=None):
     """Settings of this kernel's jobs.
 
-    ``coordinator="HOST:PORT"`` sets ``WEIR_COORDINATOR`` so that ``execute_async()`` submits
-    jobs to that cluster (``coordinator=""`` goes back to running them in the kernel).
-    ``ui="127.0.0.1:0"`` starts the web UI (``weir.workspace.serve``) in the kernel, which lists
-    every job the kernel starts; returns the server (None when ``weir.workspace`` is not in this
-    build)."""
+    ``coordinator="HOST:PORT"`` sends the jobs of environments made from now on to that cluster
+    (``WEIR_COORDINATOR``; ``coordinator=""`` goes back to running them in the kernel): the
+    pipeline's calls are recorded and replayed in the cluster's processes (see
+    ``weir.notebook._cluster``), and a live view's rows come back to the kernel over TCP, to
+    ``callback_host`` (default 127.0.0.1: a cluster on this machine; give an address the workers
+    reach otherwise). ``ui="127.0.0.1:0"`` starts the web UI (``weir.workspace.serve``) in the
+    kernel, which lists every job the kernel runs itself (a cluster's jobs are in the
+    coordinator's UI: ``weir coordinator --rest``); returns the server (None when
+    ``weir.workspace`` is not in this build)."""
+    global _callback_host
+    if callback_host is not None:
+        _callback_host = str(callback_host)
     if coordinator is not None:
+        from weir.notebook import _cluster
         if coordinator:
             os.environ["WEIR_COORDINATOR"] = str(coordinator)
+            _cluster.enable()
         else:
             os.environ.pop("WEIR_COORDINATOR", None)
+            _cluster.disable()
     if ui is not None:
         return start_ui(ui)
     return _ui
@@ -79,16 +89,21 @@ def _ui_url():
     return getattr(_ui, "url", None) if _ui is not None else None
 
 
-def _cluster_refusal():
-    """Why a live display cannot run on the configured cluster, or None when jobs run here."""
+_callback_host = "127.0.0.1"
+
+
+def _cluster_refusal(stream):
+    """Why a live display of ``stream`` cannot run on the configured cluster (None: it can, or
+    jobs run here)."""
     coordinator = os.environ.get("WEIR_COORDINATOR")
     if not coordinator:
         return None
-    return ("display(): WEIR_COORDINATOR=%s sends jobs to a cluster, but a cluster job is run by its "
-            "program's file (WEIR_SUBMIT_FILES, shipped to and re-run by every worker), which a "
-            "notebook kernel does not have, and its sinks run in the workers' processes, so the rows "
-            "could not reach this kernel. Run the job here (configure(coordinator='')), or submit a "
-            "script with `weir submit` and follow it in the web UI." % coordinator)
+    from weir.notebook import _cluster
+    if not _cluster.is_recorded(stream.get_execution_environment()):
+        return ("display(): jobs go to the cluster at %s, but this stream's environment was made before "
+                "weir.notebook.configure(coordinator=...): make the environment and the pipeline after it, so "
+                "that the cluster's processes can rebuild them" % coordinator)
+    return None
 
 
 # ---- the live view ---------------------------------------------------------------------------
@@ -141,7 +156,7 @@ class LiveDisplay(object):
         if keep is not None and (not isinstance(keep, int) or keep < max(max_rows, chart_points)):
             raise ValueError("display: keep must be None or an int of at least max_rows and chart_points, not %r"
                              % (keep,))
-        refusal = _cluster_refusal()
+        refusal = _cluster_refusal(stream)
         if refusal:
             raise RuntimeError(refusal)
         self.max_rows = max_rows
@@ -171,7 +186,13 @@ class LiveDisplay(object):
         self._display_handle = None
 
         env = stream.get_execution_environment()
-        self._queue = stream._j.collect()
+        if os.environ.get("WEIR_COORDINATOR"):
+            # On a cluster the sink runs in the workers' processes: rows come back over TCP.
+            from weir.notebook import _cluster
+            self._queue = _cluster.RowReceiver(_callback_host)
+            stream.add_sink(_cluster.RowSender(_callback_host, self._queue.port, self._queue.token)).name("Collect Sink")
+        else:
+            self._queue = stream._j.collect()
         self.job_name = job_name or "notebook display %d" % next(_job_numbers)
         self.job_client = env.execute_async(self.job_name)
         self.state = "RUNNING"
@@ -260,6 +281,8 @@ class LiveDisplay(object):
                         break
                     item = self._queue.poll(0)
                 if item is None and self.job_client._j.done():
+                    if hasattr(self._queue, "wait_closed"):
+                        self._queue.wait_closed(10)  # a cluster's senders: their last rows
                     item = self._queue.poll(0)  # the last records may come with the end
                     while item is not None:
                         self._add(item[0])
