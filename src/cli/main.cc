@@ -122,19 +122,6 @@ int run_demo(int64_t records, int parallelism, int64_t users, const weir::cli::S
 
 // ---- weir savepoint inspect ----------------------------------------------------------------
 
-/// "700 B", "1.2 KiB", "3.4 MiB".
-std::string human_bytes(uint64_t n) {
-  if (n < 1024) return fmt::format("{} B", n);
-  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(n) / 1024.0;
-  std::size_t u = 0;
-  while (v >= 1024.0 && u + 1 < std::size(kUnits)) {
-    v /= 1024.0;
-    ++u;
-  }
-  return fmt::format("{:.1f} {}", v, kUnits[u]);
-}
-
 /// Milliseconds since the epoch as "2026-11-25 01:50:05 UTC".
 std::string utc_time(int64_t ms) {
   if (ms <= 0) return "unknown";
@@ -293,7 +280,7 @@ void print_text(const std::string& dir, const weir::checkpoint::Metadata& meta,
                        op.parallelism, op.max_parallelism);
     out += fmt::format("    state: {}\n", names.empty() ? "(none)" : names);
     out += fmt::format("    keys: {}  records: {}  keyed bytes: {}  files: {} ({})\n", t.keys, t.records,
-                       human_bytes(t.keyed_bytes), t.files, human_bytes(t.file_bytes));
+                       weir::cli::format_bytes(t.keyed_bytes), t.files, weir::cli::format_bytes(t.file_bytes));
     if (meta.version < 2) {
       out += fmt::format("    state types: not recorded (format {})\n", meta.version);
     } else if (!t.state_types.empty()) {
@@ -305,16 +292,16 @@ void print_text(const std::string& dir, const weir::checkpoint::Metadata& meta,
       const auto& r = reports[o][s];
       std::string file = st.file.name.empty()
                              ? std::string("file -")
-                             : fmt::format("file {} {}{}", printable(st.file.name), human_bytes(st.file.size), status(r.file));
+                             : fmt::format("file {} {}{}", printable(st.file.name), weir::cli::format_bytes(st.file.size), status(r.file));
       out += fmt::format("    subtask {}  key groups {}-{}  keys {}  records {}  {}\n", st.subtask, st.first_key_group,
                          st.last_key_group, st.keys, st.keyed_records, file);
       for (std::size_t k = 0; k < st.kv_files.size(); ++k) {
         const auto& f = st.kv_files[k];
-        out += fmt::format("      kv file {} {}{}\n", printable(f.name), human_bytes(f.size), status(r.kv_files[k]));
+        out += fmt::format("      kv file {} {}{}\n", printable(f.name), weir::cli::format_bytes(f.size), status(r.kv_files[k]));
       }
     }
   }
-  out += fmt::format("files: {} ({})", all_files, human_bytes(all_bytes));
+  out += fmt::format("files: {} ({})", all_files, weir::cli::format_bytes(all_bytes));
   if (!verified) {
     out += ", not verified\n";
   } else if (bad == 0) {
