@@ -95,8 +95,7 @@ describe('cluster: weir run --workers 1 --ui --web-upload-dir', () => {
     server = await startWeir(
       ['run', '--workers', '1', '--ui', '127.0.0.1:0', '--web-upload-dir', uploads,
         path.join(jobsDir, 'slow_job.py'), '100000000', '20', path.join(work, 'first-job-checkpoints')],
-      // The programs the UI runs inherit this environment: the submitted slow job's checkpoints.
-      { fixture: { upload: true }, env: { SLOW_JOB_CHECKPOINT_DIR: checkpoints } },
+      { fixture: { upload: true } },
     );
     browser = await launchBrowser();
     page = await newPage(browser);
@@ -127,8 +126,8 @@ describe('cluster: weir run --workers 1 --ui --web-upload-dir', () => {
     await waitFor('the uploaded file in the list', async () => (await row.count()) === 1);
     await row.click();
     await screenshot(page, 'ui-submit.png');
-    // No program arguments: the server passes them to `weir submit` after a "--", which it
-    // refuses ("The following arguments were not expected").
+    // Its arguments: records, rate, and the folder of its checkpoints.
+    await page.getByTestId('run-args').fill(`100000000 20 ${checkpoints}`);
     await page.getByTestId('run-parallelism').fill('1');
     await page.getByTestId('run-button').click();
     const outcome = await waitFor('the job page or an error', async () => {
