@@ -4,6 +4,8 @@
 // patterns at parallelism 1, 2 and 4; a savepoint mid-pattern resumed at another parallelism.
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include <algorithm>
 #include <functional>
 #include <random>
@@ -360,6 +362,7 @@ struct Step {
   int inner = 1;  // 0 consecutive, 1 relaxed, 2 allow_combinations
   bool optional = false;
   char until = 0;  // loops: stop kind, 0 none
+  int negation = 0;  // before this step: 0 none, 1 not_next("e"), 2 not_followed_by("e")
 };
 struct Spec {
   std::vector<Step> steps;
@@ -374,6 +377,8 @@ Pattern<E> build(const Spec& spec) {
   for (std::size_t i = 0; i < spec.steps.size(); ++i) {
     const Step& s = spec.steps[i];
     const std::string name = "s" + std::to_string(i);
+    if (p && s.negation == 1) p = p->not_next("n" + std::to_string(i)).where(is('e'));
+    if (p && s.negation == 2) p = p->not_followed_by("n" + std::to_string(i)).where(is('e'));
     Pattern<E> q = !p                  ? Pattern<E>::begin(name)
                    : s.contiguity == 0 ? p->next(name)
                    : s.contiguity == 1 ? p->followed_by(name)
@@ -401,6 +406,31 @@ void enumerate(const Spec& spec, const std::vector<E>& in, std::size_t step, int
   if (step == spec.steps.size()) {
     if (taken.empty()) return;
     if (spec.window > 0 && in[static_cast<std::size_t>(taken.back().first)].ts - in[static_cast<std::size_t>(taken.front().first)].ts >= spec.window) return;
+    // negations between step k-1 and step k (neither is optional, so both took events):
+    // not_next: no 'e' right after an element of step k-1 from which it could move on (its
+    // from-th element and later); not_followed_by: no 'e' from step k-1's first element to
+    // step k's first.
+    for (std::size_t k = 1; k < spec.steps.size(); ++k) {
+      const int neg = spec.steps[k].negation;
+      if (neg == 0) continue;
+      std::vector<int> prev_elems;
+      int first_k = -1;
+      for (auto [i, st] : taken) {
+        if (st == static_cast<int>(k) - 1) prev_elems.push_back(i);
+        if (st == static_cast<int>(k) && first_k < 0) first_k = i;
+      }
+      if (prev_elems.empty() || first_k < 0) continue;
+      const int from = spec.steps[k - 1].quant == 0 ? 1 : spec.steps[k - 1].from;
+      if (neg == 1) {
+        for (std::size_t c = static_cast<std::size_t>(from - 1); c < prev_elems.size(); ++c) {
+          if (in[static_cast<std::size_t>(prev_elems[c] + 1)].kind() == 'e') return;
+        }
+      } else {
+        for (int x = prev_elems.front() + 1; x < first_k; ++x) {
+          if (in[static_cast<std::size_t>(x)].kind() == 'e') return;
+        }
+      }
+    }
     MatchMap m;
     for (auto [i, s] : taken) m["s" + std::to_string(s)].push_back(in[static_cast<std::size_t>(i)]);
     out.push_back(show(m));
@@ -471,8 +501,13 @@ Spec random_spec(std::mt19937& rng) {
     if (s.quant == 2) s.from = 1 + r(2);
     s.inner = r(3);
     s.optional = i > 0 && i < n - 1 && r(4) == 0;
+    if (i > 0 && r(4) == 0) s.negation = 1 + r(2);
     if (s.quant == 2 && r(3) == 0) s.until = 'd';
     spec.steps.push_back(s);
+  }
+  for (int i = 1; i < n; ++i) {
+    // as in Flink: no negation next to an optional step
+    if (spec.steps[static_cast<std::size_t>(i - 1)].optional || spec.steps[static_cast<std::size_t>(i)].optional) spec.steps[static_cast<std::size_t>(i)].negation = 0;
   }
   if (r(2) == 0) spec.window = 3 + r(6);
   return spec;
@@ -483,7 +518,7 @@ std::vector<E> random_events(std::mt19937& rng, int keys, int per_key) {
   int64_t ts = 1;
   for (int i = 0; i < keys * per_key; ++i) {
     const auto key = static_cast<int32_t>(rng() % static_cast<unsigned>(keys));
-    const char kind = static_cast<char>('a' + rng() % 4);
+    const char kind = static_cast<char>('a' + rng() % 5);
     out.push_back(E{key, std::string(1, kind) + std::to_string(ts), 0, ts});
     ++ts;
   }
@@ -492,17 +527,30 @@ std::vector<E> random_events(std::mt19937& rng, int keys, int per_key) {
 
 TEST(CepReference, MatcherAgreesWithEnumerationOnRandomPatterns) {
   std::mt19937 rng(1234);
-  int compared = 0, nonempty = 0;
-  for (int round = 0; round < 400; ++round) {
+  int compared = 0, nonempty = 0, with_negation = 0, with_loop = 0, with_window = 0;
+  for (int round = 0; round < 3000; ++round) {
     const Spec spec = random_spec(rng);
-    auto in = random_events(rng, 1, 11);
+    auto in = random_events(rng, 1, 8 + round % 7);
     const auto want = reference(spec, in);
     const auto got = sorted(run_nfa(build(spec), in).matches);
     ASSERT_EQ(got, want) << "round " << round;
     ++compared;
     if (!want.empty()) ++nonempty;
+    bool neg = false, loop = false;
+    for (const auto& st : spec.steps) {
+      neg = neg || st.negation != 0;
+      loop = loop || st.quant != 0;
+    }
+    if (!want.empty() && neg) ++with_negation;
+    if (!want.empty() && loop) ++with_loop;
+    if (!want.empty() && spec.window > 0) ++with_window;
   }
+  std::cout << compared << " patterns, " << nonempty << " with matches (" << with_negation << " with a negation, " << with_loop
+            << " with a quantifier, " << with_window << " with a window)\n";
   EXPECT_GT(nonempty, compared / 4) << "the random cases must produce matches";
+  EXPECT_GT(with_negation, 100);
+  EXPECT_GT(with_loop, 100);
+  EXPECT_GT(with_window, 100);
 }
 
 class CepReferenceJob : public ::testing::TestWithParam<int> {};

@@ -523,7 +523,7 @@ class NfaRunner {
 
   /// Processes one event at timestamp `ts` (call advance_time(ts) first).
   void process(KeyNfa<T>& k, const T& event, int64_t ts, Output& out) const {
-    Cur cur{&event, ts, k.next_event++, false};
+    Cur cur{&event, ts, k.next_event++};
     std::vector<ComputationState> new_partial, potential;
     for (const auto& cs : k.partial) {
       auto next = compute_next_states(k, cs, cur);
@@ -574,7 +574,6 @@ class NfaRunner {
     const T* event;
     int64_t ts;
     uint64_t id;
-    bool stored;
   };
 
   /// The condition context of one partial match: the events its buffer path holds.
@@ -673,11 +672,10 @@ class NfaRunner {
   }
 
   uint64_t put(KeyNfa<T>& k, int name, Cur& cur, uint64_t parent) const {
-    if (!cur.stored) {
-      k.events.emplace(cur.id, BufferedEvent<T>{*cur.event, cur.ts, 0});
-      cur.stored = true;
-    }
-    k.events.at(cur.id).refs++;
+    // stored on its first take (and again if a discarded path released it meanwhile)
+    auto it = k.events.find(cur.id);
+    if (it == k.events.end()) it = k.events.emplace(cur.id, BufferedEvent<T>{*cur.event, cur.ts, 0}).first;
+    it->second.refs++;
     const uint64_t id = k.next_node++;
     k.nodes.emplace(id, BufferNode{static_cast<uint32_t>(name), cur.id, parent, 0});
     if (parent != 0) k.nodes.at(parent).refs++;
