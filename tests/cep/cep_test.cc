@@ -354,6 +354,23 @@ TEST(CepJob, NonKeyedProcessFlatSelectAndLateData) {
   EXPECT_EQ(l[0].name, "b2");
 }
 
+TEST(CepJob, ProcessingTimeAndFlatSelectWithTimeouts) {
+  auto env = weir::StreamExecutionEnvironment::create();
+  env.set_parallelism(2);
+  // no timestamps at all: processing time matches in arrival order (one source subtask)
+  auto in = events("a1 b2 x3 a4 c5 b6", 0);
+  for (auto& e : in) e.key = e.name == "a4" || e.name == "b6" ? 1 : 0;
+  auto src = env.from_collection(in);
+  auto p = Pattern<E>::begin("a").where(is('a')).followed_by("b").where(is('b')).within(std::chrono::hours(1));
+  weir::OutputTag<std::string> to("timeouts");
+  auto got = CEP::pattern(src.key_by([](const E& e) { return e.key; }), p)
+                 .in_processing_time()
+                 .flat_select(to, [](const MatchMap& m, int64_t, weir::Collector<std::string>& out) { out.collect(show(m)); },
+                              [](const MatchMap& m, weir::Collector<std::string>& out) { out.collect(show(m)); })
+                 .execute_and_collect();
+  EXPECT_EQ(sorted(got), sorted({"a:a1 b:b2", "a:a4 b:b6"}));
+}
+
 // ---- brute-force reference on random inputs ----------------------------------------------------
 
 /// A step of a random pattern, for both the engine and the reference.
