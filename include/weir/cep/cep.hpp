@@ -96,20 +96,24 @@ class CepFunction final : public KeyedProcessFunction<K, T, OUT> {
       : runner_(std::move(nfa)), handlers_(std::move(h)), processing_time_(processing_time), late_tag_(std::move(late_tag)) {}
 
   void open(RuntimeContext& rc) override {
-    nfa_state_ = rc.get_state(ValueStateDescriptor<KeyNfa<T>>("cep-nfa"));
+    // The tables behind the states, so that the run state is changed in place (no copy of it
+    // per element); RocksDB writes back what get_or_create() handed out.
+    nfa_table_ = StateAccess::template table<Stamped<KeyNfa<T>>>(rc, ValueStateDescriptor<KeyNfa<T>>("cep-nfa"));
     buffer_ = rc.get_list_state(ListStateDescriptor<std::pair<int64_t, T>>("cep-elements"));
+    buffer_table_ = StateAccess::template table<std::vector<Stamped<std::pair<int64_t, T>>>>(
+        rc, ListStateDescriptor<std::pair<int64_t, T>>("cep-elements"));
     late_dropped_ = &rc.get_metric_group().counter("num_late_records_dropped");
   }
 
   void process_element(const T& value, typename Base::Context& ctx, Collector<OUT>& out) override {
     if (processing_time_) {
       const int64_t now = ctx.timer_service().current_processing_time();
-      KeyNfa<T> k = load();
-      typename NfaRunner<T>::Output o;
-      runner_.advance_time(k, now, o);
-      runner_.process(k, value, now, o);
-      emit(o, ctx, out);
+      KeyNfa<T>& k = load();
+      o_.clear();
+      runner_.advance_time(k, now, o_);
+      runner_.process(k, value, now, o_);
       store(k, ctx, false);
+      emit(o_, ctx, out);
       return;
     }
     const auto ts = ctx.timestamp();
@@ -130,36 +134,58 @@ class CepFunction final : public KeyedProcessFunction<K, T, OUT> {
   }
 
   void on_timer(int64_t t, typename Base::OnTimerContext& ctx, Collector<OUT>& out) override {
-    KeyNfa<T> k = load();
-    typename NfaRunner<T>::Output o;
+    KeyNfa<T>& k = load();
+    o_.clear();
     if (!processing_time_ && ctx.time_domain() == TimeDomain::event_time) {
-      auto elements = buffer_.get();
-      if (!elements.empty()) {
-        std::stable_sort(elements.begin(), elements.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      if (buffer_table_->find() != nullptr) {
+        auto& v = buffer_table_->get_or_create();
+        if (!std::is_sorted(v.begin(), v.end(), by_ts)) std::stable_sort(v.begin(), v.end(), by_ts);
         std::size_t i = 0;
-        while (i < elements.size() && elements[i].first <= t) {
-          const int64_t ts = elements[i].first;
-          runner_.advance_time(k, ts, o);
-          for (; i < elements.size() && elements[i].first == ts; ++i) runner_.process(k, elements[i].second, ts, o);
+        while (i < v.size() && v[i].value.first <= t) {
+          const int64_t ts = v[i].value.first;
+          runner_.advance_time(k, ts, o_);
+          for (; i < v.size() && v[i].value.first == ts; ++i) runner_.process(k, v[i].value.second, ts, o_);
         }
-        if (i > 0) buffer_.update(std::vector<std::pair<int64_t, T>>(elements.begin() + static_cast<std::ptrdiff_t>(i), elements.end()));
+        if (i == v.size()) {
+          buffer_table_->erase();
+        } else if (i > 0) {
+          v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i));
+        }
       }
     }
-    runner_.advance_time(k, t, o);
-    emit(o, ctx, out);
+    runner_.advance_time(k, t, o_);
     store(k, ctx, !processing_time_);
+    emit(o_, ctx, out);
   }
 
  private:
-  KeyNfa<T> load() {
-    if (auto v = nfa_state_.value()) return std::move(*v);
-    KeyNfa<T> k;
-    runner_.init(k);
-    return k;
+  template <class V>
+  using Stamped = weir::detail::Stamped<V>;
+  /// Reaches RuntimeContext's state tables (protected there).
+  struct StateAccess : RuntimeContext {
+    template <class E>
+    static weir::detail::KeyedTable<E>* table(RuntimeContext& rc, const StateDescriptor& d) {
+      using Fn = weir::detail::KeyedBackendBase* (RuntimeContext::*)(const char*) const;
+      Fn fn = &StateAccess::keyed;
+      return weir::detail::keyed_table<E>((rc.*fn)("CEP"), d);
+    }
+  };
+  static bool by_ts(const Stamped<std::pair<int64_t, T>>& a, const Stamped<std::pair<int64_t, T>>& b) {
+    return a.value.first < b.value.first;
   }
+
+  /// The current key's run state, created (with its start state) when the key has none.
+  KeyNfa<T>& load() {
+    // get_or_create: the entry is written back (RocksDB) after this change
+    auto& e = nfa_table_->get_or_create();
+    if (e.value.partial.empty()) runner_.init(e.value);  // a live run state always holds its start state
+    return e.value;
+  }
+  /// Keeps the run state (clears it when the key holds nothing) and its timeout timer. The
+  /// reference `k` is invalid afterwards.
   void store(KeyNfa<T>& k, typename Base::Context& ctx, bool event_time) {
     if (NfaRunner<T>::idle(k)) {
-      nfa_state_.clear();
+      nfa_table_->erase();
       return;
     }
     const int64_t next = runner_.next_timeout(k);
@@ -170,7 +196,6 @@ class CepFunction final : public KeyedProcessFunction<K, T, OUT> {
         ctx.timer_service().register_processing_time_timer(next);
       }
     }
-    nfa_state_.update(std::move(k));
   }
   void emit(typename NfaRunner<T>::Output& o, typename Base::Context& ctx, Collector<OUT>& out) {
     const int64_t now = ctx.timer_service().current_processing_time();
@@ -192,8 +217,10 @@ class CepFunction final : public KeyedProcessFunction<K, T, OUT> {
   MatchHandlers<T, OUT> handlers_;
   bool processing_time_;
   std::optional<OutputTag<T>> late_tag_;
-  ValueState<KeyNfa<T>> nfa_state_;
+  weir::detail::KeyedTable<Stamped<KeyNfa<T>>>* nfa_table_ = nullptr;
   ListState<std::pair<int64_t, T>> buffer_;
+  weir::detail::KeyedTable<std::vector<Stamped<std::pair<int64_t, T>>>>* buffer_table_ = nullptr;
+  typename NfaRunner<T>::Output o_;
   Counter* late_dropped_ = nullptr;
 };
 

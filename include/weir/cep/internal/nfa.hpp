@@ -484,6 +484,10 @@ class NfaRunner {
   struct Output {
     std::vector<std::pair<MatchMap, int64_t>> matches;   // with the timestamp of the event that completed it
     std::vector<std::pair<MatchMap, int64_t>> timeouts;  // with the timeout timestamp
+    void clear() {
+      matches.clear();
+      timeouts.clear();
+    }
   };
 
   explicit NfaRunner(std::shared_ptr<const CompiledNfa<T>> nfa) : nfa_(std::move(nfa)) {}
