@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -462,14 +463,67 @@ struct ComputationState {
   bool operator==(const ComputationState&) const = default;
 };
 
+/// A small map from increasing ids to values: a sorted vector (ids are handed out in increasing
+/// order, so inserting appends), far cheaper than a node-based map for the few entries a key
+/// holds.
+template <class V>
+class IdMap {
+ public:
+  using Entry = std::pair<uint64_t, V>;
+  using iterator = typename std::vector<Entry>::iterator;
+  using const_iterator = typename std::vector<Entry>::const_iterator;
+  iterator begin() { return v_.begin(); }
+  iterator end() { return v_.end(); }
+  const_iterator begin() const { return v_.begin(); }
+  const_iterator end() const { return v_.end(); }
+  bool empty() const { return v_.empty(); }
+  std::size_t size() const { return v_.size(); }
+  iterator find(uint64_t id) {
+    auto it = lower(id);
+    return it != v_.end() && it->first == id ? it : v_.end();
+  }
+  const_iterator find(uint64_t id) const {
+    auto it = std::lower_bound(v_.begin(), v_.end(), id, [](const Entry& e, uint64_t x) { return e.first < x; });
+    return it != v_.end() && it->first == id ? it : v_.end();
+  }
+  V& at(uint64_t id) {
+    auto it = find(id);
+    if (it == v_.end()) throw std::out_of_range("cep: no buffer entry " + std::to_string(id));
+    return it->second;
+  }
+  const V& at(uint64_t id) const {
+    auto it = find(id);
+    if (it == v_.end()) throw std::out_of_range("cep: no buffer entry " + std::to_string(id));
+    return it->second;
+  }
+  std::pair<iterator, bool> emplace(uint64_t id, V v) {
+    if (v_.empty() || v_.back().first < id) {
+      v_.emplace_back(id, std::move(v));
+      return {v_.end() - 1, true};
+    }
+    auto it = lower(id);
+    if (it != v_.end() && it->first == id) return {it, false};
+    return {v_.insert(it, Entry(id, std::move(v))), true};
+  }
+  void erase(iterator it) { v_.erase(it); }
+  const std::vector<Entry>& entries() const { return v_; }
+  std::vector<Entry>& entries() { return v_; }
+
+ private:
+  iterator lower(uint64_t id) {
+    return std::lower_bound(v_.begin(), v_.end(), id, [](const Entry& e, uint64_t x) { return e.first < x; });
+  }
+  std::vector<Entry> v_;
+};
+
 /// The run state of one key: the shared buffer, partial matches and completed matches waiting
 /// behind earlier partial matches (skip strategies). Stored in keyed state.
 template <class T>
 struct KeyNfa {
   uint64_t next_event = 1;
   uint64_t next_node = 1;
-  std::map<uint64_t, BufferedEvent<T>> events;
-  std::map<uint64_t, BufferNode> nodes;
+  IdMap<BufferedEvent<T>> events;
+  IdMap<BufferNode> nodes;
   std::vector<ComputationState> partial;
   std::vector<ComputationState> completed;
 };
@@ -620,8 +674,10 @@ class NfaRunner {
   std::vector<ComputationState> compute_next_states(KeyNfa<T>& k, const ComputationState& cs, Cur& cur) const {
     Ctx ctx(this, &k, cs.node, cur.ts);
     // the decision graph: take and ignore edges reachable through proceed edges
-    std::vector<const Transition<T>*> edges;
-    std::vector<int> stack{cs.state};
+    auto& edges = edges_;
+    auto& stack = stack_;
+    edges.clear();
+    stack.assign(1, cs.state);
     while (!stack.empty()) {
       const int s = stack.back();
       stack.pop_back();
@@ -661,7 +717,8 @@ class NfaRunner {
   }
 
   int final_after_proceed(int s0, const T& event, const Context<T>& ctx) const {
-    std::vector<int> stack{s0};
+    auto& stack = stack_;  // free again once the decision graph is built
+    stack.assign(1, s0);
     while (!stack.empty()) {
       const int s = stack.back();
       stack.pop_back();
@@ -796,6 +853,9 @@ class NfaRunner {
   }
 
   std::shared_ptr<const CompiledNfa<T>> nfa_;
+  // scratch space of compute_next_states (a runner serves one subtask, one call at a time)
+  mutable std::vector<const Transition<T>*> edges_;
+  mutable std::vector<int> stack_;
 };
 
 }  // namespace weir::cep::detail
@@ -857,8 +917,8 @@ struct Serde<cep::detail::KeyNfa<T>> {
   static void write(ByteWriter& w, const cep::detail::KeyNfa<T>& k) {
     w.write_varint(k.next_event);
     w.write_varint(k.next_node);
-    Serde<decltype(k.events)>::write(w, k.events);
-    Serde<decltype(k.nodes)>::write(w, k.nodes);
+    Serde<std::vector<std::pair<uint64_t, cep::detail::BufferedEvent<T>>>>::write(w, k.events.entries());
+    Serde<std::vector<std::pair<uint64_t, cep::detail::BufferNode>>>::write(w, k.nodes.entries());
     Serde<decltype(k.partial)>::write(w, k.partial);
     Serde<decltype(k.completed)>::write(w, k.completed);
   }
@@ -866,8 +926,12 @@ struct Serde<cep::detail::KeyNfa<T>> {
     cep::detail::KeyNfa<T> k;
     k.next_event = r.read_varint();
     k.next_node = r.read_varint();
-    k.events = Serde<decltype(k.events)>::read(r);
-    k.nodes = Serde<decltype(k.nodes)>::read(r);
+    k.events.entries() = Serde<std::vector<std::pair<uint64_t, cep::detail::BufferedEvent<T>>>>::read(r);
+    k.nodes.entries() = Serde<std::vector<std::pair<uint64_t, cep::detail::BufferNode>>>::read(r);
+    if (!std::is_sorted(k.events.begin(), k.events.end(), [](const auto& a, const auto& b) { return a.first < b.first; }) ||
+        !std::is_sorted(k.nodes.begin(), k.nodes.end(), [](const auto& a, const auto& b) { return a.first < b.first; })) {
+      throw SerdeError("CEP run state: buffer ids out of order");
+    }
     k.partial = Serde<decltype(k.partial)>::read(r);
     k.completed = Serde<decltype(k.completed)>::read(r);
     return k;
