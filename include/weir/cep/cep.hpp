@@ -198,6 +198,7 @@ class CepFunction final : public KeyedProcessFunction<K, T, OUT> {
     }
   }
   void emit(typename NfaRunner<T>::Output& o, typename Base::Context& ctx, Collector<OUT>& out) {
+    if (o.matches.empty() && o.timeouts.empty()) return;
     const int64_t now = ctx.timer_service().current_processing_time();
     auto* tc = dynamic_cast<weir::detail::TimestampedCollector<OUT>*>(&out);
     if (handlers_.on_timeout) {
