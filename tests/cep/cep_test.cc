@@ -391,7 +391,7 @@ struct Spec {
 
 bool in_kinds(const Step& s, const E& e) { return s.kinds.count(e.kind()) > 0; }
 
-Pattern<E> build(const Spec& spec) {
+Pattern<E> build(const Spec& spec, AfterMatchSkipStrategy skip = AfterMatchSkipStrategy::no_skip()) {
   auto cond = [](const Step& s) { return [k = s.kinds](const E& e) { return k.count(e.kind()) > 0; }; };
   std::optional<Pattern<E>> p;
   for (std::size_t i = 0; i < spec.steps.size(); ++i) {
@@ -399,7 +399,7 @@ Pattern<E> build(const Spec& spec) {
     const std::string name = "s" + std::to_string(i);
     if (p && s.negation == 1) p = p->not_next("n" + std::to_string(i)).where(is('e'));
     if (p && s.negation == 2) p = p->not_followed_by("n" + std::to_string(i)).where(is('e'));
-    Pattern<E> q = !p                  ? Pattern<E>::begin(name)
+    Pattern<E> q = !p                  ? Pattern<E>::begin(name, skip)
                    : s.contiguity == 0 ? p->next(name)
                    : s.contiguity == 1 ? p->followed_by(name)
                                        : p->followed_by_any(name);
@@ -571,6 +571,64 @@ TEST(CepReference, MatcherAgreesWithEnumerationOnRandomPatterns) {
   EXPECT_GT(with_negation, 100);
   EXPECT_GT(with_loop, 100);
   EXPECT_GT(with_window, 100);
+}
+
+/// The matches in emission order with the timestamps of their first and last events.
+std::vector<std::tuple<std::string, int64_t, int64_t>> run_spans(const Pattern<E>& p, const std::vector<E>& in) {
+  using namespace weir::cep::detail;
+  NfaRunner<E> r(NfaCompiler<E>::compile(p));
+  KeyNfa<E> k;
+  r.init(k);
+  NfaRunner<E>::Output o;
+  for (const auto& e : in) {
+    r.advance_time(k, e.ts, o);
+    r.process(k, e, e.ts, o);
+  }
+  r.advance_time(k, std::numeric_limits<int64_t>::max(), o);
+  std::vector<std::tuple<std::string, int64_t, int64_t>> out;
+  for (auto& [m, ts] : o.matches) {
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+    for (const auto& [n, evs] : m) {
+      for (const auto& e : evs) {
+        lo = std::min(lo, e.ts);
+        hi = std::max(hi, e.ts);
+      }
+    }
+    out.emplace_back(show(m), lo, hi);
+  }
+  return out;
+}
+
+TEST(CepReference, SkipStrategiesKeepASubsetInOrder) {
+  // skip_past_last_event: each emitted match starts after the previous one ended;
+  // skip_to_next: emitted matches start at increasing events; both emit only matches that
+  // no_skip finds.
+  std::mt19937 rng(99);
+  int checked = 0;
+  for (int round = 0; round < 1500; ++round) {
+    const Spec spec = random_spec(rng);
+    auto in = random_events(rng, 1, 12);
+    const auto all = reference(spec, in);
+    std::multiset<std::string> pool(all.begin(), all.end());
+    for (int strategy = 0; strategy < 2; ++strategy) {
+      const auto skip = strategy == 0 ? AfterMatchSkipStrategy::skip_past_last_event() : AfterMatchSkipStrategy::skip_to_next();
+      const auto got = run_spans(build(spec, skip), in);
+      std::multiset<std::string> left = pool;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        auto it = left.find(std::get<0>(got[i]));
+        ASSERT_NE(it, left.end()) << "round " << round << ": " << std::get<0>(got[i]) << " is no match";
+        left.erase(it);
+        if (i == 0) continue;
+        if (strategy == 0) {
+          ASSERT_GT(std::get<1>(got[i]), std::get<2>(got[i - 1])) << "round " << round;
+        } else {
+          ASSERT_GT(std::get<1>(got[i]), std::get<1>(got[i - 1])) << "round " << round;
+        }
+      }
+      if (got.size() > 1) ++checked;
+    }
+  }
+  EXPECT_GT(checked, 100);
 }
 
 class CepReferenceJob : public ::testing::TestWithParam<int> {};
