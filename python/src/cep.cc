@@ -28,6 +28,31 @@ struct PyCepContext {
   }
 };
 
+/// The context handed to a `process` function: valid during the call only.
+struct PyPatternContext {
+  cep::PatternContext* ctx = nullptr;
+  int64_t timestamp() const {
+    if (ctx == nullptr) throw nb::value_error("timestamp: the context is only valid inside process()");
+    return ctx->timestamp();
+  }
+  int64_t current_processing_time() const {
+    if (ctx == nullptr) throw nb::value_error("current_processing_time: the context is only valid inside process()");
+    return ctx->current_processing_time();
+  }
+};
+
+/// A context object owned by Python (a function may keep it): valid while `Scope` lives, and an
+/// error to use afterwards.
+template <class C, class P>
+struct ContextScope {
+  nb::object obj;
+  C* c;
+  explicit ContextScope(P* ctx) : obj(nb::cast(C{ctx})), c(nb::inst_ptr<C>(obj)) {}
+  ~ContextScope() { c->ctx = nullptr; }
+  ContextScope(const ContextScope&) = delete;
+  ContextScope& operator=(const ContextScope&) = delete;
+};
+
 /// A Python condition: `fn(value)` or, iterative, `fn(value, ctx)`.
 cep::detail::Condition<Object> condition(nb::handle f, bool iterative) {
   Object fn = own(f);
@@ -35,11 +60,8 @@ cep::detail::Condition<Object> condition(nb::handle f, bool iterative) {
     return [fn](const Object& e, const cep::Context<Object>&) { return truth(call(fn.get(), e.get()).get()); };
   }
   return [fn](const Object& e, const cep::Context<Object>& c) {
-    PyCepContext pc{&c};
-    nb::object ctx = nb::cast(&pc, nb::rv_policy::reference);
-    const bool r = truth(call(fn.get(), e.get(), ctx.ptr()).get());
-    pc.ctx = nullptr;
-    return r;
+    ContextScope<PyCepContext, const cep::Context<Object>> scope(&c);
+    return truth(call(fn.get(), e.get(), scope.obj.ptr()).get());
   };
 }
 
@@ -72,6 +94,7 @@ struct Spec {
   std::string timeout_tag;  // empty: no timeout function
   Object fn, timeout_fn;
   bool flat = false;
+  bool process = false;
 };
 
 template <class PS>
@@ -80,6 +103,36 @@ PyStream finish(PS ps, const Spec& s) {
   if (!s.late_tag.empty()) ps = ps.side_output_late_data(OutputTag<Object>(s.late_tag));
   Object fn = s.fn, tfn = s.timeout_fn;
   auto wrap = [](DataStream<Object> st) { return PyStream{std::make_shared<Stream>(std::move(st))}; };
+  if (s.process) {
+    // fn(match, ctx) returns or yields values; `(OutputTag, value)` goes to that side output
+    auto emit = [](PyObject* result, cep::PatternContext& ctx, Collector<Object>& out) {
+      for_each_result(result, "process", [&](Object item) {
+        std::string tag;
+        Object value;
+        if (as_side_output(item.get(), tag, value)) {
+          ctx.output(OutputTag<Object>(tag), value);
+        } else {
+          out.collect(std::move(item));
+        }
+      });
+    };
+    auto proc = [fn, emit](const Match& m, cep::PatternContext& ctx, Collector<Object>& out) {
+      ContextScope<PyPatternContext, cep::PatternContext> scope(&ctx);
+      Object r = call(fn.get(), match_dict(m).get(), scope.obj.ptr());
+      emit(r.get(), ctx, out);  // (a generator runs here, with the context still valid)
+    };
+    if (!tfn) return wrap(ps.template process<Object>(proc));
+    return wrap(ps.template process<Object>(proc, [tfn, emit](const Match& m, int64_t ts, cep::PatternContext& ctx) {
+      ContextScope<PyPatternContext, cep::PatternContext> scope(&ctx);
+      Object t = Object::steal(PyLong_FromLongLong(ts));
+      Object r = call(tfn.get(), match_dict(m).get(), t.get(), scope.obj.ptr());
+      struct NoMain final : Collector<Object> {
+        void collect(const Object&) override { throw PythonError("process: a timeout function emits to side outputs only: yield (tag, value)"); }
+        void collect(Object&&) override { throw PythonError("process: a timeout function emits to side outputs only: yield (tag, value)"); }
+      } none;
+      emit(r.get(), ctx, none);
+    }));
+  }
   if (!s.flat) {
     auto sel = [fn](const Match& m) { return call(fn.get(), match_dict(m).get()); };
     if (s.timeout_tag.empty()) return wrap(ps.select(sel));
@@ -110,6 +163,10 @@ void bind_cep(nb::module_& m) {
   nb::class_<PyCepContext>(m, "CepContext")
       .def("get_events_for_pattern", &PyCepContext::get_events_for_pattern)
       .def("timestamp", &PyCepContext::timestamp);
+
+  nb::class_<PyPatternContext>(m, "PatternContext")
+      .def("timestamp", &PyPatternContext::timestamp)
+      .def("current_processing_time", &PyPatternContext::current_processing_time);
 
   nb::class_<CepPattern>(m, "CepPattern")
       .def_static("begin",
@@ -145,7 +202,7 @@ void bind_cep(nb::module_& m) {
   m.def(
       "cep_select",
       [](PyStream* stream, PyKeyed* keyed, const CepPattern& p, bool processing_time, const std::string& late_tag,
-         const std::string& timeout_tag, nb::handle fn, nb::handle timeout_fn, bool flat) {
+         const std::string& timeout_tag, nb::handle fn, nb::handle timeout_fn, bool flat, bool process) {
         Spec s;
         s.processing_time = processing_time;
         s.late_tag = late_tag;
@@ -153,11 +210,13 @@ void bind_cep(nb::module_& m) {
         s.fn = own(fn);
         if (!timeout_fn.is_none()) s.timeout_fn = own(timeout_fn);
         s.flat = flat;
+        s.process = process;
         if (keyed != nullptr) return finish(cep::CEP::pattern(*keyed->k, p), s);
         return finish(cep::CEP::pattern(*stream->s, p), s);
       },
       nb::arg("stream").none(), nb::arg("keyed").none(), nb::arg("pattern"), nb::arg("processing_time"),
-      nb::arg("late_tag"), nb::arg("timeout_tag"), nb::arg("fn"), nb::arg("timeout_fn").none(), nb::arg("flat"));
+      nb::arg("late_tag"), nb::arg("timeout_tag"), nb::arg("fn"), nb::arg("timeout_fn").none(), nb::arg("flat"),
+      nb::arg("process") = false);
 }
 
 }  // namespace weir::python

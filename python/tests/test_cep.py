@@ -124,6 +124,29 @@ def test_within_timeouts_and_flat_select():
     assert got_timeouts == ["a:a4@7"]
 
 
+def test_process_with_context_and_side_outputs():
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(2)
+    p = Pattern.begin("a").where(is_("a")).followed_by("b").where(is_("b")).within(Time.milliseconds(3))
+    timeouts, starts = OutputTag("timeouts"), OutputTag("starts")
+
+    def on_match(m, ctx):
+        yield show(m) + "@" + str(ctx.timestamp())
+        yield starts, m["a"][0][1]
+
+    def on_timeout(m, ts, ctx):
+        yield timeouts, show(m) + "@" + str(ts)
+    # (late data: side_output_late_data(tag) as in C++; its job test is in tests/cep/cep_test.cc,
+    # where a watermark after every element makes lateness deterministic)
+    s = timed(env, events("a1 x2 b3 a4 x5 x6 x7 b8")).key_by(lambda e: e[0])
+    out = CEP.pattern(s, p).side_output_late_data(OutputTag("late")).process(on_match, on_timeout)
+    got = {"timeouts": [], "starts": []}
+    for tag in (timeouts, starts):
+        out.get_side_output(tag).add_sink(got[tag.tag_id].append)
+    assert collect(out) == ["a:a1 b:b3@3"]
+    assert got == {"timeouts": ["a:a4@7"], "starts": ["a1"]}
+
+
 def test_non_keyed_processing_time():
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(3)

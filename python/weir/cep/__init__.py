@@ -183,7 +183,7 @@ def _name(n):
 
 
 class PatternStream(object):
-    """A pattern applied to a stream; finish it with ``select`` or ``flat_select``."""
+    """A pattern applied to a stream; finish it with ``select``, ``flat_select`` or ``process``."""
 
     def __init__(self, stream, pattern, processing_time=False, late_tag=None):
         self._stream, self._pattern = stream, pattern
@@ -209,6 +209,23 @@ class PatternStream(object):
     def flat_select(self, *args):
         """As ``select``, the functions returning (or yielding) any number of values."""
         return self._build(args, "flat_select", True)
+
+    def process(self, fn, timeout_fn=None):
+        """``fn(match, ctx)`` returns or yields values, ``(OutputTag, value)`` to a side output;
+        ``ctx.timestamp()``, ``ctx.current_processing_time()``. ``timeout_fn(match,
+        timeout_timestamp, ctx)`` yields ``(OutputTag, value)`` for timed-out partial matches."""
+        from weir.datastream.data_stream import DataStream, KeyedStream
+        fn = getattr(fn, "process_match", fn)
+        if timeout_fn is not None:
+            timeout_fn = getattr(timeout_fn, "process_timed_out_match", timeout_fn)
+        if not callable(fn) or (timeout_fn is not None and not callable(timeout_fn)):
+            raise TypeError("process: the functions must be callable")
+        s = self._stream
+        keyed = isinstance(s, KeyedStream)
+        j = _weir.cep_select(None if keyed else s._j, s._j if keyed else None, self._pattern._j,
+                             self._processing_time, self._late_tag.tag_id if self._late_tag else "", "", fn,
+                             timeout_fn, False, True)
+        return DataStream(j, s._env)
 
     def _build(self, args, what, flat):
         from weir.datastream.data_stream import DataStream, KeyedStream
