@@ -24,6 +24,7 @@ LAYERS = [
     (7, "api", ["include/weir/api/", "src/api/"]),
     (7, "network", ["src/network/"]),
     (8, "windows", ["include/weir/windows/", "src/windows/"]),
+    (8, "cep", ["include/weir/cep/", "src/cep/"]),
     (8, "connectors", ["include/weir/connectors/", "src/connectors/"]),
     (8, "testing", ["include/weir/testing/", "src/testing/"]),
     (9, "umbrella", ["include/weir/weir.hpp"]),

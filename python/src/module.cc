@@ -358,4 +358,5 @@ NB_MODULE(_weir, m) {
   bind_windows(m);
   bind_connectors(m);
   bind_workspace(m);
+  bind_cep(m);
 }
