@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -559,7 +560,7 @@ struct BlamedKeySelector {
   template <class T>
   decltype(auto) operator()(const T& v) const {
     try {
-      return f(v);
+      return std::invoke(f, v);  // a function, or a member pointer (key_by(&Login::user))
     } catch (const std::exception& e) {
       throw OperatorFailure(step, std::string("key_by: the key selector threw: ") + e.what());
     } catch (...) {
