@@ -76,6 +76,36 @@ TEST(NexmarkGenerator, EventsHaveTheSuiteShape) {
   EXPECT_EQ(to_json(Generator(zero).event(0)).substr(0, 60), "{\"event_type\":0,\"person\":{\"id\":1000,\"name\":\"Walter Abrams\",\"");
 }
 
+struct Collect final : weir::SourceOutput<Event> {
+  std::vector<Event> events;
+  void collect(Event&& e, int64_t ts) override {
+    EXPECT_EQ(ts, e.date_time());
+    events.push_back(std::move(e));
+  }
+};
+
+TEST(NexmarkGenerator, ASplitResumesFromItsCheckpointedPosition) {
+  const Config c = small_config(3'000);
+  const std::vector<Event> all = all_events(c);
+  NexmarkSource source(c);
+  for (int splits : {1, 3}) {
+    for (int s = 0; s < splits; ++s) {
+      auto reader = source.create_reader(s, splits);
+      Collect out;
+      reader->read(137, out);
+      const auto position = reader->snapshot_position();
+      ASSERT_TRUE(position.has_value());
+      auto resumed = source.create_reader(s, splits);
+      resumed->restore_position(*position);
+      while (resumed->read(500, out) != weir::SplitReader<Event>::Status::kEndOfSplit) {
+      }
+      std::vector<Event> expected;
+      for (std::size_t i = static_cast<std::size_t>(s); i < all.size(); i += static_cast<std::size_t>(splits)) expected.push_back(all[i]);
+      EXPECT_EQ(out.events, expected) << "split " << s << " of " << splits;
+    }
+  }
+}
+
 class NexmarkQuery : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(NexmarkQuery, MatchesTheSequentialReference) {
