@@ -28,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <ostream>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -37,15 +38,79 @@
 
 namespace nexmark {
 
+/// A string field of an event. The generator's tables (the `extra` pool, URLs, channels, names)
+/// live as long as the process, so an event's strings cut from them are views into them: making
+/// a bid copies no bytes. A `Text` read back from bytes (an exchange, state) owns its bytes.
+/// Reads like a `std::string_view`; converts to `std::string` where one is needed.
+class Text {
+ public:
+  Text() = default;
+  explicit Text(std::string s) : own_(std::move(s)) {}
+  explicit Text(const char* s) : own_(s) {}
+  /// A view of bytes that outlive every event (the generator's tables, string literals).
+  static Text borrowed(std::string_view immortal) {
+    Text t;
+    t.p_ = immortal.data();
+    t.n_ = immortal.size();
+    return t;
+  }
+  std::string_view view() const { return p_ ? std::string_view(p_, n_) : std::string_view(own_); }
+  operator std::string_view() const { return view(); }
+  operator std::string() const { return std::string(view()); }
+  std::string str() const { return std::string(view()); }
+  const char* data() const { return view().data(); }
+  std::size_t size() const { return view().size(); }
+  std::size_t length() const { return size(); }
+  bool empty() const { return size() == 0; }
+  char operator[](std::size_t i) const { return view()[i]; }
+  auto begin() const { return view().begin(); }
+  auto end() const { return view().end(); }
+  std::size_t find(std::string_view s, std::size_t pos = 0) const { return view().find(s, pos); }
+  std::size_t find(char c, std::size_t pos = 0) const { return view().find(c, pos); }
+  std::string_view substr(std::size_t pos, std::size_t n = std::string_view::npos) const { return view().substr(pos, n); }
+  friend bool operator==(const Text& a, const Text& b) { return a.view() == b.view(); }
+  friend bool operator==(const Text& a, std::string_view b) { return a.view() == b; }
+  friend auto operator<=>(const Text& a, const Text& b) { return a.view() <=> b.view(); }
+  friend auto operator<=>(const Text& a, std::string_view b) { return a.view() <=> b; }
+  friend std::ostream& operator<<(std::ostream& o, const Text& t) { return o << t.view(); }
+  template <class H>
+  friend H AbslHashValue(H h, const Text& t) {
+    return H::combine(std::move(h), t.view());
+  }
+
+ private:
+  std::string own_;
+  const char* p_ = nullptr;
+  std::size_t n_ = 0;
+};
+
+}  // namespace nexmark
+
+/// Text goes over the wire and into state as a string; it comes back owning its bytes.
+template <>
+struct weir::Serde<nexmark::Text> {
+  static constexpr std::size_t min_encoded_size = 1;
+  static void write(ByteWriter& w, const nexmark::Text& t) {
+    w.write_varint(t.size());
+    w.write_bytes(t.data(), t.size());
+  }
+  static nexmark::Text read(ByteReader& r) {
+    const std::size_t n = r.read_length(1);
+    return nexmark::Text(std::string(r.read_view(n)));
+  }
+};
+
+namespace nexmark {
+
 struct Person {
   int64_t id = 0;
-  std::string name;
+  Text name;
   std::string email_address;
   std::string credit_card;
-  std::string city;
-  std::string state;
+  Text city;
+  Text state;
   int64_t date_time = 0;  // ms since the epoch
-  std::string extra;
+  Text extra;
   bool operator==(const Person&) const = default;
 };
 WEIR_SERDE(Person, id, name, email_address, credit_card, city, state, date_time, extra)
@@ -60,7 +125,7 @@ struct Auction {
   int64_t expires = 0;
   int64_t seller = 0;
   int64_t category = 0;
-  std::string extra;
+  Text extra;
   bool operator==(const Auction&) const = default;
 };
 WEIR_SERDE(Auction, id, item_name, description, initial_bid, reserve, date_time, expires, seller, category, extra)
@@ -69,10 +134,10 @@ struct Bid {
   int64_t auction = 0;
   int64_t bidder = 0;
   int64_t price = 0;
-  std::string channel;
-  std::string url;
+  Text channel;
+  Text url;
   int64_t date_time = 0;
-  std::string extra;
+  Text extra;
   bool operator==(const Bid&) const = default;
 };
 WEIR_SERDE(Bid, auction, bidder, price, channel, url, date_time, extra)
@@ -156,9 +221,15 @@ class NexmarkRandom {
 /// The tables every event draws from, made once per seed.
 class Tables {
  public:
+  static constexpr const char* kFirstNames[] = {"Peter", "Paul",  "Luke",  "John",   "Saul",  "Vicky",
+                                                "Kate",  "Julie", "Sarah", "Deiter", "Walter"};
+  static constexpr const char* kLastNames[] = {"Shultz", "Abrams", "Spencer", "White", "Bartels",
+                                               "Walton", "Smith",  "Jones",   "Noris"};
   static constexpr int kExtraPool = 1 << 20;
   static constexpr int kChannels = 10'000;
-  explicit Tables(uint64_t seed) {
+  explicit Tables(uint64_t seed) : seed(seed) {
+    for (int i = 0; i < 11; ++i)
+      for (int j = 0; j < 9; ++j) names[9 * i + j] = std::string(kFirstNames[i]) + " " + kLastNames[j];
     NexmarkRandom r(NexmarkRandom::mix(seed ^ 0x6E65786D61726Bull));  // "nexmark"
     extra_pool.resize(kExtraPool);
     for (auto& c : extra_pool) c = static_cast<char>('a' + r.next_int(26));
@@ -189,18 +260,31 @@ class Tables {
     while (e > b && static_cast<unsigned char>(s[e - 1]) <= ' ') --e;
     return s.substr(b, e - b);
   }
-  std::string next_extra(NexmarkRandom& r, int current_size, int desired_average) const {
+  Text next_extra(NexmarkRandom& r, int current_size, int desired_average) const {
     if (current_size > desired_average) return {};
     desired_average -= current_size;
     const int delta = static_cast<int>(std::llround(desired_average * 0.2));
     const int min_size = desired_average - delta;
     const int size = min_size + (delta == 0 ? 0 : r.next_int(2 * delta));
     const int offset = r.next_int(kExtraPool - size);
-    return extra_pool.substr(offset, size);
+    return Text::borrowed(std::string_view(extra_pool).substr(offset, size));
   }
 
+  /// The tables of `seed`, made once and kept for the life of the process (events view them).
+  static const Tables& of(uint64_t seed) {
+    static std::mutex mu;
+    static std::vector<std::unique_ptr<const Tables>>* all = new std::vector<std::unique_ptr<const Tables>>();
+    std::lock_guard lock(mu);
+    for (const auto& t : *all)
+      if (t->seed == seed) return *t;
+    all->push_back(std::make_unique<const Tables>(seed));
+    return *all->back();
+  }
+
+  uint64_t seed;
   std::string extra_pool;
   std::array<std::string, 4> hot_urls;
+  std::array<std::string, 99> names;  // first name i, last name j at 9 * i + j
   std::vector<std::pair<std::string, std::string>> channels;
 
  private:
@@ -219,7 +303,7 @@ class Tables {
 /// Makes event `id`. Stateless: any event can be made in any order.
 class Generator {
  public:
-  explicit Generator(Config c) : c_(c), t_(std::make_shared<const Tables>(c.seed)) {}
+  explicit Generator(Config c) : c_(c), t_(&Tables::of(c.seed)) {}
   const Config& config() const { return c_; }
   const Tables& tables() const { return *t_; }
 
@@ -256,10 +340,6 @@ class Generator {
   static constexpr const char* kStates[] = {"AZ", "CA", "ID", "OR", "WA", "WY"};
   static constexpr const char* kCities[] = {"Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland",
                                             "Bend",    "Redmond",     "Seattle",       "Kent",  "Cheyenne"};
-  static constexpr const char* kFirstNames[] = {"Peter", "Paul",  "Luke",  "John",   "Saul",  "Vicky",
-                                                "Kate",  "Julie", "Sarah", "Deiter", "Walter"};
-  static constexpr const char* kLastNames[] = {"Shultz", "Abrams", "Spencer", "White", "Bartels",
-                                               "Walton", "Smith",  "Jones",   "Noris"};
 
   int64_t next_base0_person_id(int64_t id, NexmarkRandom& r) const {
     const int64_t num_people = last_base0_person_id(id) + 1;
@@ -279,8 +359,13 @@ class Generator {
   Person person(int64_t id, NexmarkRandom& r, int64_t ts) const {
     Person p;
     p.id = last_base0_person_id(id) + kFirstPersonId;
-    p.name = std::string(kFirstNames[r.next_int(11)]) + " " + kLastNames[r.next_int(9)];
-    p.email_address = Tables::next_string(r, 7) + "@" + Tables::next_string(r, 5) + ".com";
+    const int first = r.next_int(11);
+    p.name = Text::borrowed(t_->names[9 * first + r.next_int(9)]);
+    // Draws in the order Java evaluates them (left to right); C++ leaves the operands of + unsequenced.
+    p.email_address = Tables::next_string(r, 7);
+    p.email_address += '@';
+    p.email_address += Tables::next_string(r, 5);
+    p.email_address += ".com";
     p.credit_card.reserve(19);
     for (int i = 0; i < 4; ++i) {
       if (i > 0) p.credit_card.push_back(' ');
@@ -288,8 +373,8 @@ class Generator {
       std::snprintf(buf, sizeof buf, "%04d", r.next_int(10000));
       p.credit_card += buf;
     }
-    p.city = kCities[r.next_int(10)];
-    p.state = kStates[r.next_int(6)];
+    p.city = Text::borrowed(kCities[r.next_int(10)]);
+    p.state = Text::borrowed(kStates[r.next_int(6)]);
     p.date_time = ts;
     const int size = 8 + static_cast<int>(p.name.size() + p.email_address.size() + p.credit_card.size() + p.city.size() +
                                           p.state.size());
@@ -344,12 +429,12 @@ class Generator {
     if (r.next_int(2) > 0) {
       const int i = r.next_int(4);
       static constexpr const char* kHotChannels[] = {"Google", "Facebook", "Baidu", "Apple"};
-      b.channel = kHotChannels[i];
-      b.url = t_->hot_urls[i];
+      b.channel = Text::borrowed(kHotChannels[i]);
+      b.url = Text::borrowed(t_->hot_urls[i]);
     } else {
       const auto& [channel, url] = t_->channels[r.next_int(Tables::kChannels)];
-      b.channel = channel;
-      b.url = url;
+      b.channel = Text::borrowed(channel);
+      b.url = Text::borrowed(url);
     }
     b.date_time = ts;
     b.extra = t_->next_extra(r, 8 + 8 + 8 + 8, c_.avg_bid_bytes);
@@ -357,7 +442,7 @@ class Generator {
   }
 
   Config c_;
-  std::shared_ptr<const Tables> t_;
+  const Tables* t_;  // immortal
 };
 
 /// Appends `s` to `out` as a JSON string.
