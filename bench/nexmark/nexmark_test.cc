@@ -73,7 +73,7 @@ TEST(NexmarkGenerator, EventsHaveTheSuiteShape) {
   // The first event is fixed for seed 0 (the Java twin checks the same line).
   Config zero;
   zero.events = 1;
-  EXPECT_EQ(to_json(Generator(zero).event(0)).substr(0, 87), "{\"event_type\":0,\"person\":{\"id\":1000,\"name\":\"Paul Noris\",\"emailAddress\":\"rwer@dx.com\"");
+  EXPECT_TRUE(to_json(Generator(zero).event(0)).starts_with("{\"event_type\":0,\"person\":{\"id\":1000,\"name\":\"Paul Noris\",\"emailAddress\":\"rwer@dx.com\""));
 }
 
 struct Collect final : weir::SourceOutput<Event> {
