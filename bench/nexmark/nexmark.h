@@ -247,6 +247,12 @@ class Tables {
       }
       channels.emplace_back("channel-" + std::to_string(i), std::move(url));
     }
+    // A compact index of the channels (24 bytes each) for the random lookups of bids.
+    channel_refs.reserve(kChannels);
+    for (const auto& [channel, url] : channels) {
+      channel_refs.push_back(ChannelRef{channel.data(), url.data(), static_cast<uint32_t>(channel.size()),
+                                        static_cast<uint32_t>(url.size())});
+    }
   }
   /// `max_length`: 3 + [0, max_length - 3) letters, a `special` one time in 13, trimmed of spaces
   /// at both ends (Java's String.trim: every char <= ' ').
@@ -286,6 +292,12 @@ class Tables {
   std::array<std::string, 4> hot_urls;
   std::array<std::string, 99> names;  // first name i, last name j at 9 * i + j
   std::vector<std::pair<std::string, std::string>> channels;
+  struct ChannelRef {
+    const char* channel;
+    const char* url;
+    uint32_t channel_size, url_size;
+  };
+  std::vector<ChannelRef> channel_refs;
 
  private:
   static std::string base_url(NexmarkRandom& r) {
@@ -432,9 +444,9 @@ class Generator {
       b.channel = Text::borrowed(kHotChannels[i]);
       b.url = Text::borrowed(t_->hot_urls[i]);
     } else {
-      const auto& [channel, url] = t_->channels[r.next_int(Tables::kChannels)];
-      b.channel = Text::borrowed(channel);
-      b.url = Text::borrowed(url);
+      const Tables::ChannelRef& c = t_->channel_refs[r.next_int(Tables::kChannels)];
+      b.channel = Text::borrowed(std::string_view(c.channel, c.channel_size));
+      b.url = Text::borrowed(std::string_view(c.url, c.url_size));
     }
     b.date_time = ts;
     b.extra = t_->next_extra(r, 8 + 8 + 8 + 8, c_.avg_bid_bytes);
