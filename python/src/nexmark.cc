@@ -1,0 +1,192 @@
+// The Nexmark generator (bench/nexmark/nexmark.h, the C++ generator itself) as a source of
+// Python jobs, and the event classes Python sees (weir/nexmark.py names them).
+//
+// Each event reaches Python as one object of its kind: `Person`, `Auction` or `Bid`, native
+// classes holding the C++ struct, whose attributes carry the suite's column names (`dateTime`,
+// `emailAddress`, `itemName`, ...). Like a row of the suite's `datagen` table each also has
+// `event_type` (0, 1, 2) and `person` / `auction` / `bid`: itself for its own kind, None for the
+// others, so `e.bid.price` reads as in the suite's SQL (on a bid, `auction` is the bid's field:
+// the auction's id). Fields become Python values only when
+// read (a query that looks at two fields of a bid pays for two), and an event is one allocation.
+#include <nanobind/stl/tuple.h>
+
+#include "bindings.h"
+#include "nexmark.h"
+
+namespace weir::python {
+namespace {
+
+using nexmark::Auction;
+using nexmark::Bid;
+using nexmark::Person;
+
+nb::object kind_of(nb::handle self, bool same) { return same ? nb::borrow<nb::object>(self) : nb::none(); }
+
+/// `event_type`, `person`, `auction`, `bid`, `dateTime` of one kind of event (`kind` 0, 1, 2).
+template <class T, int kind>
+void add_event_view(nb::class_<T>& c) {
+  c.def_prop_ro("event_type", [](nb::handle) { return kind; });
+  c.def_prop_ro("person", [](nb::handle self) { return kind_of(self, kind == 0); });
+  // A bid's `auction` is its field (the auction's id, the suite's bid.auction), not a view.
+  if constexpr (kind != 2) c.def_prop_ro("auction", [](nb::handle self) { return kind_of(self, kind == 1); });
+  c.def_prop_ro("bid", [](nb::handle self) { return kind_of(self, kind == 2); });
+  c.def("__eq__", [](const T& a, nb::handle b) {
+    return nb::isinstance<T>(b) && a == nb::cast<const T&>(b);
+  });
+  c.def("__ne__", [](const T& a, nb::handle b) {
+    return !(nb::isinstance<T>(b) && a == nb::cast<const T&>(b));
+  });
+  c.attr("__hash__") = nb::none();
+}
+
+std::string quoted(const std::string& s) {
+  nb::str py(s.data(), s.size());
+  return nb::cast<std::string>(nb::repr(py));
+}
+
+/// The generator's settings from the Python description (events, rate, seed, base_time).
+nexmark::Config config_of(nb::dict c) {
+  nexmark::Config cfg;
+  cfg.events = nb::cast<int64_t>(c["events"]);
+  cfg.rate = nb::cast<double>(c["rate"]);
+  cfg.seed = nb::cast<uint64_t>(c["seed"]);
+  if (c.contains("base_time") && !c["base_time"].is_none()) cfg.base_time = nb::cast<int64_t>(c["base_time"]);
+  if (cfg.events < 0) throw nb::value_error("NexmarkSource: the number of events must not be negative");
+  if (!(cfg.rate > 0)) throw nb::value_error("NexmarkSource: the event rate must be above 0");
+  return cfg;
+}
+
+/// The Python object of one event (lock held): a new instance of its class, the struct copied in.
+struct ToPython {
+  PyObject* types[3];  // Person, Auction, Bid (borrowed: the module keeps them)
+  template <class T>
+  static Object make(PyObject* type, const T& v) {
+    nb::object o = nb::inst_alloc(nb::handle(type));
+    new (nb::inst_ptr<T>(o)) T(v);
+    nb::inst_mark_ready(o);
+    return Object::steal(o.release().ptr());
+  }
+  Object operator()(const nexmark::Event& e) const {
+    switch (e.v.index()) {
+      case 0: return make(types[0], *std::get_if<Person>(&e.v));
+      case 1: return make(types[1], *std::get_if<Auction>(&e.v));
+      default: return make(types[2], *std::get_if<Bid>(&e.v));
+    }
+  }
+};
+
+ToPython to_python() {
+  return ToPython{{nb::type<Person>().ptr(), nb::type<Auction>().ptr(), nb::type<Bid>().ptr()}};
+}
+
+}  // namespace
+
+void bind_nexmark(nb::module_& m) {
+  nb::class_<Person> person(m, "Person", "A Nexmark person (event_type 0)");
+  person.def_ro("id", &Person::id)
+      .def_ro("name", &Person::name)
+      .def_ro("emailAddress", &Person::email_address)
+      .def_ro("creditCard", &Person::credit_card)
+      .def_ro("city", &Person::city)
+      .def_ro("state", &Person::state)
+      .def_ro("dateTime", &Person::date_time)
+      .def_ro("extra", &Person::extra)
+      .def("__repr__", [](const Person& p) {
+        return "Person(id=" + std::to_string(p.id) + ", name=" + quoted(p.name) + ", emailAddress=" +
+               quoted(p.email_address) + ", creditCard=" + quoted(p.credit_card) + ", city=" + quoted(p.city) +
+               ", state=" + quoted(p.state) + ", dateTime=" + std::to_string(p.date_time) + ", extra=" +
+               quoted(p.extra) + ")";
+      })
+      .def("__getstate__", [](const Person& p) {
+        return std::make_tuple(p.id, p.name, p.email_address, p.credit_card, p.city, p.state, p.date_time, p.extra);
+      })
+      .def("__setstate__", [](Person& p, const std::tuple<int64_t, std::string, std::string, std::string, std::string,
+                                                          std::string, int64_t, std::string>& s) {
+        new (&p) Person{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s),
+                        std::get<4>(s), std::get<5>(s), std::get<6>(s), std::get<7>(s)};
+      });
+  add_event_view<Person, 0>(person);
+
+  nb::class_<Auction> auction(m, "Auction", "A Nexmark auction (event_type 1)");
+  auction.def_ro("id", &Auction::id)
+      .def_ro("itemName", &Auction::item_name)
+      .def_ro("description", &Auction::description)
+      .def_ro("initialBid", &Auction::initial_bid)
+      .def_ro("reserve", &Auction::reserve)
+      .def_ro("dateTime", &Auction::date_time)
+      .def_ro("expires", &Auction::expires)
+      .def_ro("seller", &Auction::seller)
+      .def_ro("category", &Auction::category)
+      .def_ro("extra", &Auction::extra)
+      .def("__repr__", [](const Auction& a) {
+        return "Auction(id=" + std::to_string(a.id) + ", itemName=" + quoted(a.item_name) + ", description=" +
+               quoted(a.description) + ", initialBid=" + std::to_string(a.initial_bid) +
+               ", reserve=" + std::to_string(a.reserve) + ", dateTime=" + std::to_string(a.date_time) +
+               ", expires=" + std::to_string(a.expires) + ", seller=" + std::to_string(a.seller) +
+               ", category=" + std::to_string(a.category) + ", extra=" + quoted(a.extra) + ")";
+      })
+      .def("__getstate__", [](const Auction& a) {
+        return std::make_tuple(a.id, a.item_name, a.description, a.initial_bid, a.reserve, a.date_time, a.expires,
+                               a.seller, a.category, a.extra);
+      })
+      .def("__setstate__", [](Auction& a, const std::tuple<int64_t, std::string, std::string, int64_t, int64_t, int64_t,
+                                                           int64_t, int64_t, int64_t, std::string>& s) {
+        new (&a) Auction{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s), std::get<4>(s),
+                         std::get<5>(s), std::get<6>(s), std::get<7>(s), std::get<8>(s), std::get<9>(s)};
+      });
+  add_event_view<Auction, 1>(auction);
+
+  nb::class_<Bid> bid(m, "Bid", "A Nexmark bid (event_type 2)");
+  bid.def_ro("auction", &Bid::auction)
+      .def_ro("bidder", &Bid::bidder)
+      .def_ro("price", &Bid::price)
+      .def_ro("channel", &Bid::channel)
+      .def_ro("url", &Bid::url)
+      .def_ro("dateTime", &Bid::date_time)
+      .def_ro("extra", &Bid::extra)
+      .def("__repr__", [](const Bid& b) {
+        return "Bid(auction=" + std::to_string(b.auction) + ", bidder=" + std::to_string(b.bidder) +
+               ", price=" + std::to_string(b.price) + ", channel=" + quoted(b.channel) + ", url=" + quoted(b.url) +
+               ", dateTime=" + std::to_string(b.date_time) + ", extra=" + quoted(b.extra) + ")";
+      })
+      .def("__getstate__", [](const Bid& b) {
+        return std::make_tuple(b.auction, b.bidder, b.price, b.channel, b.url, b.date_time, b.extra);
+      })
+      .def("__setstate__", [](Bid& b, const std::tuple<int64_t, int64_t, int64_t, std::string, std::string, int64_t,
+                                                       std::string>& s) {
+        new (&b) Bid{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s),
+                     std::get<4>(s), std::get<5>(s), std::get<6>(s)};
+      });
+  add_event_view<Bid, 2>(bid);
+
+  // The source: the C++ generator's parallel, checkpointable NexmarkSource, its events turned
+  // into Python objects by a map chained to it. Timestamps: each event's dateTime; watermarks
+  // from the Python strategy's kind and bound (the suite's: bounded, 4 s).
+  m.def("nexmark_source", [](nb::handle env, nb::dict c) {
+    if (!nb::inst_check(env)) throw nb::type_error("expected a weir._weir.Environment");
+    StreamExecutionEnvironment& e = env_ref(*nb::inst_ptr<PyEnv>(env));
+    const auto name = nb::cast<std::string>(c["name"]);
+    try {
+      auto events = e.from_source(nexmark::NexmarkSource(config_of(c)),
+                                  base_watermark_strategy<nexmark::Event>(nb::cast<std::string>(c["wm_kind"]),
+                                                                         nb::cast<int64_t>(c["wm_bound_ms"]),
+                                                                         nb::cast<int64_t>(c["wm_idle_ms"])),
+                                  name);
+      return PyStream{std::make_shared<Stream>(events.map(to_python()).name(name + " (to Python)"))};
+    } catch (const GraphError& err) {
+      throw nb::value_error(err.what());
+    }
+  });
+  // Events `start` .. `stop - 1` of a configuration, made here (for references and tests).
+  m.def("nexmark_events", [](nb::dict c, int64_t start, int64_t stop) {
+    const nexmark::Config cfg = config_of(c);
+    nexmark::Generator g(cfg);
+    stop = std::min(stop, cfg.events);
+    const ToPython conv = to_python();
+    nb::list out;
+    for (int64_t i = std::max<int64_t>(start, 0); i < stop; ++i) out.append(to_nb(conv(g.event(i))));
+    return out;
+  });
+}
+
+}  // namespace weir::python
