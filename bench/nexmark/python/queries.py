@@ -11,7 +11,7 @@ The semantics are Flink's Nexmark SQL (nexmark/nexmark, queries/qN.sql):
 - q1: every bid with its price in euros, 0.908 * price as DECIMAL(23, 3).
 - q2: auction, price of the bids whose auction id is a multiple of 123.
 - q5: the hottest auctions: per hopping window (10 s, every 2 s) the auctions with the most bids,
-  as (auction, num).
+  as (auction, num); counted per slice of 2 s first, as Flink's window aggregation does.
 - q7: the highest bids: per tumbling window of 10 s its highest price; every bid at that price
   whose dateTime lies in [window end - 10 s, window end] (both ends: a bid at the very end of a
   window also joins it) as (auction, price, bidder, dateTime, extra).
@@ -77,11 +77,16 @@ def q2(events):
 
 # ---- q5: hot items --------------------------------------------------------------------------------
 
-class CountBids(ProcessWindowFunction):
-    """The bids of one auction in one hopping window: (auction, window end, count)."""
+def add_counts(a, b):
+    return a[0], a[1] + b[1]
 
-    def process(self, key, context, elements):
-        return ((key, context.window().end, len(elements)),)
+
+class WithWindowEnd(ProcessWindowFunction):
+    """An auction's count in a hopping window as (auction, window end, count)."""
+
+    def process(self, key, context, counts):
+        for auction, n in counts:
+            yield auction, context.window().end, n
 
 
 class HottestAuctions(ProcessWindowFunction):
@@ -93,13 +98,21 @@ class HottestAuctions(ProcessWindowFunction):
 
 
 def q5(events):
-    counts = (events.filter(is_bid)
-              .key_by(lambda b: b.auction)
+    # As Flink runs HOP aggregates: counts per slice of 2 s (the slide: every bid is counted
+    # once), then each window of 10 s sums its five slices. A slice's (a window's) result carries
+    # its max timestamp (end - 1), so it lands in the windows that hold its time range.
+    slices = (events.filter(is_bid)
+              .map(lambda b: (b.auction, 1))
+              .key_by(lambda r: r[0])
+              .window(TumblingEventTimeWindows.of(Time.seconds(2)))
+              .reduce(add_counts)
+              .name("q5 bids per auction and slice"))
+    counts = (slices.key_by(lambda r: r[0])
               .window(SlidingEventTimeWindows.of(Time.seconds(10), Time.seconds(2)))
-              .process(CountBids())
+              .reduce(add_counts, window_function=WithWindowEnd())
               .name("q5 bids per auction and window"))
-    # A window's counts carry its max timestamp (end - 1): the tumbling window of 2 s that holds
-    # it holds exactly the counts of that hopping window, and fires when they are all in.
+    # The tumbling window of 2 s that holds a hopping window's end - 1 holds exactly that
+    # window's counts, and fires when they are all in.
     return (counts.key_by(lambda r: r[1])
             .window(TumblingEventTimeWindows.of(Time.seconds(2)))
             .process(HottestAuctions())
