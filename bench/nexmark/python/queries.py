@@ -14,13 +14,14 @@ The semantics are Flink's Nexmark SQL (nexmark/nexmark, queries/qN.sql):
   as (auction, num); counted per slice of 2 s first, as Flink's window aggregation does.
 - q7: the highest bids: per tumbling window of 10 s its highest price; every bid at that price
   whose dateTime lies in [window end - 10 s, window end] (both ends: a bid at the very end of a
-  window also joins it) as (auction, price, bidder, dateTime, extra).
+  window also joins it) as (auction, price, bidder, dateTime, extra). Bids below a running
+  maximum of their window are dropped before the exchange (see Q7Candidates).
 """
 from decimal import Decimal
 
 from weir.common.time import Time
 from weir.common.typeinfo import Types
-from weir.datastream.functions import KeyedProcessFunction, ProcessWindowFunction
+from weir.datastream.functions import FlatMapFunction, KeyedProcessFunction, ProcessWindowFunction
 from weir.datastream.state import ValueStateDescriptor
 from weir.datastream.window import SlidingEventTimeWindows, TumblingEventTimeWindows
 from weir.nexmark import DEFAULT_RATE, NexmarkSource
@@ -124,16 +125,42 @@ def q5(events):
 Q7_WINDOW_MS = 10_000
 
 
-def q7_windows(e):
-    """A bid as (window, own, bid) for the tumbling window it is in (own) and, when it lies on a
-    window's end, also for the window it ends (BETWEEN includes both ends)."""
-    if e.event_type != 2:
+class Q7Candidates(FlatMapFunction):
+    """The bids that may be their window's highest, as (window, own, bid): for the tumbling
+    window the bid is in (own) and, when it lies on a window's end, also for the window it ends
+    (BETWEEN includes both ends).
+
+    A bid below the highest price this subtask has already seen in the same window cannot be the
+    window's highest (that is at least as high) and is dropped here, before the exchange: the
+    running maximum rises a few times per window, so few bids go on. This subtask's bids come in
+    time order (the generator's); a bid of an earlier window than the current goes on unfiltered,
+    and after a restore the running maxima start again from nothing (dropping less, never more)."""
+
+    def open(self, runtime_context):
+        self.w = None  # the current window
+        self.top = -1  # the highest price seen in it
+        self.prev_top = -1  # ... and in the window before it (-1: unknown)
+
+    def flat_map(self, e):
+        if e.event_type != 2:
+            return None
+        t = e.dateTime
+        w = t // Q7_WINDOW_MS
+        p = e.price
+        if w != self.w:
+            if self.w is not None and w < self.w:
+                return ((w, True, e), (w - 1, False, e)) if t % Q7_WINDOW_MS == 0 else ((w, True, e),)
+            self.prev_top = self.top if self.w == w - 1 else -1
+            self.w = w
+            self.top = -1
+        if p >= self.top:
+            self.top = p
+            if t % Q7_WINDOW_MS == 0 and p >= self.prev_top:
+                return (w, True, e), (w - 1, False, e)
+            return (w, True, e),
+        if t % Q7_WINDOW_MS == 0 and p >= self.prev_top:
+            return (w - 1, False, e),
         return None
-    t = e.dateTime
-    w = t // Q7_WINDOW_MS
-    if t % Q7_WINDOW_MS == 0:
-        return (w, True, e), (w - 1, False, e)
-    return (w, True, e),
 
 
 class HighestBids(KeyedProcessFunction):
@@ -172,7 +199,7 @@ class HighestBids(KeyedProcessFunction):
 
 
 def q7(events):
-    return (events.flat_map(q7_windows)
+    return (events.flat_map(Q7Candidates())
             .key_by(lambda r: r[0])
             .process(HighestBids())
             .name("q7"))
