@@ -121,7 +121,17 @@ class PyNexmarkSource final : public Source<Object> {
 
 void bind_nexmark(nb::module_& m) {
   nb::class_<Person> person(m, "Person", "A Nexmark person (event_type 0)");
-  person.def_ro("id", &Person::id)
+  person
+      .def("__init__",
+           [](Person* p, int64_t id, std::string name, std::string email, std::string card, std::string city,
+              std::string state, int64_t date_time, std::string extra) {
+             new (p) Person{id, std::move(name), std::move(email), std::move(card), std::move(city), std::move(state),
+                            date_time, std::move(extra)};
+           },
+           nb::kw_only(), nb::arg("id") = 0, nb::arg("name") = "", nb::arg("emailAddress") = "",
+           nb::arg("creditCard") = "", nb::arg("city") = "", nb::arg("state") = "", nb::arg("dateTime") = 0,
+           nb::arg("extra") = "")
+      .def_ro("id", &Person::id)
       .def_ro("name", &Person::name)
       .def_ro("emailAddress", &Person::email_address)
       .def_ro("creditCard", &Person::credit_card)
@@ -146,7 +156,17 @@ void bind_nexmark(nb::module_& m) {
   add_event_view<Person, 0>(person);
 
   nb::class_<Auction> auction(m, "Auction", "A Nexmark auction (event_type 1)");
-  auction.def_ro("id", &Auction::id)
+  auction
+      .def("__init__",
+           [](Auction* a, int64_t id, std::string item, std::string description, int64_t initial_bid, int64_t reserve,
+              int64_t date_time, int64_t expires, int64_t seller, int64_t category, std::string extra) {
+             new (a) Auction{id,        std::move(item), std::move(description), initial_bid, reserve,
+                             date_time, expires,         seller,                 category,    std::move(extra)};
+           },
+           nb::kw_only(), nb::arg("id") = 0, nb::arg("itemName") = "", nb::arg("description") = "",
+           nb::arg("initialBid") = 0, nb::arg("reserve") = 0, nb::arg("dateTime") = 0, nb::arg("expires") = 0,
+           nb::arg("seller") = 0, nb::arg("category") = 0, nb::arg("extra") = "")
+      .def_ro("id", &Auction::id)
       .def_ro("itemName", &Auction::item_name)
       .def_ro("description", &Auction::description)
       .def_ro("initialBid", &Auction::initial_bid)
@@ -175,7 +195,14 @@ void bind_nexmark(nb::module_& m) {
   add_event_view<Auction, 1>(auction);
 
   nb::class_<Bid> bid(m, "Bid", "A Nexmark bid (event_type 2)");
-  bid.def_ro("auction", &Bid::auction)
+  bid.def("__init__",
+          [](Bid* b, int64_t auction, int64_t bidder, int64_t price, std::string channel, std::string url,
+             int64_t date_time, std::string extra) {
+            new (b) Bid{auction, bidder, price, std::move(channel), std::move(url), date_time, std::move(extra)};
+          },
+          nb::kw_only(), nb::arg("auction") = 0, nb::arg("bidder") = 0, nb::arg("price") = 0, nb::arg("channel") = "",
+          nb::arg("url") = "", nb::arg("dateTime") = 0, nb::arg("extra") = "")
+      .def_ro("auction", &Bid::auction)
       .def_ro("bidder", &Bid::bidder)
       .def_ro("price", &Bid::price)
       .def_ro("channel", &Bid::channel)

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 import pytest
 
 import weir
+from weir.common import Duration, TimestampAssigner, WatermarkStrategy
 from weir.datastream import ProcessFunction, StreamExecutionEnvironment
 from weir.nexmark import Auction, Bid, NexmarkSource, Person, events as nexmark_events
 
@@ -72,8 +73,8 @@ def ref_q5():
     return [(auction, n) for (start, auction), n in counts.items() if n >= top[start]]
 
 
-def ref_q7():
-    bids = _bids()
+def ref_q7(bids=None):
+    bids = _bids() if bids is None else bids
     top = {}
     for b in bids:
         w = b.dateTime // 10_000
@@ -187,3 +188,41 @@ def test_source_rejects_bad_settings():
         NexmarkSource(events=10, rate=0)
     with pytest.raises(TypeError):
         NexmarkSource(events="10")
+
+
+@pytest.mark.parametrize("parallelism", [1, 2], ids=lambda p: "p%d" % p)
+def test_q7_bids_on_a_window_end_join_both_windows(parallelism):
+    """BETWEEN window_end - 10 s AND window_end: a bid at the very end of a window (the start of
+    the next) is compared with both windows' highest prices (the generator at a round rate puts
+    persons there, so made-up events test it)."""
+    base = 1_767_225_600_000
+    made = [Person(id=1, name="p", dateTime=base)]
+    for auction, price, t in [(1, 500, 1000), (1, 700, 2000), (2, 700, 9999), (3, 700, 10_000), (6, 100, 10_000),
+                              (7, 300, 15_000), (4, 300, 20_000), (5, 50, 30_000), (8, 20, 30_001)]:
+        made.append(Bid(auction=auction, bidder=auction + 100, price=price, channel="c", url="u", dateTime=base + t,
+                        extra="x%d" % auction))
+    expected = sorted(queries.format_row(r) for r in ref_q7([e for e in made if e.event_type == 2]))
+    assert [line.split(",")[0] for line in expected] == ["1", "2", "3", "3", "4", "5"]
+
+    class EventTime(TimestampAssigner):
+        def extract_timestamp(self, value, record_timestamp):
+            return value.dateTime
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(parallelism)
+    stream = env.from_collection(made).assign_timestamps_and_watermarks(
+        WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_seconds(4)).with_timestamp_assigner(EventTime()))
+    with queries.q7(stream).execute_and_collect() as it:
+        assert sorted(queries.format_row(r) for r in it) == expected
+
+
+def test_event_classes_construct_with_the_suites_names():
+    b = Bid(auction=7, bidder=8, price=9, channel="c", url="u", dateTime=10, extra="e")
+    assert (b.auction, b.bidder, b.price, b.channel, b.url, b.dateTime, b.extra) == (7, 8, 9, "c", "u", 10, "e")
+    assert b.bid is b and b.person is None and b.event_type == 2
+    a = Auction(id=3, itemName="i", seller=4, category=11, dateTime=5)
+    assert (a.id, a.itemName, a.seller, a.category, a.dateTime, a.auction, a.bid) == (3, "i", 4, 11, 5, a, None)
+    p = Person(id=1, name="n", city="Bend", state="OR")
+    assert (p.id, p.name, p.city, p.state, p.person, p.event_type) == (1, "n", "Bend", "OR", p, 0)
+    with pytest.raises(AttributeError):
+        b.price = 3
