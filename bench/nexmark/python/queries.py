@@ -58,10 +58,13 @@ def q0(events):
 
 # ---- q1: currency conversion ---------------------------------------------------------------------
 
+EUROS_PER_DOLLAR = Decimal("0.908")
+
+
 def q1_row(e):
     b = e.bid
-    # DECIMAL(23, 3): 0.908 * price exactly, with three decimals.
-    return b.auction, b.bidder, Decimal(b.price * 908).scaleb(-3), b.dateTime, b.extra
+    # DECIMAL(23, 3): the exact product, which has the three decimals of 0.908.
+    return b.auction, b.bidder, Decimal(b.price) * EUROS_PER_DOLLAR, b.dateTime, b.extra
 
 
 def q1(events):
