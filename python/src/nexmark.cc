@@ -24,22 +24,12 @@ using nexmark::Auction;
 using nexmark::Bid;
 using nexmark::Person;
 
-nb::object kind_of(nb::handle self, bool same) { return same ? nb::borrow<nb::object>(self) : nb::none(); }
-
-/// `event_type`, `person`, `auction`, `bid`, `dateTime` of one kind of event (`kind` 0, 1, 2).
-template <class T, int kind>
-void add_event_view(nb::class_<T>& c) {
-  c.def_prop_ro("event_type", [](nb::handle) { return kind; });
-  c.def_prop_ro("person", [](nb::handle self) { return kind_of(self, kind == 0); });
-  // A bid's `auction` is its field (the auction's id, the suite's bid.auction), not a view.
-  if constexpr (kind != 2) c.def_prop_ro("auction", [](nb::handle self) { return kind_of(self, kind == 1); });
-  c.def_prop_ro("bid", [](nb::handle self) { return kind_of(self, kind == 2); });
-  c.def("__eq__", [](const T& a, nb::handle b) {
-    return nb::isinstance<T>(b) && a == nb::cast<const T&>(b);
-  });
-  c.def("__ne__", [](const T& a, nb::handle b) {
-    return !(nb::isinstance<T>(b) && a == nb::cast<const T&>(b));
-  });
+/// `==` and `!=` by value (unhashable, as the objects compare by value but are not immutable in
+/// C++'s eyes; they are read-only in Python).
+template <class T>
+void add_comparison(nb::class_<T>& c) {
+  c.def("__eq__", [](const T& a, nb::handle b) { return nb::isinstance<T>(b) && a == nb::cast<const T&>(b); });
+  c.def("__ne__", [](const T& a, nb::handle b) { return !(nb::isinstance<T>(b) && a == nb::cast<const T&>(b)); });
   c.attr("__hash__") = nb::none();
 }
 
@@ -97,7 +87,8 @@ class FastAttributes {
     if (rc != 0) throw nb::python_error();
     return *this;
   }
-  /// `event_type`, `person` / `auction` / `bid` (itself or None), as `add_event_view`.
+  /// `event_type`, `person` / `auction` / `bid`: itself for its own kind, else None (a bid's
+  /// `auction` is its field).
   FastAttributes& views(int kind) {
     add("event_type", get_constant, reinterpret_cast<void*>(static_cast<std::intptr_t>(kind)));
     add("person", kind == 0 ? get_self : get_none);
@@ -218,7 +209,7 @@ void bind_nexmark(nb::module_& m) {
         new (&p) Person{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s),
                         std::get<4>(s), std::get<5>(s), std::get<6>(s), std::get<7>(s)};
       });
-  add_event_view<Person, 0>(person);
+  add_comparison(person);
   FastAttributes<Person>(person)
       .field("id", &Person::id)
       .field("name", &Person::name)
@@ -267,7 +258,7 @@ void bind_nexmark(nb::module_& m) {
         new (&a) Auction{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s), std::get<4>(s),
                          std::get<5>(s), std::get<6>(s), std::get<7>(s), std::get<8>(s), std::get<9>(s)};
       });
-  add_event_view<Auction, 1>(auction);
+  add_comparison(auction);
   FastAttributes<Auction>(auction)
       .field("id", &Auction::id)
       .field("itemName", &Auction::item_name)
@@ -309,7 +300,7 @@ void bind_nexmark(nb::module_& m) {
         new (&b) Bid{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s),
                      std::get<4>(s), std::get<5>(s), std::get<6>(s)};
       });
-  add_event_view<Bid, 2>(bid);
+  add_comparison(bid);
   FastAttributes<Bid>(bid)
       .field("auction", &Bid::auction)
       .field("bidder", &Bid::bidder)
