@@ -6,8 +6,8 @@
 // `emailAddress`, `itemName`, ...). Like a row of the suite's `datagen` table each also has
 // `event_type` (0, 1, 2) and `person` / `auction` / `bid`: itself for its own kind, None for the
 // others, so `e.bid.price` reads as in the suite's SQL (on a bid, `auction` is the bid's field:
-// the auction's id). Fields become Python values only when
-// read (a query that looks at two fields of a bid pays for two), and an event is one allocation.
+// the auction's id). Fields become Python values only when read (a query that looks at two fields
+// of a bid pays for two), and an event is one allocation.
 #include <nanobind/stl/tuple.h>
 
 #include <cstdint>
@@ -24,8 +24,7 @@ using nexmark::Auction;
 using nexmark::Bid;
 using nexmark::Person;
 
-/// `==` and `!=` by value (unhashable, as the objects compare by value but are not immutable in
-/// C++'s eyes; they are read-only in Python).
+/// `==` and `!=` compare all fields; the objects are not hashable (key by a field instead).
 template <class T>
 void add_comparison(nb::class_<T>& c) {
   c.def("__eq__", [](const T& a, nb::handle b) { return nb::isinstance<T>(b) && a == nb::cast<const T&>(b); });
