@@ -124,6 +124,7 @@ void bind_windows(nb::module_& m);
 void bind_connectors(nb::module_& m);
 void bind_workspace(nb::module_& m);
 void bind_cep(nb::module_& m);
+void bind_nexmark(nb::module_& m);
 
 /// The environment of a stream (for sources that the bindings add).
 StreamExecutionEnvironment env_of(const Stream& s);

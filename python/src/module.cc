@@ -359,4 +359,5 @@ NB_MODULE(_weir, m) {
   bind_connectors(m);
   bind_workspace(m);
   bind_cep(m);
+  bind_nexmark(m);
 }
