@@ -17,6 +17,27 @@
 #include "bindings.h"
 #include "nexmark.h"
 
+// Text (an event's string field: a view of the generator's tables or owned bytes) is a Python str.
+namespace nanobind::detail {
+template <>
+struct type_caster<nexmark::Text> {
+  NB_TYPE_CASTER(nexmark::Text, const_name("str"))
+  bool from_python(handle src, uint8_t, cleanup_list*) noexcept {
+    Py_ssize_t size = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(src.ptr(), &size);
+    if (s == nullptr) {
+      PyErr_Clear();
+      return false;
+    }
+    value = nexmark::Text(std::string(s, static_cast<std::size_t>(size)));
+    return true;
+  }
+  static handle from_cpp(const nexmark::Text& t, rv_policy, cleanup_list*) noexcept {
+    return PyUnicode_FromStringAndSize(t.data(), static_cast<Py_ssize_t>(t.size()));
+  }
+};
+}  // namespace nanobind::detail
+
 namespace weir::python {
 namespace {
 
@@ -59,6 +80,10 @@ PyObject* get_string(PyObject* self, void* off) {
   const auto* v = field_at<std::string>(self, off);
   return v != nullptr ? PyUnicode_FromStringAndSize(v->data(), static_cast<Py_ssize_t>(v->size())) : nullptr;
 }
+PyObject* get_text(PyObject* self, void* off) {
+  const auto* v = field_at<nexmark::Text>(self, off);
+  return v != nullptr ? PyUnicode_FromStringAndSize(v->data(), static_cast<Py_ssize_t>(v->size())) : nullptr;
+}
 PyObject* get_self(PyObject* self, void*) { return Py_NewRef(self); }
 PyObject* get_none(PyObject*, void*) { Py_RETURN_NONE; }
 PyObject* get_constant(PyObject*, void* v) { return PyLong_FromLong(static_cast<long>(reinterpret_cast<std::intptr_t>(v))); }
@@ -70,10 +95,11 @@ class FastAttributes {
   explicit FastAttributes(nb::handle type) : type_(type) {}
   template <class F>
   FastAttributes& field(const char* name, F T::*member) {
-    static_assert(std::is_same_v<F, int64_t> || std::is_same_v<F, std::string>);
+    static_assert(std::is_same_v<F, int64_t> || std::is_same_v<F, std::string> || std::is_same_v<F, nexmark::Text>);
     static const T probe{};
     const auto off = reinterpret_cast<const char*>(&(probe.*member)) - reinterpret_cast<const char*>(&probe);
-    return add(name, std::is_same_v<F, int64_t> ? get_int64 : get_string, reinterpret_cast<void*>(off));
+    getter g = std::is_same_v<F, int64_t> ? get_int64 : std::is_same_v<F, std::string> ? get_string : get_text;
+    return add(name, g, reinterpret_cast<void*>(off));
   }
   FastAttributes& add(const char* name, getter g, void* closure = nullptr) {
     // Descriptors keep a pointer to their PyGetSetDef: the definitions live as long as the process.
@@ -178,8 +204,8 @@ void bind_nexmark(nb::module_& m) {
   nb::class_<Person> person(m, "Person", "A Nexmark person (event_type 0)");
   person
       .def("__init__",
-           [](Person* p, int64_t id, std::string name, std::string email, std::string card, std::string city,
-              std::string state, int64_t date_time, std::string extra) {
+           [](Person* p, int64_t id, nexmark::Text name, std::string email, std::string card, nexmark::Text city,
+              nexmark::Text state, int64_t date_time, nexmark::Text extra) {
              new (p) Person{id, std::move(name), std::move(email), std::move(card), std::move(city), std::move(state),
                             date_time, std::move(extra)};
            },
@@ -203,8 +229,8 @@ void bind_nexmark(nb::module_& m) {
       .def("__getstate__", [](const Person& p) {
         return std::make_tuple(p.id, p.name, p.email_address, p.credit_card, p.city, p.state, p.date_time, p.extra);
       })
-      .def("__setstate__", [](Person& p, const std::tuple<int64_t, std::string, std::string, std::string, std::string,
-                                                          std::string, int64_t, std::string>& s) {
+      .def("__setstate__", [](Person& p, const std::tuple<int64_t, nexmark::Text, std::string, std::string, nexmark::Text,
+                                                          nexmark::Text, int64_t, nexmark::Text>& s) {
         new (&p) Person{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s),
                         std::get<4>(s), std::get<5>(s), std::get<6>(s), std::get<7>(s)};
       });
@@ -224,7 +250,7 @@ void bind_nexmark(nb::module_& m) {
   auction
       .def("__init__",
            [](Auction* a, int64_t id, std::string item, std::string description, int64_t initial_bid, int64_t reserve,
-              int64_t date_time, int64_t expires, int64_t seller, int64_t category, std::string extra) {
+              int64_t date_time, int64_t expires, int64_t seller, int64_t category, nexmark::Text extra) {
              new (a) Auction{id,        std::move(item), std::move(description), initial_bid, reserve,
                              date_time, expires,         seller,                 category,    std::move(extra)};
            },
@@ -253,7 +279,7 @@ void bind_nexmark(nb::module_& m) {
                                a.seller, a.category, a.extra);
       })
       .def("__setstate__", [](Auction& a, const std::tuple<int64_t, std::string, std::string, int64_t, int64_t, int64_t,
-                                                           int64_t, int64_t, int64_t, std::string>& s) {
+                                                           int64_t, int64_t, int64_t, nexmark::Text>& s) {
         new (&a) Auction{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s), std::get<4>(s),
                          std::get<5>(s), std::get<6>(s), std::get<7>(s), std::get<8>(s), std::get<9>(s)};
       });
@@ -273,8 +299,8 @@ void bind_nexmark(nb::module_& m) {
 
   nb::class_<Bid> bid(m, "Bid", "A Nexmark bid (event_type 2)");
   bid.def("__init__",
-          [](Bid* b, int64_t auction, int64_t bidder, int64_t price, std::string channel, std::string url,
-             int64_t date_time, std::string extra) {
+          [](Bid* b, int64_t auction, int64_t bidder, int64_t price, nexmark::Text channel, nexmark::Text url,
+             int64_t date_time, nexmark::Text extra) {
             new (b) Bid{auction, bidder, price, std::move(channel), std::move(url), date_time, std::move(extra)};
           },
           nb::kw_only(), nb::arg("auction") = 0, nb::arg("bidder") = 0, nb::arg("price") = 0, nb::arg("channel") = "",
@@ -294,8 +320,8 @@ void bind_nexmark(nb::module_& m) {
       .def("__getstate__", [](const Bid& b) {
         return std::make_tuple(b.auction, b.bidder, b.price, b.channel, b.url, b.date_time, b.extra);
       })
-      .def("__setstate__", [](Bid& b, const std::tuple<int64_t, int64_t, int64_t, std::string, std::string, int64_t,
-                                                       std::string>& s) {
+      .def("__setstate__", [](Bid& b, const std::tuple<int64_t, int64_t, int64_t, nexmark::Text, nexmark::Text, int64_t,
+                                                       nexmark::Text>& s) {
         new (&b) Bid{std::get<0>(s), std::get<1>(s), std::get<2>(s), std::get<3>(s),
                      std::get<4>(s), std::get<5>(s), std::get<6>(s)};
       });
