@@ -39,3 +39,42 @@ inline int64_t window_start(int64_t ts, int64_t size) {
 }
 
 }  // namespace nexmark::qa
+
+namespace nexmark::qa {
+
+/// The bids of one auction (the current key) that arrived before the auction, for the joins of
+/// bids with the auction they name whose bid time must lie in [auction dateTime, expires] (q4,
+/// q9). An early bid can only match an auction made no later than the bid: once the watermark
+/// has passed the bid's time every such auction has arrived, so an event-time timer (rounded up
+/// to the next second, one timer per key and second) drops it. `B` has `date_time`.
+template <class B>
+class EarlyBids {
+ public:
+  static constexpr int64_t kTimerStep = 1'000;
+  void open(weir::RuntimeContext& rc) { bids_ = rc.get_list_state(weir::ListStateDescriptor<B>("early-bids")); }
+  template <class Ctx>
+  void add(const B& b, Ctx& ctx) {
+    bids_.add(b);
+    ctx.timer_service().register_event_time_timer(round_up(b.date_time));
+  }
+  /// Every early bid, then none.
+  std::vector<B> take() {
+    std::vector<B> out = bids_.get();
+    if (!out.empty()) bids_.clear();
+    return out;
+  }
+  /// Drops the bids not after the watermark `t`.
+  void on_timer(int64_t t) {
+    std::vector<B> bids = bids_.get();
+    if (bids.empty()) return;
+    const std::size_t n = bids.size();
+    std::erase_if(bids, [&](const B& b) { return b.date_time <= t; });
+    if (bids.size() != n) bids_.update(bids);
+  }
+
+ private:
+  static int64_t round_up(int64_t t) { return window_start(t, kTimerStep) + kTimerStep - 1; }
+  weir::ListState<B> bids_;
+};
+
+}  // namespace nexmark::qa
