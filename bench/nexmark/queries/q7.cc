@@ -71,39 +71,35 @@ class DropBelowMax final : public weir::ProcessFunction<Event, Q7Bid> {
   Slot slots_[kSlots];
 };
 
-struct Q7Window {
-  int64_t max = -1;  // largest price of the window's own bids (-1: none yet)
-  std::vector<Q7Bid> bids;  // candidates priced at least max
-};
-WEIR_SERDE(Q7Window, max, bids)
-
+/// Keyed by window start: the window's largest price (from its own bids) and the candidates
+/// priced at least the largest seen when they came; at the window's end, those at the maximum.
 class MaxBids final : public weir::KeyedProcessFunction<int64_t, Q7Bid, Q7Bid> {
  public:
-  void open(weir::RuntimeContext& rc) override { acc_ = rc.get_state(weir::ValueStateDescriptor<Q7Window>("window")); }
+  void open(weir::RuntimeContext& rc) override {
+    max_ = rc.get_state(weir::ValueStateDescriptor<int64_t>("max"));
+    bids_ = rc.get_list_state(weir::ListStateDescriptor<Q7Bid>("candidates"));
+  }
   void process_element(const Q7Bid& b, Context& ctx, weir::Collector<Q7Bid>&) override {
-    Q7Window w;
-    if (auto v = acc_.value()) {
-      w = std::move(*v);
-    } else {
-      ctx.timer_service().register_event_time_timer(b.window + kSize);
+    ctx.timer_service().register_event_time_timer(b.window + kSize);  // once per window (timers are deduplicated)
+    int64_t max = max_.value().value_or(-1);
+    if (!b.boundary && b.price > max) {
+      max = b.price;
+      max_.update(max);
     }
-    if (!b.boundary && b.price > w.max) {
-      w.max = b.price;
-      std::erase_if(w.bids, [&](const Q7Bid& c) { return c.price < w.max; });
-    }
-    if (b.price >= w.max) w.bids.push_back(b);
-    acc_.update(std::move(w));
+    if (b.price >= max) bids_.add(b);
   }
   void on_timer(int64_t, OnTimerContext&, weir::Collector<Q7Bid>& out) override {
-    if (auto w = acc_.value()) {
-      for (const Q7Bid& b : w->bids)
-        if (b.price == w->max) out.collect(b);
+    if (const std::optional<int64_t> max = max_.value()) {
+      for (const Q7Bid& b : bids_.get())
+        if (b.price == *max) out.collect(b);
     }
-    acc_.clear();
+    max_.clear();
+    bids_.clear();
   }
 
  private:
-  weir::ValueState<Q7Window> acc_;
+  weir::ValueState<int64_t> max_;
+  weir::ListState<Q7Bid> bids_;
 };
 
 std::string q7_row(int64_t auction, int64_t price, int64_t bidder, int64_t date_time, const std::string& extra) {
