@@ -59,13 +59,30 @@ Civil civil_of(int64_t ms) {
   return c;
 }
 
-Q10Row q10_of(const Bid& b) {
-  const Civil c = civil_of(b.date_time);
-  char dt[32], hm[16];
-  std::snprintf(dt, sizeof dt, "%04lld-%02d-%02d", static_cast<long long>(c.year), c.month, c.day);
-  std::snprintf(hm, sizeof hm, "%02d:%02d", c.hour, c.minute);
-  return Q10Row{b.auction, b.bidder, b.price, b.date_time, b.extra, dt, hm};
-}
+/// DATE_FORMAT of the partition columns, remembered for the last minute seen (bids come in
+/// time order: one formatting per minute of event time, not per bid).
+class PartitionColumns final : public weir::ProcessFunction<Event, Q10Row> {
+ public:
+  void process_element(const Event& e, Context&, weir::Collector<Q10Row>& out) override {
+    const Bid* b = e.bid();
+    if (!b) return;
+    const int64_t minute = qa::window_start(b->date_time, 60'000);
+    if (minute != minute_) {
+      const Civil c = civil_of(b->date_time);
+      char dt[32], hm[16];
+      std::snprintf(dt, sizeof dt, "%04lld-%02d-%02d", static_cast<long long>(c.year), c.month, c.day);
+      std::snprintf(hm, sizeof hm, "%02d:%02d", c.hour, c.minute);
+      dt_ = dt;
+      hm_ = hm;
+      minute_ = minute;
+    }
+    out.collect(Q10Row{b->auction, b->bidder, b->price, b->date_time, b->extra, dt_, hm_});
+  }
+
+ private:
+  int64_t minute_ = INT64_MIN;
+  std::string dt_, hm_;
+};
 
 std::string q10_row(const Q10Row& r) { return row(r.auction, r.bidder, r.price, r.date_time, r.extra, r.dt, r.hm); }
 
@@ -94,10 +111,12 @@ class PartitionedCsvSink {
   void open(weir::RuntimeContext& rc) { subtask_ = rc.get_index_of_this_subtask(); }
   void operator()(const Q10Row& r) {
     std::FILE* f = file(r.dt, r.hm);
-    const Civil c = civil_of(r.date_time);
-    char ts[40];
-    std::snprintf(ts, sizeof ts, "%04lld-%02d-%02d %02d:%02d:%02d.%03d", static_cast<long long>(c.year), c.month, c.day,
-                  c.hour, c.minute, c.second, c.milli);
+    if (r.date_time != ts_ms_) {  // formatted once per millisecond
+      const Civil c = civil_of(r.date_time);
+      std::snprintf(ts_, sizeof ts_, "%04lld-%02d-%02d %02d:%02d:%02d.%03d", static_cast<long long>(c.year), c.month,
+                    c.day, c.hour, c.minute, c.second, c.milli);
+      ts_ms_ = r.date_time;
+    }
     line_.clear();
     line_ += std::to_string(r.auction);
     line_.push_back(',');
@@ -105,13 +124,14 @@ class PartitionedCsvSink {
     line_.push_back(',');
     line_ += std::to_string(r.price);
     line_.push_back(',');
-    line_ += ts;
+    line_ += ts_;
     line_.push_back(',');
     line_ += r.extra;
     line_.push_back('\n');
     if (std::fwrite(line_.data(), 1, line_.size(), f) != line_.size()) fail("writing", current_path_);
   }
   void finish() {
+    cur_file_ = nullptr;
     for (auto& [key, f] : files_) {
       if (std::fclose(f.second) != 0) {
         f.second = nullptr;
@@ -125,6 +145,13 @@ class PartitionedCsvSink {
 
  private:
   std::FILE* file(const std::string& dt, const std::string& hm) {
+    if (cur_file_ && dt == cur_dt_ && hm == cur_hm_) return cur_file_;
+    cur_file_ = open_file(dt, hm);
+    cur_dt_ = dt;
+    cur_hm_ = hm;
+    return cur_file_;
+  }
+  std::FILE* open_file(const std::string& dt, const std::string& hm) {
     key_ = dt;
     key_.push_back('/');
     key_ += hm;
@@ -149,6 +176,7 @@ class PartitionedCsvSink {
     throw std::runtime_error(std::string("q10: ") + what + " " + path + " failed: " + std::strerror(errno));
   }
   void close_all() {
+    cur_file_ = nullptr;
     for (auto& [key, f] : files_)
       if (f.second) std::fclose(f.second);
     files_.clear();
@@ -158,16 +186,16 @@ class PartitionedCsvSink {
   int subtask_ = 0;
   std::map<std::string, std::pair<std::string, std::FILE*>> files_;  // "dt/hm" -> (path, file)
   std::string key_, line_, current_path_;
+  int64_t ts_ms_ = INT64_MIN;
+  std::FILE* cur_file_ = nullptr;
+  std::string cur_dt_, cur_hm_;
+  char ts_[40] = {};
 };
 
 NEXMARK_QUERY(QueryDef{
     "q10", "log to file system: bids with date and minute, CSV files partitioned by them",
     [](QueryContext& ctx) {
-      auto rows = ctx.events
-                      .flat_map([](const Event& e, weir::Collector<Q10Row>& out) {
-                        if (const Bid* b = e.bid()) out.collect(q10_of(*b));
-                      })
-                      .name("q10-partition-columns");
+      auto rows = ctx.events.process(PartitionColumns{}).name("q10-partition-columns");
       rows.add_sink(PartitionedCsvSink(std::make_shared<OutputFolder>())).name("q10-files");
       ctx.sink(rows, q10_row, [](const Q10Row& r) { return r.date_time; });
     },

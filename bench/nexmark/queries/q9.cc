@@ -90,7 +90,8 @@ class BestBid final : public weir::KeyedCoProcessFunction<int64_t, Auction, Q9Bi
     const std::optional<Q9Rank> rank = rank_.value();
     if (rank && !q9_better(b.price, b.date_time, *rank)) return;
     rank_.update(Q9Rank{b.price, b.date_time});
-    out.collect(Q9Row{*auction_.value(), b});
+    std::optional<Auction> a = auction_.value();
+    out.collect(Q9Row{std::move(*a), b});
   }
   void on_timer(int64_t t, OnTimerContext&, weir::Collector<Q9Row>&) override {
     if (auto span = span_.value(); span && t >= span->expires) {
