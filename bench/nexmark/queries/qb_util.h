@@ -149,3 +149,20 @@ struct RankedCountReference {
 
 }  // namespace nexmark::qb
 
+
+namespace nexmark::qb {
+
+/// q12's rows: bids per bidder in tumbling windows of 10 s of processing time.
+struct Q12Row {
+  int64_t bidder = 0;
+  int64_t bid_count = 0;
+  int64_t starttime = 0;
+  int64_t endtime = 0;
+  bool operator==(const Q12Row&) const = default;
+};
+WEIR_SERDE(Q12Row, bidder, bid_count, starttime, endtime)
+
+/// q12's job on `events` (its operator "q12-window" counts in the windows); in q12.cc.
+weir::DataStream<Q12Row> q12_bid_counts(const weir::DataStream<Event>& events);
+
+}  // namespace nexmark::qb
