@@ -113,10 +113,10 @@ RunResult run(const RunOptions& o) {
   auto events = env.from_source(NexmarkSource(o.config, 0, o.check ? nullptr : clock), watermarks(), "nexmark")
                     .uid("nexmark-source");
   if (q) {
-    QueryContext ctx{env, events, o.config, results};
+    QueryContext ctx{env, events, o.config, results, dir};
     q->build(ctx);
   } else {
-    QueryContext ctx{env, events, o.config, results};
+    QueryContext ctx{env, events, o.config, results, dir};
     ctx.sink(events, [](const Event&) { return std::string(); }, [](const Event& e) { return e.date_time(); });
   }
 

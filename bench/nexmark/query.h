@@ -111,6 +111,8 @@ struct QueryContext {
   weir::DataStream<Event> events;  // the generator with the suite's watermarks (date_time - 4 s)
   const Config& config;
   std::shared_ptr<Results> results;
+  /// The run's work folder (RunOptions::work_dir, or the one the run made); may be empty.
+  std::string work_dir;
 
   /// Append rows. `time(r)`: the row's event time (ms) for latency.
   template <class R, class Format, class Time>
