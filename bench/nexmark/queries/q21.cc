@@ -86,7 +86,7 @@ NEXMARK_QUERY(QueryDef{
         std::optional<std::string> param;
         // Every match of "channel_id=", scanning left to right: the first whose start is valid.
         for (std::size_t i = 0; i + 11 <= b->url.size() && !param; ++i) {
-          if (b->url.compare(i, 11, "channel_id=") != 0 || (i > 0 && b->url[i - 1] != '&')) continue;
+          if (b->url.view().compare(i, 11, "channel_id=") != 0 || (i > 0 && b->url[i - 1] != '&')) continue;
           std::size_t j = i + 11;
           std::string v;
           while (j < b->url.size() && b->url[j] != '&') v.push_back(b->url[j++]);
