@@ -251,6 +251,7 @@ public final class Main {
     set.attachAsDataStream();
     StreamGraph graph = env.getStreamGraph();
     graph.setJobName("nexmark " + name);
+    org.apache.flink.runtime.jobgraph.JobGraph job = graph.getJobGraph(Main.class.getClassLoader(), new JobID());
 
     GenerationClock.reset(p);
     ResultSink.Results.reset();
@@ -261,7 +262,7 @@ public final class Main {
     try {
       long cpu0 = cpuNs();
       long t0 = System.nanoTime();
-      JobID id = cluster.submitJob(graph).get().getJobID();
+      JobID id = cluster.submitJob(job).get().getJobID();
       JobResult result = cluster.requestJobResult(id).get();
       seconds = (System.nanoTime() - t0) / 1e9;
       cpuSeconds = (cpuNs() - cpu0) / 1e9;
