@@ -111,7 +111,15 @@ public final class Main {
     }
     Path dir = workDir != null ? Paths.get(workDir) : Files.createTempDirectory("flink-nexmark-");
     Files.createDirectories(dir);
-    System.exit(run(query, q, config, parallelism, check, dir, suiteTuning, workDir == null));
+    int rc;
+    try {
+      rc = run(query, q, config, parallelism, check, dir, suiteTuning);
+    } finally {
+      if (workDir == null) {
+        deleteTree(dir);
+      }
+    }
+    System.exit(rc);
   }
 
   private static void writeJson(NexmarkGenerator.Config config, String path) throws IOException {
@@ -170,7 +178,7 @@ public final class Main {
   }
 
   private static int run(String name, Queries.Query q, NexmarkGenerator.Config config, int p, String check, Path dir,
-      boolean suiteTuning, boolean ownDir) throws Exception {
+      boolean suiteTuning) throws Exception {
     boolean checking = check != null;
     Configuration conf = new Configuration();
     conf.setString("parallelism.default", Integer.toString(p));
@@ -305,9 +313,6 @@ public final class Main {
     if (q10Out != null) {
       deleteTree(q10Out);
     }
-    if (ownDir) {
-      deleteTree(dir);
-    }
     return 0;
   }
 
@@ -349,16 +354,45 @@ public final class Main {
         if (line.isEmpty()) {
           continue;
         }
-        String[] c = line.split(",", -1);
-        if (c.length != 5) {
+        List<String> c = csvFields(line);
+        if (c.size() != 5) {
           throw new IOException("q10: " + f + ": not 5 fields: " + line);
         }
-        String ts = c[3].startsWith("\"") ? c[3].substring(1, c[3].length() - 1) : c[3];
+        String ts = c.get(3);
         long ms = LocalDateTime.parse(ts.replace(' ', 'T')).toInstant(ZoneOffset.UTC).toEpochMilli();
-        rows.add(c[0] + "," + c[1] + "," + c[2] + "," + ms + "," + c[4] + "," + dt + "," + hm);
+        rows.add(c.get(0) + "," + c.get(1) + "," + c.get(2) + "," + ms + "," + c.get(4) + "," + dt + "," + hm);
       }
     }
     return rows;
+  }
+
+  /** The fields of one CSV line (RFC 4180 quoting: "..." with "" for a quote). */
+  static List<String> csvFields(String line) {
+    List<String> out = new ArrayList<>();
+    StringBuilder f = new StringBuilder();
+    boolean quoted = false;
+    for (int i = 0; i < line.length(); i++) {
+      char ch = line.charAt(i);
+      if (quoted) {
+        if (ch == '"' && i + 1 < line.length() && line.charAt(i + 1) == '"') {
+          f.append('"');
+          i++;
+        } else if (ch == '"') {
+          quoted = false;
+        } else {
+          f.append(ch);
+        }
+      } else if (ch == '"') {
+        quoted = true;
+      } else if (ch == ',') {
+        out.add(f.toString());
+        f.setLength(0);
+      } else {
+        f.append(ch);
+      }
+    }
+    out.add(f.toString());
+    return out;
   }
 
   private static String partition(String dirName, String key) throws IOException {

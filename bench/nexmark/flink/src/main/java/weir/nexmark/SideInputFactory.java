@@ -81,7 +81,7 @@ public final class SideInputFactory implements DynamicTableSourceFactory {
     }
   }
 
-  static final class Lookup extends LookupFunction {
+  public static final class Lookup extends LookupFunction {
     private final String path;
     private transient Map<Long, List<RowData>> rows;
 
