@@ -7,7 +7,8 @@
 #   bench/nexmark/compare.sh [qN ...]        every query when none is named
 # Environment: NEXMARK_EVENTS (10,000,000), NEXMARK_PARALLELISM (2), NEXMARK_RUNS (3),
 #   NEXMARK_FLINK_HEAP (the Flink JVM's -Xmx, 8g), NEXMARK_FLINK_OPTS (more options to Flink's
-#   driver, e.g. --suite-tuning).
+#   driver, e.g. --suite-tuning), NEXMARK_WEIR (the weir-nexmark binary; default
+#   build/release/bench/nexmark/weir-nexmark, built when missing).
 # Before measuring, the first million events of seed 0 must hash the same on both sides.
 # The check runs: --check on 100,000 events at 1,000 events per second of event time; q12
 # depends on processing time (n/a). Prints a markdown table (also to build/nexmark/compare.md),
@@ -25,7 +26,7 @@ CHECK_RATE=1000
 ALL="q0 q1 q2 q3 q4 q5 q7 q8 q9 q10 q11 q12 q13 q14 q15 q16 q17 q18 q19 q20 q21 q22"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-weir=$root/build/release/bench/nexmark/weir-nexmark
+weir=${NEXMARK_WEIR:-$root/build/release/bench/nexmark/weir-nexmark}
 flink_dir=$root/bench/nexmark/flink
 out_dir=$root/build/nexmark
 mkdir -p "$out_dir"
