@@ -76,7 +76,7 @@ echo "compare.sh: the first million events hash the same on both sides ($wh)" >&
 
 known=$("$weir" --list | awk '{print $1}')
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 cell() { local s=${1//|/\\|}; [ ${#s} -le 100 ] || s="${s:0:100}…"; printf '%s' "$s"; }
 
 table="| query | Weir events/CPU-s | Flink events/CPU-s | ratio | Weir p99 ms | Flink p99 ms | results equal |
