@@ -226,6 +226,9 @@ public final class Main {
       tEnv.executeSql("CREATE TABLE side_input (key BIGINT, `value` VARCHAR) WITH ('connector' = 'weir-side-input',"
           + " 'path' = '" + sideInput(dir).toAbsolutePath() + "')");
     }
+    if (name.equals("q12")) {
+      tEnv.executeSql("CREATE VIEW B AS SELECT *, PROCTIME() AS p_time FROM bid");
+    }
     if (name.equals("q14")) {
       tEnv.createTemporarySystemFunction("count_char", CountChar.class);
     }

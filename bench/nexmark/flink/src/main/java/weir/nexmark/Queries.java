@@ -94,8 +94,8 @@ final class Queries {
         + " FROM bid B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)", 3);
 
     same("q12", "SELECT bidder, COUNT(*) AS bid_count, window_start AS starttime, window_end AS endtime"
-        + " FROM TABLE(TUMBLE(TABLE (SELECT *, PROCTIME() AS p_time FROM bid), DESCRIPTOR(p_time),"
-        + " INTERVAL '10' SECOND)) GROUP BY bidder, window_start, window_end", -1);
+        + " FROM TABLE(TUMBLE(TABLE B, DESCRIPTOR(p_time), INTERVAL '10' SECOND))"
+        + " GROUP BY bidder, window_start, window_end", -1);  // B: bid with PROCTIME() (see Main)
 
     same("q13", "SELECT B.auction, B.bidder, B.price, B.`dateTime`, S.`value`"
         + " FROM (SELECT *, PROCTIME() AS p_time FROM bid) B"
