@@ -71,3 +71,10 @@ fi
 
 # The Maven cache of the test peers: the Apache Kafka broker and its tools (scripts/kafka.sh).
 "$(dirname "$0")/kafka.sh" fetch
+
+# The Maven cache of the Flink side of the Nexmark comparison (bench/nexmark/compare.sh builds it
+# offline): Flink 2.3.0's table planner and runtime, and the plugins that build it.
+if command -v mvn >/dev/null; then
+  mvn -q -B -f "$root/bench/nexmark/flink/pom.xml" dependency:go-offline compile dependency:build-classpath \
+    -Dmdep.outputFile=target/classpath.txt
+fi
