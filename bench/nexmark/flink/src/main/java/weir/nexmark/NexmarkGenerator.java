@@ -225,13 +225,12 @@ public final class NexmarkGenerator {
   private Person person(long id, NexmarkRandom r, long ts) {
     Person p = new Person();
     p.id = lastBase0PersonId(id) + FIRST_PERSON_ID;
-    // nexmark.h concatenates with std::string's operator+, whose operands GCC evaluates right to
-    // left: the last name (and the host of the e-mail address) is drawn first.
-    String last = LAST_NAMES[r.nextInt(9)];
+    // Left to right, as nexmark.h draws them: first name, last name, the e-mail's user, its host.
     String first = FIRST_NAMES[r.nextInt(11)];
+    String last = LAST_NAMES[r.nextInt(9)];
     p.name = first + " " + last;
-    String host = Tables.nextString(r, 5, ' ');
     String user = Tables.nextString(r, 7, ' ');
+    String host = Tables.nextString(r, 5, ' ');
     p.emailAddress = user + "@" + host + ".com";
     StringBuilder cc = new StringBuilder(19);
     for (int i = 0; i < 4; i++) {
