@@ -535,15 +535,18 @@ class GenerationClock {
     if (!l.samples.empty() && l.samples.back().first >= event_time) return;
     l.samples.emplace_back(event_time, wall_ns);
   }
-  /// The earliest wall time at which some subtask had generated event time >= t (nullopt: none has).
+  /// The earliest wall time at which some subtask had generated event time >= t; when none has
+  /// (a window the end of the input closes), the last sample of any subtask: when the input was
+  /// done. nullopt: no sample yet.
   std::optional<int64_t> generated_at(int64_t t) {
-    std::optional<int64_t> best;
+    std::optional<int64_t> best, last;
     for (Lane& l : lanes_) {
       std::lock_guard lock(l.mu);
       auto it = std::lower_bound(l.samples.begin(), l.samples.end(), std::pair<int64_t, int64_t>(t, INT64_MIN));
       if (it != l.samples.end() && (!best || it->second < *best)) best = it->second;
+      if (!l.samples.empty() && (!last || l.samples.back().second > *last)) last = l.samples.back().second;
     }
-    return best;
+    return best ? best : last;
   }
 
  private:

@@ -48,9 +48,14 @@ public final class GenerationClock {
     }
   }
 
-  /** The earliest wall time at which some split had generated event time >= t (MIN_VALUE: none). */
+  /**
+   * The earliest wall time at which some split had generated event time >= t; when none has (a
+   * window the end of the input closes), the last sample of any split: when the input was done.
+   * MIN_VALUE: no sample yet.
+   */
   public static long generatedAt(long t) {
     long best = Long.MIN_VALUE;
+    long last = Long.MIN_VALUE;
     for (Lane l : lanes) {
       synchronized (l) {
         int lo = 0, hi = l.size;
@@ -65,8 +70,11 @@ public final class GenerationClock {
         if (lo < l.size && (best == Long.MIN_VALUE || l.walls[lo] < best)) {
           best = l.walls[lo];
         }
+        if (l.size > 0 && l.walls[l.size - 1] > last) {
+          last = l.walls[l.size - 1];
+        }
       }
     }
-    return best;
+    return best != Long.MIN_VALUE ? best : last;
   }
 }
