@@ -3,6 +3,7 @@
 //     and on the RocksDB backend, as a ratio to the same job without checkpoints.
 //  2. The duration of a checkpoint of about 1 GB of RocksDB state (1 M keys x 1 KiB), the
 //     first (full) one and an incremental one after 5% of the keys changed.
+// Throughput is records/s and records per CPU-second of the whole process (getrusage user + sys).
 // Usage: checkpoint_bench [--heap-records N] [--rocksdb-records N] [--runs R] [--parallelism P]
 //                         [--big-keys K] [--skip-throughput] [--skip-big] [--dir D]
 #include <algorithm>
@@ -22,13 +23,14 @@ namespace {
 
 struct Result {
   double records_per_s = 0;
+  double records_per_cpu_s = 0;
   int64_t checkpoints = 0;
   int64_t last_duration_ms = 0;
 };
 
 Result run_window_job(int64_t n, int p, bool rocksdb, bool checkpoints, const std::string& dir) {
   weir::CheckpointStats stats;
-  const double rate = bench::run_window_job(
+  const bench::Rate rate = bench::run_window_job(
       n, p,
       [&](weir::StreamExecutionEnvironment& env) {
         if (rocksdb) env.set_state_backend(weir::StateBackend::rocksdb(dir + "/db"));
@@ -40,7 +42,7 @@ Result run_window_job(int64_t n, int p, bool rocksdb, bool checkpoints, const st
       &stats);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  return Result{rate, stats.completed, stats.last_duration_ms};
+  return Result{rate.per_s, rate.per_cpu_s, stats.completed, stats.last_duration_ms};
 }
 
 double median(std::vector<double> v) {
@@ -50,22 +52,30 @@ double median(std::vector<double> v) {
 
 void throughput(const char* backend, int64_t n, int p, int runs, const std::string& dir) {
   const bool rocks = std::strcmp(backend, "rocksdb") == 0;
-  std::vector<double> off, on;
+  std::vector<double> off, on, off_cpu, on_cpu;
   for (int r = 0; r < runs; ++r) {
     // Interleaved, so drift on a shared machine hits both alike.
     const auto a = run_window_job(n, p, rocks, false, dir);
     const auto b = run_window_job(n, p, rocks, true, dir);
     off.push_back(a.records_per_s);
     on.push_back(b.records_per_s);
-    std::printf("  %s run %d: %.2f M/s without, %.2f M/s with checkpoints (%lld taken, last %lld ms), ratio %.2f\n", backend,
-                r + 1, a.records_per_s / 1e6, b.records_per_s / 1e6, static_cast<long long>(b.checkpoints),
-                static_cast<long long>(b.last_duration_ms), b.records_per_s / a.records_per_s);
+    off_cpu.push_back(a.records_per_cpu_s);
+    on_cpu.push_back(b.records_per_cpu_s);
+    std::printf("  %s run %d: %.2f M/s (%.2f M/CPU-s) without, %.2f M/s (%.2f M/CPU-s) with checkpoints (%lld taken, "
+                "last %lld ms), ratio %.2f (per CPU-s %.2f)\n",
+                backend, r + 1, a.records_per_s / 1e6, a.records_per_cpu_s / 1e6, b.records_per_s / 1e6,
+                b.records_per_cpu_s / 1e6, static_cast<long long>(b.checkpoints), static_cast<long long>(b.last_duration_ms),
+                b.records_per_s / a.records_per_s, b.records_per_cpu_s / a.records_per_cpu_s);
     std::fflush(stdout);
   }
   const double m_off = median(off), m_on = median(on);
+  const double c_off = median(off_cpu), c_on = median(on_cpu);
   std::printf("%s, parallelism %d, %lld records: median %.2f M records/s per core without checkpoints, %.2f with a "
               "checkpoint every second: ratio %.2f\n",
               backend, p, static_cast<long long>(n), m_off / 1e6 / p, m_on / 1e6 / p, m_on / m_off);
+  std::printf("%s, parallelism %d: median %.2f M records per CPU-second without checkpoints, %.2f with: ratio %.2f "
+              "(checkpoint cost %.1f%% of CPU)\n",
+              backend, p, c_off / 1e6, c_on / 1e6, c_on / c_off, (1.0 - c_on / c_off) * 100.0);
   std::fflush(stdout);
 }
 

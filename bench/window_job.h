@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include <sys/resource.h>
+
 #include "weir/weir.hpp"
 
 namespace bench {
@@ -40,10 +42,26 @@ struct CountSum {
   Acc merge(Acc a, Acc b) const { return {a.count + b.count, a.sum + b.sum}; }
 };
 
+/// CPU time (user + system) of the whole process so far, in seconds: worker threads that spin
+/// count.
+inline double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/// Throughput of one run: records per wall-clock second and per CPU-second of the process.
+struct Rate {
+  double per_s = 0;
+  double per_cpu_s = 0;
+};
+
 /// Runs the job over `n` bids at parallelism `p` on an environment `configure` has set up;
-/// checks every bid was counted once; returns records/s and, when asked, the checkpoint stats.
+/// checks every bid was counted once; returns records/s and records per CPU-second and, when
+/// asked, the checkpoint stats.
 template <class Configure>
-double run_window_job(int64_t n, int p, Configure&& configure, weir::CheckpointStats* stats = nullptr) {
+Rate run_window_job(int64_t n, int p, Configure&& configure, weir::CheckpointStats* stats = nullptr) {
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(p).set_worker_threads(p);
   configure(env);
@@ -63,16 +81,18 @@ double run_window_job(int64_t n, int p, Configure&& configure, weir::CheckpointS
       .aggregate(CountSum{})
       .add_sink(Sink{results});
   const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = process_cpu_seconds();
   auto client = env.execute_async("window bench");
   client.wait();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = process_cpu_seconds() - cpu0;
   if (results->load() != n) {
     std::fprintf(stderr, "wrong result: %lld of %lld records counted\n", static_cast<long long>(results->load()),
                  static_cast<long long>(n));
     std::abort();
   }
   if (stats) *stats = client.get_checkpoint_stats();
-  return static_cast<double>(n) / secs;
+  return Rate{static_cast<double>(n) / secs, static_cast<double>(n) / cpu};
 }
 
 }  // namespace bench

@@ -153,6 +153,7 @@ void JobRun::build() {
     if (config_.state_backend.kind() == StateBackend::Kind::rocksdb) {
       info.rocksdb_dir = config_.state_backend.dir() + "/job-" + id_ + "/attempt-" + std::to_string(attempt_);
       info.rocksdb_memory = config_.state_backend.memory_budget();
+      info.rocksdb_cache_entries = config_.state_backend.cache_entries();
     }
     auto task = std::make_unique<Task>(this, pool_.get(), info);
     task->vertex = pt.vertex;

@@ -2,12 +2,28 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
 #include "runtime/task.h"
 
 namespace weir::runtime {
+namespace {
+// Spinning before sleep (see `loop`): at most this long, stealing from the others after
+// kStealAfterNs; kSpinProbeNs when the spin has shrunk to nothing.
+constexpr int64_t kMaxSpinNs = 200'000;
+constexpr int64_t kStealAfterNs = 20'000;
+constexpr int64_t kSpinProbeNs = 20'000;
+
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+}  // namespace
 
 WorkerPool::WorkerPool(int threads) {
   for (int i = 0; i < std::max(threads, 0); ++i) workers_.push_back(std::make_unique<Worker>());
@@ -95,13 +111,23 @@ void WorkerPool::loop(int index) {
     if (!task) {
       // Spin a little before sleeping: tasks hand work to each other at a high rate, and a
       // futex sleep and wake per hand-off costs more than the work. Prefer our own tasks;
-      // steal after a moment.
-      const auto start = clock::now();
-      for (;;) {
-        if ((task = pop(me))) break;
-        const auto waited = clock::now() - start;
-        if (waited > std::chrono::microseconds(20) && (task = steal(index))) break;
-        if (waited > std::chrono::microseconds(200)) break;
+      // steal after a moment. The spin adapts: it halves after a spin that found nothing
+      // (spinning threads burn CPU the process is billed for, and on a busy machine they take
+      // it from the threads that would make the work) and grows back after one that did; at
+      // zero, one short spin in 16 probes whether spinning pays again.
+      const int64_t limit_ns = me.spin_ns > 0 ? me.spin_ns : ((++me.spin_probe & 15) == 0 ? kSpinProbeNs : 0);
+      if (limit_ns > 0) {
+        const auto start = clock::now();
+        for (unsigned n = 0;; ++n) {
+          if ((task = pop(me))) break;
+          spin_pause();
+          if ((n & 15) != 15) continue;  // the clock costs more than a look at the queue
+          const auto waited = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count();
+          if (waited > kStealAfterNs && (task = steal(index))) break;
+          if (waited > limit_ns) break;
+        }
+        me.spin_ns = task ? std::min<int64_t>(kMaxSpinNs, std::max<int64_t>(me.spin_ns * 2, kSpinProbeNs))
+                          : me.spin_ns / 2;
       }
     }
     while (!task) {

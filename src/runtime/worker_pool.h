@@ -46,6 +46,10 @@ class WorkerPool {
     // Hints readable without mu: the thread is running a task slice / waiting on cv.
     std::atomic<bool> busy{false};
     std::atomic<bool> asleep{false};
+    // The owning thread's only: how long it spins before sleeping (adapts to whether spins
+    // find work), and a counter for probes once it is zero.
+    int64_t spin_ns = 200'000;
+    unsigned spin_probe = 0;
   };
   void loop(int index);
   Task* pop(Worker& w);

@@ -34,6 +34,10 @@ WEIR_SERDE(Ev, key, seq)
 /// Sets the state backend by name ("heap" or "rocksdb", the latter under `dir`).
 inline void use_backend(StreamExecutionEnvironment& env, const std::string& backend, const std::string& dir) {
   if (backend == "rocksdb") env.set_state_backend(StateBackend::rocksdb(dir).with_memory_budget(8 << 20));
+  // RocksDB with a cache of 3 entries per state: nearly every access evicts and writes back.
+  if (backend == "rocksdb-tiny-cache") {
+    env.set_state_backend(StateBackend::rocksdb(dir).with_memory_budget(8 << 20).with_cache_entries(3));
+  }
 }
 
 /// Test parameters: parallelism and backend.

@@ -1,5 +1,6 @@
 // The RocksDB backend: state beyond the memory budget, savepoints between backends, and
 // restoring an incremental RocksDB checkpoint at another parallelism.
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -93,9 +94,13 @@ TEST_P(BackendSwap, SavepointRestoresIntoAnotherBackendAndParallelism) {
 INSTANTIATE_TEST_SUITE_P(Backends, BackendSwap,
                          ::testing::Values(Swap{"heap", "rocksdb", 3}, Swap{"heap", "rocksdb", 2},
                                            Swap{"rocksdb", "heap", 5}, Swap{"rocksdb", "rocksdb", 2},
-                                           Swap{"rocksdb", "rocksdb", 5}),
+                                           Swap{"rocksdb", "rocksdb", 5}, Swap{"rocksdb-tiny-cache", "heap", 2},
+                                           Swap{"heap", "rocksdb-tiny-cache", 3},
+                                           Swap{"rocksdb-tiny-cache", "rocksdb-tiny-cache", 2}),
                          [](const auto& i) {
-                           return std::get<0>(i.param) + "_to_" + std::get<1>(i.param) + "_p" + std::to_string(std::get<2>(i.param));
+                           auto name = std::get<0>(i.param) + "_to_" + std::get<1>(i.param) + "_p" + std::to_string(std::get<2>(i.param));
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
                          });
 
 // ---- an incremental RocksDB checkpoint, restored at another parallelism ----------------------
@@ -125,9 +130,7 @@ void count_to_files(StreamExecutionEnvironment& env, int64_t n, std::shared_ptr<
       .uid("files");
 }
 
-class IncrementalRescale : public ::testing::TestWithParam<int> {};
-
-TEST_P(IncrementalRescale, RetainedCheckpointRestoresAtAnotherParallelism) {
+void incremental_rescale(int parallelism, const std::string& backend) {
   TempDir dir;
   constexpr int64_t kN = 30000;
   std::string chk;
@@ -136,7 +139,7 @@ TEST_P(IncrementalRescale, RetainedCheckpointRestoresAtAnotherParallelism) {
     env.set_parallelism(3);
     env.enable_checkpointing(3600 * 1000);
     env.set_checkpoint_storage(dir.sub("checkpoints"));
-    use_backend(env, "rocksdb", dir.sub("db1"));
+    use_backend(env, backend, dir.sub("db1"));
     auto limit = std::make_shared<std::atomic<int64_t>>(kN / 3);
     count_to_files(env, kN, limit, dir.sub("out"));
     auto client = env.execute_async("first");
@@ -156,8 +159,8 @@ TEST_P(IncrementalRescale, RetainedCheckpointRestoresAtAnotherParallelism) {
   }
   EXPECT_TRUE(any_shared);
   auto env = StreamExecutionEnvironment::get_execution_environment();
-  env.set_parallelism(GetParam());
-  use_backend(env, "rocksdb", dir.sub("db2"));
+  env.set_parallelism(parallelism);
+  use_backend(env, backend, dir.sub("db2"));
   env.set_savepoint_restore_settings(SavepointRestoreSettings::for_path(chk));
   count_to_files(env, kN, std::make_shared<std::atomic<int64_t>>(INT64_MAX), dir.sub("out"));
   env.execute("second");
@@ -169,7 +172,40 @@ TEST_P(IncrementalRescale, RetainedCheckpointRestoresAtAnotherParallelism) {
   expect_exactly_once(pairs, expected_counts(0, kN));
 }
 
+class IncrementalRescale : public ::testing::TestWithParam<int> {};
+
+TEST_P(IncrementalRescale, RetainedCheckpointRestoresAtAnotherParallelism) { incremental_rescale(GetParam(), "rocksdb"); }
+
 INSTANTIATE_TEST_SUITE_P(Parallelism, IncrementalRescale, ::testing::Values(2, 3, 5));
+
+// ---- the write-back cache of entries ---------------------------------------------------------
+
+TEST(RocksDbState, CacheSmallerThanTheKeysWritesBackWhatItEvicts) {
+  // Every key is written once and read back later, after thousands of other keys went through
+  // a cache of 3 entries: the values reached RocksDB on eviction.
+  TempDir dir;
+  constexpr int64_t kKeysN = 5000;
+  for (int p : {1, 2}) {
+    auto env = StreamExecutionEnvironment::get_execution_environment();
+    env.set_parallelism(p);
+    env.set_state_backend(StateBackend::rocksdb(dir.sub("db" + std::to_string(p))).with_cache_entries(3));
+    auto out = env.from_sequence(0, 2 * kKeysN - 1)
+                   .map([](int64_t i) { return i % kKeysN; })
+                   .key_by([](int64_t k) { return k; })
+                   .process(StoreThenCheck{})
+                   .collect_async();
+    env.execute("tiny cache");
+    const auto results = out.get();
+    ASSERT_EQ(static_cast<int64_t>(results.size()), kKeysN);
+    EXPECT_EQ(std::count(results.begin(), results.end(), 1), kKeysN) << "every value read back intact, p=" << p;
+  }
+}
+
+TEST(RocksDbState, TinyCacheIncrementalCheckpointRestoresAtAnotherParallelism) { incremental_rescale(2, "rocksdb-tiny-cache"); }
+
+TEST(RocksDbState, WithCacheEntriesRefusesZero) {
+  EXPECT_THROW(StateBackend::rocksdb("/tmp/x").with_cache_entries(0), GraphError);
+}
 
 TEST(RocksDbState, SharedFilesNoRetainedCheckpointNeedsAreDeleted) {
   TempDir dir;

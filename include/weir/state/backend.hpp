@@ -22,6 +22,16 @@ class StateBackend {
     memory_budget_ = bytes;
     return *this;
   }
+  /// RocksDB: how many entries (one key's value, list, map or open windows) each keyed state
+  /// of an operator subtask keeps in memory, decoded, between accesses; default 16384. They
+  /// reach RocksDB when evicted (least recently used first, approximately) and before every
+  /// checkpoint or savepoint. 1 writes each entry back as soon as another key is used.
+  StateBackend& with_cache_entries(std::size_t entries) {
+    if (entries < 1) throw GraphError("StateBackend::with_cache_entries: at least 1 entry");
+    cache_entries_ = entries;
+    return *this;
+  }
+  std::size_t cache_entries() const { return cache_entries_; }
   Kind kind() const { return kind_; }
   const std::string& dir() const { return dir_; }
   std::size_t memory_budget() const { return memory_budget_; }
@@ -32,6 +42,7 @@ class StateBackend {
   Kind kind_;
   std::string dir_;
   std::size_t memory_budget_ = 64 << 20;
+  std::size_t cache_entries_ = 16384;
 };
 
 }  // namespace weir

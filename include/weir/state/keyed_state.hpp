@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
 
 #include "weir/state/internal/keyed_backend.hpp"
 
@@ -267,16 +268,17 @@ class KeyedTable final : public StateTableBase {
   }
   E& get_or_create() {
     if (backend_->store()) {
-      if (!rocks_find()) {
-        if constexpr (requires { cache_.clear(); }) {
-          cache_.clear();  // (assigning a fresh absl::InlinedVector trips GCC 12's -Wmaybe-uninitialized)
+      Cached& c = rocks_entry();
+      if (!c.present) {
+        if constexpr (requires { c.value.clear(); }) {
+          c.value.clear();  // (assigning a fresh absl::InlinedVector trips GCC 12's -Wmaybe-uninitialized)
         } else {
-          cache_ = E{};
+          c.value = E{};
         }
-        present_ = true;
+        c.present = true;
       }
-      dirty_ = true;
-      return cache_;
+      c.dirty = true;
+      return c.value;
     }
     auto [it, inserted] = map_.try_emplace(backend_->current_slot());
     if (inserted) backend_->ref(backend_->current_slot());
@@ -284,36 +286,19 @@ class KeyedTable final : public StateTableBase {
   }
   void erase() {
     if (backend_->store()) {
-      rocks_find();
-      if (present_) {
-        present_ = false;
-        dirty_ = true;
+      Cached& c = rocks_entry();
+      if (c.present) {
+        c.present = false;
+        c.dirty = true;
       }
       return;
     }
     erase_slot(backend_->current_slot());
   }
-  /// RocksDB mode: writes the current key's entry back (or removes it).
+  /// RocksDB mode: writes every changed cached entry back to the store (before a snapshot);
+  /// they stay cached.
   void flush() override {
-    if (!cached_) return;
-    cached_ = false;
-    if (!dirty_) return;
-    dirty_ = false;
-    if constexpr (requires { cache_.empty(); }) {
-      if (present_ && cache_.empty()) present_ = false;  // an empty list or map is no state
-    }
-    if constexpr (EntryCodec<E>::kSupported) {
-      if (present_) {
-        buf_.clear();
-        ByteWriter w(buf_);
-        EntryCodec<E>::write(w, cache_);
-        backend_->store()->put(cache_key_, buf_);
-      } else {
-        backend_->store()->remove(cache_key_);
-      }
-    } else {
-      no_serde("keyed state");
-    }
+    for (auto& [slot, c] : cache_) write_back(c);
   }
   void erase_slot(uint32_t slot) {
     if (map_.erase(slot)) backend_->unref(slot);
@@ -355,27 +340,102 @@ class KeyedTable final : public StateTableBase {
   }
 
  private:
-  /// The current key's entry, read from the store once per key (the cache lives until the key
-  /// changes). Whatever is handed out may be changed, so it is written back.
+  // ---- RocksDB mode: a bounded write-back cache of entries --------------------------------
+  // Entries of recently used keys stay in memory, decoded, and reach the store when evicted
+  // (CLOCK: an entry used since the hand last passed gets a second chance) or when a snapshot
+  // flushes them. A cached entry holds its key's slot, so the slot keeps meaning that key.
+  // Whatever is handed out may be changed, so it is marked changed (written back).
+  struct Cached {
+    E value{};
+    std::string key;       ///< the store key: key group | key | state name
+    bool present = false;  ///< the key has an entry (false: none, or erased)
+    bool dirty = false;    ///< differs from the store
+    bool used = false;     ///< CLOCK: used since the hand last passed
+  };
+
   E* rocks_find() {
+    Cached& c = rocks_entry();
+    if (!c.present) return nullptr;
+    c.dirty = true;
+    return &c.value;
+  }
+
+  /// The current key's cache entry, read from the store on a miss.
+  Cached& rocks_entry() {
     const uint32_t slot = backend_->current_slot();
-    if (!cached_ || cache_slot_ != slot) {
-      flush();
-      cache_key_ = backend_->current_prefix();
-      cache_key_ += name_;
-      cached_ = true;
-      cache_slot_ = slot;
-      dirty_ = false;
-      if constexpr (EntryCodec<E>::kSupported) {
-        present_ = backend_->store()->get(cache_key_, buf_);
-        if (present_) cache_ = decode(buf_);
-      } else {
-        no_serde("keyed state");
-      }
+    if (last_ != nullptr && last_slot_ == slot) {
+      last_->used = true;
+      return *last_;
     }
-    if (!present_) return nullptr;
-    dirty_ = true;
-    return &cache_;
+    auto it = cache_.find(slot);
+    if (it != cache_.end()) {
+      it->second.used = true;
+      last_slot_ = slot;
+      last_ = &it->second;
+      return it->second;
+    }
+    const std::size_t capacity = std::max<std::size_t>(backend_->cache_entries(), 1);
+    std::size_t pos = ring_.size();
+    if (cache_.size() >= capacity) pos = evict_one(slot);
+    Cached& c = cache_[slot];
+    backend_->ref(slot);
+    c.key = backend_->current_prefix();
+    c.key += name_;
+    if constexpr (EntryCodec<E>::kSupported) {
+      c.present = backend_->store()->get(c.key, buf_);
+      if (c.present) c.value = decode(buf_);
+    } else {
+      no_serde("keyed state");
+    }
+    if (pos == ring_.size()) {
+      ring_.push_back(slot);
+    } else {
+      ring_[pos] = slot;
+    }
+    last_slot_ = slot;
+    last_ = &c;
+    return c;
+  }
+
+  /// Writes back and drops one cached entry (never the current key's); returns its place in
+  /// the ring.
+  std::size_t evict_one(uint32_t current) {
+    for (;;) {
+      if (hand_ >= ring_.size()) hand_ = 0;
+      const std::size_t pos = hand_++;
+      const uint32_t slot = ring_[pos];
+      auto it = cache_.find(slot);
+      Cached& c = it->second;
+      if (slot == current || c.used) {
+        c.used = false;
+        continue;
+      }
+      write_back(c);
+      if (last_ == &c) last_ = nullptr;
+      cache_.erase(it);
+      backend_->unref(slot);
+      return pos;
+    }
+  }
+
+  void write_back(Cached& c) {
+    if (!c.dirty) return;
+    c.dirty = false;
+    if constexpr (requires { c.value.empty(); }) {
+      if (c.present && c.value.empty()) c.present = false;  // an empty list or map is no state
+    }
+    if constexpr (EntryCodec<E>::kSupported) {
+      if (c.present) {
+        buf_.clear();
+        ByteWriter w(buf_);
+        EntryCodec<E>::write(w, c.value);
+        backend_->store()->put(c.key, buf_);
+      } else {
+        backend_->store()->remove(c.key);
+      }
+    } else {
+      no_serde("keyed state");
+    }
   }
 
   /// An entry as written by `snapshot` or `flush`; all of `bytes` must be consumed.
@@ -386,16 +446,15 @@ class KeyedTable final : public StateTableBase {
   KeyedBackendBase* backend_;
   TtlRules rules_;
   absl::flat_hash_map<uint32_t, E> map_;
-  // RocksDB mode: the current key's entry.
   std::string name_;
   std::string state_name_;
-  E cache_{};
-  std::string cache_key_;
+  // RocksDB mode: the cache of entries by key slot (nodes: references stay valid).
+  absl::node_hash_map<uint32_t, Cached> cache_;
+  std::vector<uint32_t> ring_;  ///< the cached slots, in CLOCK order
+  std::size_t hand_ = 0;
+  uint32_t last_slot_ = KeyedBackendBase::kNoSlot;
+  Cached* last_ = nullptr;  ///< the entry of `last_slot_`
   std::string buf_;
-  uint32_t cache_slot_ = KeyedBackendBase::kNoSlot;
-  bool cached_ = false;
-  bool present_ = false;
-  bool dirty_ = false;
 };
 
 /// The serialised types inside a table entry, as "V" or "K,V", and the version of V.

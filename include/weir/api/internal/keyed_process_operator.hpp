@@ -30,6 +30,7 @@ class KeyedOperatorCore {
     if (!info.rocksdb_dir.empty()) {
       kv_options_.dir = info.rocksdb_dir + "/" + sanitize(op.uid()) + "-" + std::to_string(info.subtask);
       kv_options_.memory_budget_bytes = info.rocksdb_memory;
+      backend_->set_cache_entries(info.rocksdb_cache_entries);
       backend_->attach_store(open_rocksdb_store(kv_options_));
       op.set_state_store_source([this] { return backend_->store(); });
     }

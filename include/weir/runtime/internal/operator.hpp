@@ -40,6 +40,8 @@ struct TaskInfo {
   /// budget of each operator subtask's store.
   std::string rocksdb_dir;
   std::size_t rocksdb_memory = 64 << 20;
+  /// RocksDB state backend: entries each keyed state table caches in memory (write-back).
+  std::size_t rocksdb_cache_entries = 16384;
 };
 
 /// Receives the records an operator emits: the next operator in the chain, a writer to a
@@ -72,6 +74,18 @@ class Input : public InputBase {
  public:
   virtual void process(const T& value, int64_t timestamp) = 0;
   virtual void process(T&& value, int64_t timestamp) { process(static_cast<const T&>(value), timestamp); }
+  /// Records [from, n) of a batch, in order, as `process` would take them one by one; returns
+  /// the index after the last one taken: stops after the record that set `*stop` (when given).
+  /// Operators that look ahead (prefetching the state of the records to come) override it.
+  virtual std::size_t process_run(T* values, const int64_t* timestamps, std::size_t from, std::size_t n,
+                                  const bool* stop) {
+    for (std::size_t i = from; i < n;) {
+      process(std::move(values[i]), timestamps[i]);
+      ++i;
+      if (stop != nullptr && *stop) return i;
+    }
+    return n;
+  }
 };
 
 /// Base of every operator. Subclasses add typed inputs (`Input<T>`) and use the typed output
@@ -395,17 +409,7 @@ class TypedBatchConsumer final : public BatchConsumer {
   explicit TypedBatchConsumer(Input<T>* in) : in_(in) {}
   std::size_t consume(BatchBase& base, std::size_t from, const bool* stop) override {
     auto& b = static_cast<Batch<T>&>(base);
-    const std::size_t n = b.values.size();
-    if (stop == nullptr) {
-      for (std::size_t i = from; i < n; ++i) in_->process(std::move(b.values[i]), b.timestamps[i]);
-      return n;
-    }
-    for (std::size_t i = from; i < n;) {
-      in_->process(std::move(b.values[i]), b.timestamps[i]);
-      ++i;
-      if (*stop) return i;
-    }
-    return n;
+    return in_->process_run(b.values.data(), b.timestamps.data(), from, b.values.size(), stop);
   }
   void consume_encoded(std::string_view bytes) override {
     if constexpr (SerdeType<T>) {

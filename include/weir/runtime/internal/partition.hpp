@@ -16,6 +16,8 @@
 namespace weir::runtime {
 
 using weir::key_group_of;
+using weir::key_hash;
+using weir::KeyGroupMapper;
 using weir::operator_index_for_key_group;
 using weir::stable_hash;
 
@@ -149,13 +151,28 @@ struct RandomSelector {
 };
 
 /// hash: by the key group of the key, so every record of a key reaches the same subtask.
+/// The same routing as `operator_index_for_key_group(key_group_of(key, max_parallelism), ...)`,
+/// without a division per record: the key group comes from a `KeyGroupMapper` and the channel
+/// of each key group from a table built on first use.
 template <class KeyFn>
 struct KeyGroupSelector {
+  KeyGroupSelector(KeyFn k, int max_par) : key(std::move(k)), max_parallelism(max_par), mapper(max_par) {}
   KeyFn key;
   int max_parallelism;
+  KeyGroupMapper mapper;
+  std::vector<uint16_t> channel_of_group;  ///< for `channels_for` channels
+  int channels_for = -1;
   template <class T>
   int select(const T& v, int n) {
-    return operator_index_for_key_group(key_group_of(key(v), max_parallelism), max_parallelism, n);
+    if (n != channels_for) [[unlikely]] {
+      channel_of_group.resize(static_cast<std::size_t>(max_parallelism));
+      for (int kg = 0; kg < max_parallelism; ++kg) {
+        channel_of_group[static_cast<std::size_t>(kg)] =
+            static_cast<uint16_t>(operator_index_for_key_group(kg, max_parallelism, n));
+      }
+      channels_for = n;
+    }
+    return channel_of_group[static_cast<std::size_t>(mapper.key_group(key_hash(key(v))))];
   }
 };
 

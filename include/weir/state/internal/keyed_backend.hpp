@@ -166,6 +166,9 @@ class KeyedBackendBase {
   // so a key group's state is one contiguous range. Entries do not hold their key's slot.
 
   KvStore* store() const { return store_.get(); }
+  /// RocksDB mode: how many entries each table keeps cached in memory (at least 1).
+  std::size_t cache_entries() const { return cache_entries_; }
+  void set_cache_entries(std::size_t n) { cache_entries_ = n; }
   void attach_store(std::unique_ptr<KvStore> store) { store_ = std::move(store); }
   std::unique_ptr<KvStore>& store_ptr() { return store_; }
   /// Store key prefix of the current key: key group | key.
@@ -320,7 +323,8 @@ class KeyedBackendBase {
     return s;
   }
   void switch_to(uint32_t slot) {
-    if (store_ && slot != current_) flush_tables();
+    // RocksDB mode: tables keep entries of recent keys cached (each holding its slot) and
+    // write them back when evicted or before a snapshot, not on every change of key.
     const uint32_t prev = current_;
     current_ = slot;
     if (prev != kNoSlot && prev != slot && refs_[prev] == 0) release(prev);
@@ -358,6 +362,7 @@ class KeyedBackendBase {
   std::vector<runtime::StateType> saved_types_;  ///< keyed state and key types of the restore
   std::string prefix_;
   uint32_t prefix_slot_ = kNoSlot;
+  std::size_t cache_entries_ = 1;
 };
 
 /// The key-typed part: key → slot.
@@ -376,6 +381,13 @@ class HeapKeyedBackend final : public KeyedBackendBase {
     switch_to(it->second);
   }
   void set_current_slot(uint32_t slot) { switch_to(slot); }
+  /// Brings the key's map entry towards the cache (an operator looking ahead in a batch).
+  void prefetch_key(const K& key) const { slots_.prefetch(key); }
+  /// The key's slot, or kNoSlot when it has none; changes nothing.
+  uint32_t find_slot(const K& key) const {
+    auto it = slots_.find(key);
+    return it == slots_.end() ? kNoSlot : it->second;
+  }
   const K& current_key() const { return *keys_[current_]; }
   std::string key_bytes(uint32_t slot) const override {
     if constexpr (SerdeType<K>) {

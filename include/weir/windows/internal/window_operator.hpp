@@ -8,6 +8,8 @@
 /// (end + allowed lateness); results carry the window's max timestamp; session windows merge
 /// with their state and trigger state.
 #include <algorithm>
+#include <array>
+#include <exception>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -165,14 +167,68 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     if constexpr (kHasPwf) pwf_.close();
   }
 
-  void process(const IN& v, int64_t ts) override {
+  void process(const IN& v, int64_t ts) override { process_keyed(v, ts, this->call_user([&]() -> K { return cfg_.key(v); })); }
+
+  /// A run of a batch with look-ahead: the key of record i + kAhead is computed (once: it is
+  /// kept for its turn; a key selector that throws fails at that record's turn, as without
+  /// look-ahead) and its key-map entry prefetched, and at i + kAhead / 2 its window entries,
+  /// so the state of a record is in cache when its turn comes (keys spread over more state
+  /// than the cache holds would otherwise miss once or twice per record).
+  std::size_t process_run(IN* values, const int64_t* timestamps, std::size_t from, std::size_t n,
+                          const bool* stop) override {
+    if (rocks_table_ != nullptr || n - from < kAhead * 2) {
+      return runtime::OneInputOperator<IN>::process_run(values, timestamps, from, n, stop);
+    }
+    auto& backend = core_.backend();
+    const auto look_ahead = [&](std::size_t j) {
+      Ahead& a = ahead_[j % kAhead];
+      try {
+        a.key.emplace(this->call_user([&]() -> K { return cfg_.key(values[j]); }));
+        backend.prefetch_key(*a.key);
+      } catch (...) {
+        a.key.reset();
+        a.error = std::current_exception();
+      }
+    };
+    for (std::size_t j = from; j < std::min(n, from + kAhead); ++j) look_ahead(j);
+    for (std::size_t i = from; i < n;) {
+      const std::size_t mid = i + kAhead / 2;
+      if (mid < n) {
+        if (const auto& k = ahead_[mid % kAhead].key) {
+          const uint32_t s = backend.find_slot(*k);
+          if (s != KeyedBackendBase::kNoSlot && s < per_slot_.size()) __builtin_prefetch(&per_slot_[s]);
+        }
+      }
+      Ahead& cur = ahead_[i % kAhead];
+      if (!cur.key) {
+        auto e = std::move(cur.error);
+        cur.error = nullptr;
+        std::rethrow_exception(e);
+      }
+      K key = std::move(*cur.key);
+      cur.key.reset();
+      if (i + kAhead < n) look_ahead(i + kAhead);
+      process_keyed(values[i], timestamps[i], std::move(key));
+      ++i;
+      if (stop != nullptr && *stop) {
+        for (auto& a : ahead_) {
+          a.key.reset();
+          a.error = nullptr;
+        }
+        return i;
+      }
+    }
+    return n;
+  }
+
+  void process_keyed(const IN& v, int64_t ts, K key) {
     if (cfg_.assigner.is_event_time() && ts == kNoTimestamp) {
       throw OperatorFailure(this->name(),
                             "an event-time window got a record without a timestamp; call "
                             "assign_timestamps_and_watermarks() (or from_source with a WatermarkStrategy) "
                             "before the window, or use a processing-time window");
     }
-    core_.backend().set_current_key(this->call_user([&]() -> K { return cfg_.key(v); }));
+    core_.backend().set_current_key(key);
     windows_.clear();
     // Processing time is read only for processing-time assigners (a clock read per record costs).
     const int64_t now = cfg_.assigner.is_event_time() ? 0 : this->processing_time_service().now();
@@ -262,8 +318,10 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   void release_slot() {
     if (!rocks_table_) core_.backend().unref(core_.backend().current_slot());
   }
-  // Per key slot, its open windows inline (usually one or two): one memory access per record.
-  using Entries = absl::InlinedVector<Entry, 1>;
+  // Per key slot, its open windows inline (one, two while a window waits for the watermark of
+  // the slowest input to fire): one memory access per record.
+  static constexpr std::size_t kInlineWindows = 2;
+  using Entries = absl::InlinedVector<Entry, kInlineWindows>;
   Entries& entries() {
     if (rocks_table_) return rocks_table_->get_or_create();  // RocksDB: the current key's entry
     const uint32_t s = core_.backend().current_slot();
@@ -281,6 +339,10 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
       if (es[i].window == w) {
         if (i + 1 != es.size()) es[i] = std::move(es.back());
         es.pop_back();
+        // Back to the inline storage once the key has no window open (more windows than fit
+        // inline, when one input runs far ahead of another, would else keep a heap block and
+        // a second cache miss per record for good).
+        if (es.empty() && es.capacity() > kInlineWindows) es.shrink_to_fit();
         release_slot();
         if (es.empty() && rocks_table_) rocks_table_->erase();
         return;
@@ -582,6 +644,12 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   KeyedTable<Entries>* rocks_table_ = nullptr;
   std::vector<W> windows_;
   std::vector<IN> values_;
+  static constexpr std::size_t kAhead = 8;
+  struct Ahead {
+    std::optional<K> key;
+    std::exception_ptr error;  ///< what the key selector threw, when `key` is empty
+  };
+  std::array<Ahead, kAhead> ahead_{};  ///< process_run: the records ahead
   ValueTable<int64_t, CounterNs>* counters_ = nullptr;
   std::vector<std::pair<std::string, uint64_t>> counter_ids_;
   uint64_t late_dropped_ = 0;
