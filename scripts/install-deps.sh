@@ -74,7 +74,12 @@ fi
 
 # The Maven cache of the Flink side of the Nexmark comparison (bench/nexmark/compare.sh builds it
 # offline): Flink 2.3.0's table planner and runtime, and the plugins that build it.
-if command -v mvn >/dev/null; then
-  mvn -q -B -f "$root/bench/nexmark/flink/pom.xml" dependency:go-offline compile dependency:build-classpath \
+# Redone when the pom changes.
+nexmark_flink="$root/bench/nexmark/flink"
+if command -v mvn >/dev/null && { [ ! -f "$nexmark_flink/target/classpath.txt" ] ||
+    ! cmp -s "$nexmark_flink/pom.xml" "$nexmark_flink/target/.weir-pom"; }; then
+  echo "install-deps: filling the Maven cache of the Flink side of Nexmark (bench/nexmark/flink)"
+  mvn -q -B -f "$nexmark_flink/pom.xml" dependency:go-offline compile dependency:build-classpath \
     -Dmdep.outputFile=target/classpath.txt
+  cp "$nexmark_flink/pom.xml" "$nexmark_flink/target/.weir-pom"
 fi

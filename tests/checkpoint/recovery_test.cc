@@ -133,6 +133,10 @@ INSTANTIATE_TEST_SUITE_P(Backends, Unaligned, WEIR_PARALLELISM_AND_BACKENDS);
 struct ParseAndFailOnce : CheckpointListener {
   Ev operator()(const std::string& line) const {
     const int64_t seq = std::stoll(line);
+    // Until a checkpoint has completed, 1 ms every 20 lines (a second or more before line
+    // 20,000): the failure below needs one, and a loaded machine can take long to complete it.
+    // Each call returns, so barriers keep flowing.
+    if (!g_checkpoint_done.load() && seq % 20 == 19) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (seq % 1000 == 999) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     if (seq >= 20000 && g_checkpoint_done.load() && !g_failed.exchange(true)) throw std::runtime_error("injected");
     return make_event(seq);
