@@ -32,6 +32,8 @@ public final class ResultSink implements DynamicTableSinkFactory {
   public static final ConfigOption<Integer> LATENCY_COLUMN =
       ConfigOptions.key("latency-column").intType().defaultValue(-1);
   public static final ConfigOption<Boolean> CHECK = ConfigOptions.key("check").booleanType().defaultValue(false);
+  /** Columns (comma-separated indexes) of the key an upsert stream updates; empty: a changelog. */
+  public static final ConfigOption<String> UPSERT_KEY = ConfigOptions.key("upsert-key").stringType().defaultValue("");
 
   /** What the sink writers of this JVM collected. */
   public static final class Results {
@@ -98,7 +100,7 @@ public final class ResultSink implements DynamicTableSinkFactory {
 
   @Override
   public Set<ConfigOption<?>> optionalOptions() {
-    return Set.of(LATENCY_COLUMN, CHECK);
+    return Set.of(LATENCY_COLUMN, CHECK, UPSERT_KEY);
   }
 
   @Override
@@ -112,24 +114,30 @@ public final class ResultSink implements DynamicTableSinkFactory {
       }
     });
     return new Table(types.toArray(new LogicalType[0]), helper.getOptions().get(LATENCY_COLUMN),
-        helper.getOptions().get(CHECK));
+        helper.getOptions().get(CHECK), keyColumns(helper.getOptions().get(UPSERT_KEY)));
+  }
+
+  static int[] keyColumns(String spec) {
+    return spec.isEmpty() ? new int[0] : java.util.Arrays.stream(spec.split(",")).mapToInt(Integer::parseInt).toArray();
   }
 
   static final class Table implements DynamicTableSink {
     private final LogicalType[] types;
     private final int latencyColumn;
     private final boolean check;
+    private final int[] upsertKey;
 
-    Table(LogicalType[] types, int latencyColumn, boolean check) {
+    Table(LogicalType[] types, int latencyColumn, boolean check, int[] upsertKey) {
       this.types = types;
       this.latencyColumn = latencyColumn;
       this.check = check;
+      this.upsertKey = upsertKey;
     }
 
     @Override
     public ChangelogMode getChangelogMode(ChangelogMode requested) {
       if (check) {
-        return requested;
+        return ChangelogMode.all();
       }
       // As the suite's blackhole sink: every change but UPDATE_BEFORE.
       ChangelogMode.Builder b = ChangelogMode.newBuilder();
@@ -143,12 +151,12 @@ public final class ResultSink implements DynamicTableSinkFactory {
 
     @Override
     public SinkRuntimeProvider getSinkRuntimeProvider(Context ctx) {
-      return SinkV2Provider.of(new Writers(types, latencyColumn, check));
+      return SinkV2Provider.of(new Writers(types, latencyColumn, check, upsertKey));
     }
 
     @Override
     public DynamicTableSink copy() {
-      return new Table(types, latencyColumn, check);
+      return new Table(types, latencyColumn, check, upsertKey);
     }
 
     @Override
@@ -162,15 +170,18 @@ public final class ResultSink implements DynamicTableSinkFactory {
     private final int latencyColumn;
     private final boolean check;
 
-    Writers(LogicalType[] types, int latencyColumn, boolean check) {
+    private final int[] upsertKey;
+
+    Writers(LogicalType[] types, int latencyColumn, boolean check, int[] upsertKey) {
       this.types = types;
       this.latencyColumn = latencyColumn;
       this.check = check;
+      this.upsertKey = upsertKey;
     }
 
     @Override
     public SinkWriter<RowData> createWriter(WriterInitContext context) {
-      return new Writer(types, latencyColumn, check);
+      return new Writer(types, latencyColumn, check, upsertKey);
     }
   }
 
@@ -183,8 +194,11 @@ public final class ResultSink implements DynamicTableSinkFactory {
     private int nLatency;
     private final Map<String, Long> table = new HashMap<>();
     private boolean merged;
+    private final int[] upsertKey;
+    private final Map<String, String> upserts = new HashMap<>();  // key -> row (upsert streams)
 
-    Writer(LogicalType[] types, int latencyColumn, boolean check) {
+    Writer(LogicalType[] types, int latencyColumn, boolean check, int[] upsertKey) {
+      this.upsertKey = upsertKey;
       this.getters = new RowData.FieldGetter[types.length];
       for (int i = 0; i < types.length; i++) {
         getters[i] = RowData.createFieldGetter(types[i], i);
@@ -198,6 +212,19 @@ public final class ResultSink implements DynamicTableSinkFactory {
       long n = rows++;
       if (check) {
         RowKind k = row.getRowKind();
+        if (upsertKey.length > 0) {
+          StringBuilder key = new StringBuilder();
+          for (int c : upsertKey) {
+            key.append(getters[c].getFieldOrNull(row)).append('\u0001');
+          }
+          String line = format(row);
+          if (k == RowKind.INSERT || k == RowKind.UPDATE_AFTER) {
+            upserts.put(key.toString(), line);
+          } else if (k == RowKind.DELETE || line.equals(upserts.get(key.toString()))) {
+            upserts.remove(key.toString());
+          }
+          return;
+        }
         long d = (k == RowKind.INSERT || k == RowKind.UPDATE_AFTER) ? 1 : -1;
         table.merge(format(row), d, Long::sum);
         return;
@@ -244,6 +271,9 @@ public final class ResultSink implements DynamicTableSinkFactory {
     private void publish() {
       if (!merged) {
         merged = true;
+        for (String line : upserts.values()) {
+          table.merge(line, 1L, Long::sum);
+        }
         Results.merge(rows, latency, nLatency, table);
       }
     }
