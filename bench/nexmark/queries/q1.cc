@@ -12,7 +12,7 @@ struct Q1Row {
   int64_t bidder = 0;
   int64_t price_milli = 0;  // 0.908 * price, in thousandths
   int64_t date_time = 0;
-  std::string extra;
+  Text extra;  // a view of the generator's pool while it is one (no copy per row)
 };
 WEIR_SERDE(Q1Row, auction, bidder, price_milli, date_time, extra)
 

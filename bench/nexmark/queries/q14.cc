@@ -21,7 +21,7 @@ struct Q14Row {
   int64_t price_milli = 0;  // 0.908 * price in thousandths: price * 908
   int64_t date_time = 0;
   int64_t c_counts = 0;
-  std::string extra;
+  Text extra;  // a view of the generator's pool while it is one (no copy per row)
 };
 WEIR_SERDE(Q14Row, auction, bidder, price_milli, date_time, c_counts, extra)
 

@@ -26,7 +26,7 @@ struct Q7Bid {
   int64_t price = 0;
   int64_t bidder = 0;
   int64_t date_time = 0;
-  std::string extra;
+  Text extra;  // a view of the generator's pool while it is one (no copy per row)
   int64_t window = 0;     // start of the window this bid is a candidate for (the key)
   bool boundary = false;  // date_time is that window's end (the first ms of the next one)
 };
