@@ -256,10 +256,7 @@ public final class Main {
       TableDescriptor sink = TableDescriptor.forConnector("weir-result").schema(schema.build())
           .option(ResultSink.LATENCY_COLUMN, checking ? -1 : q.latencyColumn)
           .option(ResultSink.CHECK, checking)
-          // q9's Top-1 reaches the sink as an upsert stream (INSERT and UPDATE_AFTER only, no
-          // UPDATE_BEFORE, even when the sink accepts every kind): its final table is the last row
-          // per auction id.
-          .option(ResultSink.UPSERT_KEY, name.equals("q9") ? "0" : "").build();
+          .option(ResultSink.UPSERT_KEY, q.upsertKey).build();
       tEnv.createTemporaryTable("nexmark_sink", sink);
       set.addInsertSql("INSERT INTO nexmark_sink " + select);
     }

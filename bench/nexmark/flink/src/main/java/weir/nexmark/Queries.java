@@ -13,6 +13,11 @@ final class Queries {
     final String select;       // check runs
     final String benchSelect;  // benchmark runs (the latency column appended where needed)
     final int latencyColumn;   // in benchSelect; -1: none
+    /**
+     * Columns (comma-separated) of the key by which the query's result reaches the sink as an
+     * upsert stream (INSERT and UPDATE_AFTER, no UPDATE_BEFORE); empty: a changelog.
+     */
+    String upsertKey = "";
 
     Query(String select, String benchSelect, int latencyColumn) {
       this.select = select;
@@ -83,6 +88,9 @@ final class Queries {
         + " ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.`dateTime` ASC) AS rownum"
         + " FROM auction A, bid B WHERE A.id = B.auction AND B.`dateTime` BETWEEN A.`dateTime` AND A.expires)"
         + " WHERE rownum <= 1", 13);
+    // Its Top-1 reaches the sink as an upsert stream by auction id, even when the sink accepts
+    // every kind of change.
+    ALL.get("q9").upsertKey = "0";
 
     // q10 writes to the filesystem (see Main); this is its SELECT.
     same("q10", "SELECT auction, bidder, price, `dateTime`, extra, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') AS dt,"
