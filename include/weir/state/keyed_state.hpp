@@ -3,6 +3,7 @@
 /// ReducingState, AggregatingState, each scoped to the current key, with optional time-to-live
 /// (StateTtlConfig). Obtained from `RuntimeContext` in `open()`; default-constructible so
 /// functions can hold them as members. Used from the task thread only.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -260,11 +261,12 @@ class KeyedTable final : public StateTableBase {
  public:
   KeyedTable(KeyedBackendBase* backend, const std::optional<StateTtlConfig>& ttl, std::string_view name = {})
       : backend_(backend), rules_(ttl), name_(KeyedBackendBase::name_part(name)), state_name_(name) {}
-  std::size_t size() const override { return map_.size(); }
+  std::size_t size() const override { return count_; }
   E* find() {
     if (backend_->store()) return rocks_find();
-    auto it = map_.find(backend_->current_slot());
-    return it == map_.end() ? nullptr : &it->second;
+    const uint32_t s = backend_->current_slot();
+    if (s >= slots_.size() || !slots_[s].present) return nullptr;
+    return &slots_[s].value;
   }
   E& get_or_create() {
     if (backend_->store()) {
@@ -280,9 +282,15 @@ class KeyedTable final : public StateTableBase {
       c.dirty = true;
       return c.value;
     }
-    auto [it, inserted] = map_.try_emplace(backend_->current_slot());
-    if (inserted) backend_->ref(backend_->current_slot());
-    return it->second;
+    const uint32_t s = backend_->current_slot();
+    if (s >= slots_.size()) slots_.resize(s + 1);
+    Slot& e = slots_[s];
+    if (!e.present) {
+      e.present = true;
+      ++count_;
+      backend_->ref(s);
+    }
+    return e.value;
   }
   void erase() {
     if (backend_->store()) {
@@ -301,14 +309,19 @@ class KeyedTable final : public StateTableBase {
     for (auto& [slot, c] : cache_) write_back(c);
   }
   void erase_slot(uint32_t slot) {
-    if (map_.erase(slot)) backend_->unref(slot);
+    if (slot >= slots_.size() || !slots_[slot].present) return;
+    Slot& e = slots_[slot];
+    e.present = false;
+    e.value = E{};  // frees what the entry held
+    --count_;
+    backend_->unref(slot);
   }
   template <class F>
   void for_each_slot(F&& f) {
     // f(slot, entry) returns true to erase the entry
     std::vector<uint32_t> dead;
-    for (auto& [slot, e] : map_) {
-      if (f(slot, e)) dead.push_back(slot);
+    for (uint32_t s = 0; s < slots_.size(); ++s) {
+      if (slots_[s].present && f(s, slots_[s].value)) dead.push_back(s);
     }
     for (uint32_t s : dead) erase_slot(s);
   }
@@ -320,14 +333,15 @@ class KeyedTable final : public StateTableBase {
   void snapshot(const std::function<void(uint32_t, std::string_view)>& emit) override {
     if constexpr (EntryCodec<E>::kSupported) {
       std::string buf;
-      for (const auto& [slot, e] : map_) {
+      for (uint32_t s = 0; s < slots_.size(); ++s) {
+        if (!slots_[s].present) continue;
         buf.clear();
         ByteWriter w(buf);
-        EntryCodec<E>::write(w, e);
-        emit(slot, buf);
+        EntryCodec<E>::write(w, slots_[s].value);
+        emit(s, buf);
       }
     } else {
-      if (!map_.empty()) no_serde("keyed state");
+      if (count_ != 0) no_serde("keyed state");
     }
   }
   void restore_current(std::string_view payload) override {
@@ -445,7 +459,14 @@ class KeyedTable final : public StateTableBase {
 
   KeyedBackendBase* backend_;
   TtlRules rules_;
-  absl::flat_hash_map<uint32_t, E> map_;
+  // Heap mode: entries indexed by key slot. The backend keeps slots dense (a released slot is
+  // reused first), so one array index replaces a second hash lookup per state access.
+  struct Slot {
+    E value{};
+    bool present = false;
+  };
+  std::vector<Slot> slots_;
+  std::size_t count_ = 0;
   std::string name_;
   std::string state_name_;
   // RocksDB mode: the cache of entries by key slot (nodes: references stay valid).
