@@ -40,7 +40,10 @@ for q in "${queries[@]}"; do
   [[ " $ALL " == *" $q "* ]] || die "unknown query '$q' (one of: $ALL)"
 done
 
-# --- build what is missing ---
+# --- install and build what is missing ---
+# Debian packages (a JDK, Maven), the Maven cache of the Flink side and the rest of what the
+# project needs: nothing when all is there.
+"$root/scripts/install-deps.sh" >&2
 if [ ! -x "$weir" ]; then
   echo "compare.sh: building weir-nexmark" >&2
   [ -f "$root/build/release/build.ninja" ] || (cd "$root" && cmake --preset release >&2)

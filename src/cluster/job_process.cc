@@ -235,18 +235,22 @@ class TaskPart final : public detail::JobHandle,
       rpc::TaskMessage hb;
       hb.mutable_heartbeat()->set_sent_ms(now_ms());
       out_->send(std::move(hb));
-      if (!ms.empty()) {
-        rpc::TaskMessage mm;
-        for (std::size_t i = 0; i < ms.size() && i < local_.size(); ++i) {
-          auto* t = mm.mutable_metrics()->add_tasks();
-          encode_task_metrics(ms[i], t);
-          t->set_task(local_[i]);
-          t->set_state("running");
-        }
-        out_->send(std::move(mm));
-      }
+      send_metrics(ms);
       lock.lock();
     }
+  }
+
+  /// Sends the tasks' metrics (with every heartbeat, and once more as the part ends).
+  void send_metrics(const std::vector<TaskMetrics>& ms) {
+    if (ms.empty()) return;
+    rpc::TaskMessage mm;
+    for (std::size_t i = 0; i < ms.size() && i < local_.size(); ++i) {
+      auto* t = mm.mutable_metrics()->add_tasks();
+      encode_task_metrics(ms[i], t);
+      t->set_task(local_[i]);
+      t->set_state("running");
+    }
+    out_->send(std::move(mm));
   }
 
   void start_run(std::vector<std::string> peers) {
@@ -358,8 +362,10 @@ class TaskPart final : public detail::JobHandle,
 
   void report_end() {
     rpc::TaskMessage m;
+    std::vector<TaskMetrics> ms;
     {
       std::lock_guard lock(mu_);
+      if (run_) ms = run_->metrics();
       if (!failure_reported_) {
         m.mutable_ended()->set_failed(failed_ || !end_message_.empty());
         m.mutable_ended()->set_message(end_message_);
@@ -367,6 +373,9 @@ class TaskPart final : public detail::JobHandle,
         failure_reported_ = true;
       }
     }
+    // The last metrics go before the end, so the coordinator's view of a finished job holds
+    // every record its tasks counted (heartbeats alone leave out what came after the last one).
+    send_metrics(ms);
     if (m.has_ended()) out_->send(std::move(m));
     out_->drain(std::chrono::seconds(5));
   }

@@ -312,7 +312,10 @@ class KeyedTable final : public StateTableBase {
     if (slot >= slots_.size() || !slots_[slot].present) return;
     Slot& e = slots_[slot];
     e.present = false;
-    e.value = E{};  // frees what the entry held
+    // Frees what the entry held (destroyed and made anew rather than assigned: assigning a
+    // fresh absl::InlinedVector trips GCC 12's -Wmaybe-uninitialized).
+    std::destroy_at(&e.value);
+    std::construct_at(&e.value);
     --count_;
     backend_->unref(slot);
   }

@@ -192,7 +192,7 @@ class StreamOperator {
   /// Runs a user function; an exception it throws becomes an `OperatorFailure` naming this
   /// operator (one thrown further down the chain passes through unchanged).
   template <class Fn>
-  decltype(auto) call_user(Fn&& fn) {
+  [[gnu::always_inline]] inline decltype(auto) call_user(Fn&& fn) {
     try {
       return std::forward<Fn>(fn)();
     } catch (const OperatorFailure&) {

@@ -388,6 +388,11 @@ class HeapKeyedBackend final : public KeyedBackendBase {
     auto it = slots_.find(key);
     return it == slots_.end() ? kNoSlot : it->second;
   }
+  /// Whether `slot` is the slot of `key` (a slot found earlier may since have been released
+  /// and given to another key).
+  bool slot_holds(uint32_t slot, const K& key) const {
+    return slot < keys_.size() && keys_[slot].has_value() && *keys_[slot] == key;
+  }
   const K& current_key() const { return *keys_[current_]; }
   std::string key_bytes(uint32_t slot) const override {
     if constexpr (SerdeType<K>) {

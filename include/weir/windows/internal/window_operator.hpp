@@ -194,9 +194,10 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     for (std::size_t i = from; i < n;) {
       const std::size_t mid = i + kAhead / 2;
       if (mid < n) {
-        if (const auto& k = ahead_[mid % kAhead].key) {
-          const uint32_t s = backend.find_slot(*k);
-          if (s != KeyedBackendBase::kNoSlot && s < per_slot_.size()) __builtin_prefetch(&per_slot_[s]);
+        Ahead& m = ahead_[mid % kAhead];
+        if (m.key) {
+          m.slot = backend.find_slot(*m.key);
+          if (m.slot != KeyedBackendBase::kNoSlot && m.slot < per_slot_.size()) __builtin_prefetch(&per_slot_[m.slot]);
         }
       }
       Ahead& cur = ahead_[i % kAhead];
@@ -207,13 +208,22 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
       }
       K key = std::move(*cur.key);
       cur.key.reset();
+      // The slot found at mid-distance, unless the key has lost it since (a slot is released
+      // only when its key holds nothing, and may then be reused for another key).
+      const uint32_t slot = cur.slot;
+      cur.slot = KeyedBackendBase::kNoSlot;
       if (i + kAhead < n) look_ahead(i + kAhead);
-      process_keyed(values[i], timestamps[i], std::move(key));
+      if (slot != KeyedBackendBase::kNoSlot && backend.slot_holds(slot, key)) {
+        process_keyed(values[i], timestamps[i], std::move(key), slot);
+      } else {
+        process_keyed(values[i], timestamps[i], std::move(key));
+      }
       ++i;
       if (stop != nullptr && *stop) {
         for (auto& a : ahead_) {
           a.key.reset();
           a.error = nullptr;
+          a.slot = KeyedBackendBase::kNoSlot;
         }
         return i;
       }
@@ -221,14 +231,19 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
     return n;
   }
 
-  void process_keyed(const IN& v, int64_t ts, K key) {
+  /// `slot`: the key's slot when the caller already found it.
+  void process_keyed(const IN& v, int64_t ts, K key, uint32_t slot = KeyedBackendBase::kNoSlot) {
     if (cfg_.assigner.is_event_time() && ts == kNoTimestamp) {
       throw OperatorFailure(this->name(),
                             "an event-time window got a record without a timestamp; call "
                             "assign_timestamps_and_watermarks() (or from_source with a WatermarkStrategy) "
                             "before the window, or use a processing-time window");
     }
-    core_.backend().set_current_key(key);
+    if (slot != KeyedBackendBase::kNoSlot) {
+      core_.backend().set_current_slot(slot);
+    } else {
+      core_.backend().set_current_key(key);
+    }
     windows_.clear();
     // Processing time is read only for processing-time assigners (a clock read per record costs).
     const int64_t now = cfg_.assigner.is_event_time() ? 0 : this->processing_time_service().now();
@@ -648,6 +663,7 @@ class WindowOperator final : public runtime::OneInputOperator<IN> {
   struct Ahead {
     std::optional<K> key;
     std::exception_ptr error;  ///< what the key selector threw, when `key` is empty
+    uint32_t slot = KeyedBackendBase::kNoSlot;  ///< the key's slot, looked up at mid-distance
   };
   std::array<Ahead, kAhead> ahead_{};  ///< process_run: the records ahead
   ValueTable<int64_t, CounterNs>* counters_ = nullptr;
