@@ -3,7 +3,7 @@
 # thread) and p99 latency per query, medians of NEXMARK_RUNS runs of each engine interleaved, and
 # whether both engines' final result tables agree.
 #
-# Usage (from anywhere; works offline once scripts/install-deps.sh filled the Maven cache):
+# Usage (from anywhere; installs what it needs with scripts/install-deps.sh, then builds offline):
 #   bench/nexmark/compare.sh [qN ...]        every query when none is named
 # Environment: NEXMARK_EVENTS (10,000,000), NEXMARK_PARALLELISM (2), NEXMARK_RUNS (3),
 #   NEXMARK_FLINK_HEAP (the Flink JVM's -Xmx, 8g), NEXMARK_FLINK_OPTS (more options to Flink's
