@@ -117,14 +117,14 @@ struct QueryContext {
   /// Append rows. `time(r)`: the row's event time (ms) for latency.
   template <class R, class Format, class Time>
   void sink(weir::DataStream<R> s, Format format, Time time) {
-    s.add_sink(detail::ResultSink<R, Format, Time, std::nullptr_t>{results, std::move(format), std::move(time), nullptr})
+    s.add_sink(detail::ResultSink<R, Format, Time, std::nullptr_t>{results, std::move(format), std::move(time), nullptr, {}})
         .name("nexmark-sink");
   }
   /// Updating rows, upserted by `key(r)`. The stream must be keyed so that one key always
   /// reaches the same sink subtask (the sink is chained to the operator that makes the rows).
   template <class R, class Format, class Time, class Key>
   void upsert_sink(weir::DataStream<R> s, Format format, Time time, Key key) {
-    s.add_sink(detail::ResultSink<R, Format, Time, Key>{results, std::move(format), std::move(time), std::move(key)})
+    s.add_sink(detail::ResultSink<R, Format, Time, Key>{results, std::move(format), std::move(time), std::move(key), {}})
         .name("nexmark-sink");
   }
 
