@@ -16,7 +16,6 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
-#include <absl/container/node_hash_map.h>
 
 #include "weir/state/internal/keyed_backend.hpp"
 
@@ -391,27 +390,32 @@ class KeyedTable final : public StateTableBase {
       last_ = &c;
       return c;
     }
-    const std::size_t capacity = std::max<std::size_t>(backend_->cache_entries(), 1);
-    std::size_t pos = ring_.size();
-    if (cached_ >= capacity) pos = evict_one(slot);
-    if (slot >= cache_.size()) cache_.resize(std::size_t{slot} + 1);
-    cache_[slot] = std::make_unique<Cached>();
-    ++cached_;
-    Cached& c = *cache_[slot];
-    backend_->ref(slot);
-    c.key = backend_->current_prefix();
-    c.key += name_;
+    // Read first: when the read or the decoding fails, nothing has changed.
+    std::string key = backend_->current_prefix();
+    key += name_;
+    bool present = false;
+    E value{};
     if constexpr (EntryCodec<E>::kSupported) {
-      c.present = backend_->store()->get(c.key, buf_);
-      if (c.present) c.value = decode(buf_);
+      present = backend_->store()->get(key, buf_);
+      if (present) value = decode(buf_);
     } else {
       no_serde("keyed state");
     }
+    const std::size_t capacity = std::max<std::size_t>(backend_->cache_entries(), 1);
+    std::size_t pos = ring_.size();
+    if (ring_.size() >= capacity) pos = evict_one(slot);
+    if (slot >= cache_.size()) cache_.resize(std::size_t{slot} + 1);
+    cache_[slot] = std::make_unique<Cached>();
+    Cached& c = *cache_[slot];
+    backend_->ref(slot);
     if (pos == ring_.size()) {
       ring_.push_back(slot);
     } else {
       ring_[pos] = slot;
     }
+    c.key = std::move(key);
+    c.present = present;
+    if (present) c.value = std::move(value);
     last_slot_ = slot;
     last_ = &c;
     return c;
@@ -432,7 +436,6 @@ class KeyedTable final : public StateTableBase {
       write_back(c);
       if (last_ == &c) last_ = nullptr;
       cache_[slot].reset();
-      --cached_;
       backend_->unref(slot);
       return pos;
     }
@@ -440,7 +443,6 @@ class KeyedTable final : public StateTableBase {
 
   void write_back(Cached& c) {
     if (!c.dirty) return;
-    c.dirty = false;
     if constexpr (requires { c.value.empty(); }) {
       if (c.present && c.value.empty()) c.present = false;  // an empty list or map is no state
     }
@@ -453,6 +455,7 @@ class KeyedTable final : public StateTableBase {
       } else {
         backend_->store()->remove(c.key);
       }
+      c.dirty = false;  // only once the store has it: a failed write leaves the entry changed
     } else {
       no_serde("keyed state");
     }
@@ -480,8 +483,7 @@ class KeyedTable final : public StateTableBase {
   // index instead of a hash map keeps the lookup to one load (it was a third of the window
   // job's time on RocksDB).
   std::vector<std::unique_ptr<Cached>> cache_;
-  std::size_t cached_ = 0;  ///< non-null entries of `cache_`
-  std::vector<uint32_t> ring_;  ///< the cached slots, in CLOCK order
+  std::vector<uint32_t> ring_;  ///< the cached slots, in CLOCK order (its size: how many)
   std::size_t hand_ = 0;
   uint32_t last_slot_ = KeyedBackendBase::kNoSlot;
   Cached* last_ = nullptr;  ///< the entry of `last_slot_`
