@@ -272,6 +272,7 @@ struct Server::Impl {
   std::mutex mu;
   std::map<std::string, SavepointTrigger> triggers;  // guarded by mu
   std::atomic<bool> stopped{false};
+  std::atomic<bool> listen_returned{false};
 
   static void send_json(httplib::Response& res, int status, const json& body) {
     res.status = status;
@@ -636,7 +637,10 @@ Server::Server(std::shared_ptr<Backend> backend, ServerOptions options) : impl_(
     throw std::runtime_error("cannot serve on " + im.options.bind + " (address in use, or not this host's)");
   }
   im.address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  im.thread = std::thread([this] { impl_->http.listen_after_bind(); });
+  im.thread = std::thread([this] {
+    impl_->http.listen_after_bind();
+    impl_->listen_returned.store(true);
+  });
   spdlog::info("workspace: serving on http://{}", im.address);
 }
 
@@ -648,6 +652,13 @@ std::string Server::url() const { return "http://" + impl_->address + "/#token="
 
 void Server::stop() {
   if (impl_->stopped.exchange(true)) return;
+  // httplib's stop() acts only once its loop runs, which starts on the thread just after the
+  // bind: a server stopped at once would otherwise keep listening and the join would never end.
+  if (impl_->thread.joinable()) {
+    while (!impl_->http.is_running() && !impl_->listen_returned.load()) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
   impl_->http.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
   impl_->sampler->stop();

@@ -191,4 +191,19 @@ TEST(RestSecurity, BindsToLoopbackUnlessTold) {
   EXPECT_THROW(weir::rest::Server(weir::rest::local_backend(), bad), std::runtime_error);
 }
 
+TEST(RestSecurity, AServerStoppedRightAfterItStartsStops) {
+  // Stopping before the listening thread has entered its loop must still end it (and the join).
+  for (int i = 0; i < 200; ++i) {
+    weir::rest::ServerOptions o;
+    o.bind = "127.0.0.1:0";
+    weir::rest::Server s(weir::rest::local_backend(), o);
+    s.stop();
+  }
+  for (int i = 0; i < 50; ++i) {
+    weir::rest::ServerOptions o;
+    o.bind = "127.0.0.1:0";
+    weir::rest::Server s(weir::rest::local_backend(), o);  // the destructor stops it
+  }
+}
+
 }  // namespace
