@@ -357,7 +357,7 @@ TEST(HttpSource, RequestNotTakenWithinTheAckTimeoutIsWithdrawn) {
   auto env = weir::StreamExecutionEnvironment::create();
   env.set_parallelism(1);
   weir::HttpSource src("clicks");
-  src.set_ack_timeout(300ms);
+  src.set_ack_timeout(2s);  // A must be taken within it even on a loaded machine
   auto handle = src.handle();
   auto gate = std::make_shared<Gate>();
   auto got = std::make_shared<Collected<std::string>>();

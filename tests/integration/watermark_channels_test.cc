@@ -34,6 +34,7 @@ struct Control {
   std::atomic<bool> stop{false};        ///< every split ends
   std::atomic<bool> resume{false};      ///< the quiet split emits its second part
   std::atomic<bool> short_done{false};  ///< the short split has ended
+  std::atomic<bool> quiet_read{false};  ///< the quiet split has emitted its first record
 };
 
 /// Two splits, one per subtask at parallelism 2.
@@ -65,6 +66,7 @@ class TwoSplits final : public weir::Source<Ev> {
         if (next == 0) {
           ++next;
           out.collect(Ev{busy ? "quiet" : "k", 5, 1}, 5);
+          c->quiet_read.store(true);
           return Status::kNothingAvailable;
         }
         if (c->stop.load()) return Status::kEndOfSplit;
@@ -175,7 +177,24 @@ TEST(WatermarkChannels, EndedUpstreamSubtaskDoesNotOutrunAnIdleOne) {
     FAIL() << "timed out waiting for " << what;
   };
   // Subtask 0 has ended and subtask 1's periodic watermark (max timestamp 5, minus 1) arrived.
-  wait_for([&] { return c->short_done.load() && window_task(client).input_watermark == 4; }, "watermark 4");
+  // Its record is read before the clock moves; one periodic emit 200 ms later carries
+  // watermark 4. The clock then stands still: were it to run on past 1 s of idleness before the
+  // task took that emit (a stalled thread on a loaded machine), the emit would mark the input
+  // idle instead.
+  auto poll = [&](auto&& done, const char* what) {
+    const auto end = std::chrono::steady_clock::now() + 30s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > end) {
+        ADD_FAILURE() << "timed out waiting for " << what;
+        return false;
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+    return true;
+  };
+  ASSERT_TRUE(poll([&] { return c->quiet_read.load(); }, "the quiet split's first record"));
+  clock->advance(200);
+  ASSERT_TRUE(poll([&] { return c->short_done.load() && window_task(client).input_watermark == 4; }, "watermark 4"));
   // Subtask 1 becomes idle (1 s of processing time without records): nothing holds the task.
   wait_for([&] { return window_task(client).watermark_holding_channel == -1; }, "the idle channel");
   c->resume.store(true);

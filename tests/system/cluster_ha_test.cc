@@ -32,7 +32,7 @@ TEST(ClusterHa, KillingTheLeaderHandsTheJobToTheStandbyWithNothingLostOrDuplicat
   ASSERT_GE(leader, 0) << cluster.logs();
   const int64_t n = 60000;
   Process submit({WEIR_CLI_PATH, "submit", "--coordinator", cluster.address(), CLUSTER_JOB_PATH, "keyed", dir.sub("out"),
-                  std::to_string(n), "--parallelism", "2", "--checkpoint", "200", "--slow-every", "20"},
+                  std::to_string(n), "--parallelism", "2", "--checkpoint", "200", "--slow-every", "5"},
                  {}, dir.sub("submit.log"));
   ASSERT_TRUE(wait_for_checkpoint(dir, cluster.address_of(leader), 20s)) << cluster.logs();
   ASSERT_FALSE(submit.wait(0ms).has_value()) << "the job ended before the kill; make it slower" << submit.output();

@@ -152,7 +152,7 @@ TEST_F(ClusterNetns, AWorkerCutOffMidStreamLosesAndDuplicatesNothing) {
   const int64_t n = 60000;
   Process submit(h.lab.in("c0", {WEIR_CLI_PATH, "submit", "--coordinator", h.coordinator_list, CLUSTER_JOB_PATH, "keyed",
                                  h.dir.sub("out"), std::to_string(n), "--parallelism", "2", "--checkpoint", "200", "--slow-every",
-                                 "20"}),
+                                 "5"}),
                  {}, h.dir.sub("submit.log"));
   const int leader = h.leader(1s);
   ASSERT_TRUE(h.coordinators[static_cast<std::size_t>(leader)]->wait_for_output("attempt 0 runs", 30s)) << h.logs();
@@ -180,7 +180,7 @@ TEST_F(ClusterNetns, TheLeaderCutOffStopsActingBeforeTheStandbyLeadsAndTheJobRec
   const std::string submitter = leader == 0 ? "c1" : "c0";  // submit from the host that stays
   Process submit(h.lab.in(submitter, {WEIR_CLI_PATH, "submit", "--coordinator", h.coordinator_list, CLUSTER_JOB_PATH, "keyed",
                                       h.dir.sub("out"), std::to_string(n), "--parallelism", "2", "--checkpoint", "200",
-                                      "--slow-every", "20"}),
+                                      "--slow-every", "5"}),
                  {}, h.dir.sub("submit.log"));
   auto& old_leader = *h.coordinators[static_cast<std::size_t>(leader)];
   auto& standby = *h.coordinators[static_cast<std::size_t>(1 - leader)];
