@@ -68,6 +68,10 @@ class Text {
   std::size_t find(std::string_view s, std::size_t pos = 0) const { return view().find(s, pos); }
   std::size_t find(char c, std::size_t pos = 0) const { return view().find(c, pos); }
   std::string_view substr(std::size_t pos, std::size_t n = std::string_view::npos) const { return view().substr(pos, n); }
+  /// Bytes [pos, pos + n) as a Text: a view while this is one, else a copy.
+  Text slice(std::size_t pos, std::size_t n = std::string_view::npos) const {
+    return p_ ? borrowed(view().substr(pos, n)) : Text(std::string(view().substr(pos, n)));
+  }
   friend bool operator==(const Text& a, const Text& b) { return a.view() == b.view(); }
   friend bool operator==(const Text& a, std::string_view b) { return a.view() == b; }
   friend auto operator<=>(const Text& a, const Text& b) { return a.view() <=> b.view(); }

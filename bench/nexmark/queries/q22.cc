@@ -5,7 +5,6 @@
 //   FROM bid;
 // SPLIT_INDEX splits at every separator keeping empty tokens ("https:", "", host, ...) and is
 // NULL when the index is past the last token.
-#include <optional>
 #include <string_view>
 
 #include "../query.h"
@@ -18,29 +17,37 @@ struct Q22Row {
   int64_t bidder = 0;
   int64_t price = 0;
   int64_t date_time = 0;  // latency only
-  std::string channel;
-  std::optional<std::string> dir1, dir2, dir3;
+  Text channel;           // views of the generator's tables while they are ones (no copy per row)
+  Text dir1, dir2, dir3;
+  uint8_t present = 0;  // bit i: dir(i+1) is not NULL
 };
-WEIR_SERDE(Q22Row, auction, bidder, price, date_time, channel, dir1, dir2, dir3)
+WEIR_SERDE(Q22Row, auction, bidder, price, date_time, channel, dir1, dir2, dir3, present)
 
-// Tokens 3, 4, 5 of `url` split at '/'.
-void split_dirs(std::string_view url, Q22Row& r) {
+// Tokens 3, 4, 5 of `url` split at '/': one pass over the url's bytes up to the sixth '/'.
+void split_dirs(const Text& url, Q22Row& r) {
+  const std::string_view u = url.view();
+  Text* dirs[3] = {&r.dir1, &r.dir2, &r.dir3};
   std::size_t b = 0;
-  for (int i = 0; i <= 5; ++i) {
-    const std::size_t e = url.find('/', b);
-    const std::string_view token = url.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b);
-    if (i == 3) r.dir1 = std::string(token);
-    if (i == 4) r.dir2 = std::string(token);
-    if (i == 5) r.dir3 = std::string(token);
-    if (e == std::string_view::npos) return;
-    b = e + 1;
+  int token = 0;
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    if (u[i] != '/') continue;
+    if (token >= 3) {
+      *dirs[token - 3] = url.slice(b, i - b);
+      r.present |= static_cast<uint8_t>(1u << (token - 3));
+      if (token == 5) return;
+    }
+    ++token;
+    b = i + 1;
+  }
+  if (token >= 3) {  // the last token runs to the end
+    *dirs[token - 3] = url.slice(b);
+    r.present |= static_cast<uint8_t>(1u << (token - 3));
   }
 }
 
 std::string q22_row(const Q22Row& r) {
-  static const std::string kNull = "null";
-  return row(r.auction, r.bidder, r.price, r.channel, r.dir1 ? *r.dir1 : kNull, r.dir2 ? *r.dir2 : kNull,
-             r.dir3 ? *r.dir3 : kNull);
+  auto dir = [&](int i, const Text& t) { return (r.present >> i & 1) ? t.str() : std::string("null"); };
+  return row(r.auction, r.bidder, r.price, r.channel.str(), dir(0, r.dir1), dir(1, r.dir2), dir(2, r.dir3));
 }
 
 NEXMARK_QUERY(QueryDef{
@@ -50,7 +57,7 @@ NEXMARK_QUERY(QueryDef{
                       .flat_map([](const Event& e, weir::Collector<Q22Row>& out) {
                         const Bid* b = e.bid();
                         if (!b) return;
-                        Q22Row r{b->auction, b->bidder, b->price, b->date_time, b->channel, {}, {}, {}};
+                        Q22Row r{b->auction, b->bidder, b->price, b->date_time, b->channel, {}, {}, {}, 0};
                         split_dirs(b->url, r);
                         out.collect(std::move(r));
                       })

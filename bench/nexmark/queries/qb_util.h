@@ -27,7 +27,7 @@ inline std::string day_string(int64_t days) {
   const int64_t d = doy - (153 * mp + 2) / 5 + 1;
   const int64_t m = mp < 10 ? mp + 3 : mp - 9;
   if (m <= 2) ++y;
-  char buf[32];
+  char buf[64];  // room for any int64 fields, so the format is never cut
   std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y), static_cast<long long>(m),
                 static_cast<long long>(d));
   return buf;
@@ -44,7 +44,7 @@ inline int minute_of_day(int64_t ms) { return static_cast<int>(ms_of_day(ms) / 6
 
 /// 'HH:mm' of a minute of the day.
 inline std::string hhmm(int minute) {
-  char buf[8];
+  char buf[32];  // room for any int, so the format is never cut
   std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
   return buf;
 }
