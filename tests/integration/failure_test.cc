@@ -32,12 +32,23 @@ int thread_count() {
     return true;
   }();
   (void)warmed;
-  return raw_thread_count();
+  // The same count three times 10 ms apart (at most a second): ending threads have left.
+  int n = raw_thread_count();
+  for (int same = 0, i = 0; same < 2 && i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const int m = raw_thread_count();
+    same = m == n ? same + 1 : 0;
+    n = m;
+  }
+  return n;
 }
 
-bool settles_to(int expected) {
+/// Whether the count falls to `before` or below within a second: no thread the job started
+/// outlives it. (Below: a thread that was ending when `before` was read, such as the warm-up
+/// thread, has left /proc since.)
+bool settles_to(int before) {
   for (int i = 0; i < 100; ++i) {
-    if (raw_thread_count() == expected) return true;
+    if (raw_thread_count() <= before) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
