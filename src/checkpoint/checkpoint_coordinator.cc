@@ -211,6 +211,7 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
   checkpoint::Metadata meta;
   std::vector<detail::KvFile> new_uploads;
   int64_t size = 0;
+  bool recorded = false;  // HA storage names this checkpoint
   try {
     if (p->savepoint && existed && fs::exists(dir + "/" + checkpoint::kMetadataFile, ec)) {
       throw StateError("savepoint folder '" + dir + "' already holds a savepoint; choose a new folder");
@@ -275,9 +276,13 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
       }
     }
     checkpoint::write_metadata(dir, meta);
-    if (!p->savepoint && callbacks_.record_completed) callbacks_.record_completed(p->id, dir);
+    if (!p->savepoint && callbacks_.record_completed) {
+      callbacks_.record_completed(p->id, dir);
+      recorded = true;
+    }
   } catch (const std::exception& e) {
-    if (!existed) checkpoint::remove_all(dir);
+    // A folder HA storage may name stays: a coordinator taking over restores from it.
+    if (!existed && dynamic_cast<const CheckpointRecordUnknown*>(&e) == nullptr) checkpoint::remove_all(dir);
     spdlog::warn("job '{}': {} {} failed: {}", job_name_, p->savepoint ? "savepoint" : "checkpoint", p->id, e.what());
     std::function<void()> after;
     {
@@ -294,8 +299,9 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
     std::unique_lock lock(mu_);
     for (const auto& f : new_uploads) uploaded_.emplace(f.name, f);
     if (!pending_.count(p->id)) {
-      // Aborted while being written (the job failed): not a checkpoint of any attempt.
-      if (!p->savepoint) checkpoint::remove_all(dir);
+      // Aborted while being written (the job failed): not a checkpoint of any attempt. Unless
+      // HA storage already names it: a coordinator taking over restores from there.
+      if (!p->savepoint && !recorded) checkpoint::remove_all(dir);
       return;
     }
     pending_.erase(p->id);

@@ -71,6 +71,13 @@ struct CheckpointRecord {
 };
 const char* to_string(CheckpointRecord::Status status);
 
+/// Thrown by Callbacks::record_completed when the record of a checkpoint may or may not have
+/// been made (HA storage did not answer): the checkpoint fails, but its folder is kept.
+class CheckpointRecordUnknown : public StateError {
+ public:
+  using StateError::StateError;
+};
+
 class CheckpointCoordinator final : public CheckpointResponder {
  public:
   struct Callbacks {
@@ -78,7 +85,8 @@ class CheckpointCoordinator final : public CheckpointResponder {
     std::function<void()> stopped;                     ///< a stop-with-savepoint completed
     /// A checkpoint (not a savepoint) is written; runs before any task hears of its completion
     /// (sinks commit then), on the writer thread. Cluster mode records it in HA storage here; a
-    /// throw fails the checkpoint as a failed write does.
+    /// throw fails the checkpoint as a failed write does, and the folder is removed unless the
+    /// throw is a CheckpointRecordUnknown (the record may name the folder).
     std::function<void(int64_t id, const std::string& dir)> record_completed;
   };
   CheckpointCoordinator(CheckpointConfig config, std::string job_id, std::string job_name, std::string backend,

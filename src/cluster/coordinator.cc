@@ -207,8 +207,17 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
     // With HA, a checkpoint counts only once etcd names it as the job's latest: a coordinator
     // taking over restores from there, so no sink may commit what etcd does not know of.
     cb.record_completed = [this, id](int64_t n, const std::string& dir) {
-      if (ha && !ha->put_checkpoint(id, dir)) {
-        throw StateError("checkpoint " + std::to_string(n) + " cannot be recorded in etcd (this coordinator may no longer lead)");
+      if (!ha) return;
+      switch (ha->put_checkpoint(id, dir)) {
+        case HighAvailability::Recorded::yes:
+          return;
+        case HighAvailability::Recorded::no:
+          throw StateError("checkpoint " + std::to_string(n) + " cannot be recorded in etcd (this coordinator no longer leads)");
+        case HighAvailability::Recorded::unknown:
+          // etcd may name it: a coordinator taking over would restore it, so its folder stays.
+          throw checkpoint::CheckpointRecordUnknown("checkpoint " + std::to_string(n) +
+                                                    " may or may not be recorded in etcd (no answer in time); it is not counted, and its "
+                                                    "folder is kept");
       }
     };
     job->cc = std::make_unique<CheckpointCoordinator>(job->checkpoint, id, spec.name(), spec.state_backend(),

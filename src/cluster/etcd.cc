@@ -411,12 +411,12 @@ void EtcdClient::revoke(int64_t lease) {
 }
 
 TxnResult EtcdClient::txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
-                          const std::vector<TxnOp>& failure) {
+                          const std::vector<TxnOp>& failure, std::optional<Clock::time_point> until) {
   json req = {{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
   for (const auto& c : compares) req["compare"].push_back(compare_json(c));
   for (const auto& op : success) req["success"].push_back(op_json(op));
   for (const auto& op : failure) req["failure"].push_back(op_json(op));
-  const json a = EtcdCall::run(*this, "/v3/kv/txn", req.dump());
+  const json a = EtcdCall::run(*this, "/v3/kv/txn", req.dump(), until);
   TxnResult r;
   r.succeeded = a.value("succeeded", false);
   if (a.contains("header")) r.revision = int_field(a["header"], "revision");
@@ -434,19 +434,20 @@ bool EtcdClient::put_if_absent(const std::string& key, const std::string& value,
   return txn({Compare::absent(key)}, {TxnOp::put(key, value, lease)}).succeeded;
 }
 
-bool EtcdClient::put_fenced(const Fence& fence, const std::string& key, const std::string& value) {
-  return txn_fenced(fence, {TxnOp::put(key, value)});
+bool EtcdClient::put_fenced(const Fence& fence, const std::string& key, const std::string& value,
+                            std::optional<Clock::time_point> until) {
+  return txn_fenced(fence, {TxnOp::put(key, value)}, until);
 }
 
-bool EtcdClient::erase_fenced(const Fence& fence, const std::string& key) {
-  return txn_fenced(fence, {TxnOp::erase(key)});
+bool EtcdClient::erase_fenced(const Fence& fence, const std::string& key, std::optional<Clock::time_point> until) {
+  return txn_fenced(fence, {TxnOp::erase(key)}, until);
 }
 
-bool EtcdClient::txn_fenced(const Fence& fence, const std::vector<TxnOp>& ops) {
+bool EtcdClient::txn_fenced(const Fence& fence, const std::vector<TxnOp>& ops, std::optional<Clock::time_point> until) {
   if (fence.leader_key.empty() || fence.create_revision <= 0) {
     throw std::invalid_argument("a fenced write needs the fence of an elected leader");
   }
-  return txn({Compare::create_revision(fence.leader_key, fence.create_revision)}, ops).succeeded;
+  return txn({Compare::create_revision(fence.leader_key, fence.create_revision)}, ops, {}, until).succeeded;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,6 +519,12 @@ std::optional<Fence> LeaderElection::fence() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!leading_ || Clock::now() >= deadline_) return std::nullopt;
   return fence_;
+}
+
+std::optional<std::pair<Fence, Clock::time_point>> LeaderElection::leadership() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!leading_ || Clock::now() >= deadline_) return std::nullopt;
+  return std::make_pair(fence_, deadline_);
 }
 
 std::optional<std::string> LeaderElection::current_leader() { return client_.get(leader_key_); }
@@ -729,19 +736,21 @@ void check_id(const std::string& id) {
 std::string JobStore::job_key(const std::string& id) const { return prefix_ + "/jobs/" + id; }
 std::string JobStore::checkpoint_key(const std::string& id) const { return prefix_ + "/checkpoints/" + id; }
 
-bool JobStore::put_job(const Fence& fence, const std::string& id, const std::string& submission) {
+bool JobStore::put_job(const Fence& fence, const std::string& id, const std::string& submission,
+                       std::optional<Clock::time_point> until) {
   check_id(id);
-  return client_.put_fenced(fence, job_key(id), submission);
+  return client_.put_fenced(fence, job_key(id), submission, until);
 }
 
-bool JobStore::put_checkpoint(const Fence& fence, const std::string& id, const std::string& path) {
+bool JobStore::put_checkpoint(const Fence& fence, const std::string& id, const std::string& path,
+                              std::optional<Clock::time_point> until) {
   check_id(id);
-  return client_.put_fenced(fence, checkpoint_key(id), path);
+  return client_.put_fenced(fence, checkpoint_key(id), path, until);
 }
 
-bool JobStore::remove_job(const Fence& fence, const std::string& id) {
+bool JobStore::remove_job(const Fence& fence, const std::string& id, std::optional<Clock::time_point> until) {
   check_id(id);
-  return client_.txn_fenced(fence, {TxnOp::erase(job_key(id)), TxnOp::erase(checkpoint_key(id))});
+  return client_.txn_fenced(fence, {TxnOp::erase(job_key(id)), TxnOp::erase(checkpoint_key(id))}, until);
 }
 
 std::optional<std::string> JobStore::job(const std::string& id) {

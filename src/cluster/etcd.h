@@ -126,16 +126,24 @@ class EtcdClient {
   /// Revokes the lease (deleting its keys). A lease already gone is not an error.
   void revoke(int64_t lease);
 
+  /// `until`, when given, bounds the whole call (all endpoints tried); past it the call throws
+  /// EtcdError and whether etcd applied the transaction is unknown.
   TxnResult txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
-                const std::vector<TxnOp>& failure = {});
+                const std::vector<TxnOp>& failure = {},
+                std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
   /// Puts `key` only when it is absent; returns whether it did.
   bool put_if_absent(const std::string& key, const std::string& value, int64_t lease = 0);
   /// Writes only while `fence`'s leader key still has the fence's create revision, i.e. while
   /// that leadership lasts. Returns false (and writes nothing) otherwise.
-  bool put_fenced(const Fence& fence, const std::string& key, const std::string& value);
-  bool erase_fenced(const Fence& fence, const std::string& key);
+  /// `until` as for txn(): a leader passes its deadline, so no write of its leadership is still
+  /// under way once it can no longer be sure it leads.
+  bool put_fenced(const Fence& fence, const std::string& key, const std::string& value,
+                  std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
+  bool erase_fenced(const Fence& fence, const std::string& key,
+                    std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
   /// Runs `ops` atomically under the fence; returns false (running nothing) when it fails.
-  bool txn_fenced(const Fence& fence, const std::vector<TxnOp>& ops);
+  bool txn_fenced(const Fence& fence, const std::vector<TxnOp>& ops,
+                  std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
 
  private:
 
@@ -186,6 +194,9 @@ class LeaderElection {
   bool is_leader() const;
   /// The fence while is_leader().
   std::optional<Fence> fence() const;
+  /// The fence and the deadline of the leadership (by this process's steady clock) while
+  /// is_leader(): a write under the fence must end by the deadline.
+  std::optional<std::pair<Fence, std::chrono::steady_clock::time_point>> leadership() const;
   /// The candidate the leader key names now (read from etcd), if any.
   std::optional<std::string> current_leader();
 
@@ -236,10 +247,14 @@ class JobStore {
  public:
   JobStore(EtcdClient& client, std::string prefix);
 
-  bool put_job(const Fence& fence, const std::string& id, const std::string& submission);
-  bool put_checkpoint(const Fence& fence, const std::string& id, const std::string& path);
+  /// Fenced writes; `until` bounds each call (see EtcdClient::txn).
+  bool put_job(const Fence& fence, const std::string& id, const std::string& submission,
+               std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
+  bool put_checkpoint(const Fence& fence, const std::string& id, const std::string& path,
+                      std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
   /// Deletes the job's submission and checkpoint pointer together.
-  bool remove_job(const Fence& fence, const std::string& id);
+  bool remove_job(const Fence& fence, const std::string& id,
+                  std::optional<std::chrono::steady_clock::time_point> until = std::nullopt);
 
   std::optional<std::string> job(const std::string& id);
   std::optional<std::string> checkpoint(const std::string& id);

@@ -43,16 +43,19 @@ std::string HighAvailability::current_leader() {
   }
 }
 
-std::optional<Fence> HighAvailability::fence() {
-  std::lock_guard lock(mu_);
-  return fence_;
+std::optional<std::pair<Fence, std::chrono::steady_clock::time_point>> HighAvailability::leadership() {
+  {
+    std::lock_guard lock(mu_);
+    if (!fence_) return std::nullopt;  // revoked (or not yet elected) as this process sees it
+  }
+  return election_->leadership();
 }
 
 bool HighAvailability::put_job(const std::string& id, const std::string& spec) {
-  auto f = fence();
-  if (!f) return false;
+  auto l = leadership();
+  if (!l) return false;
   try {
-    return store_->put_job(*f, id, spec);
+    return store_->put_job(l->first, id, spec, l->second);
   } catch (const std::exception& e) {
     spdlog::error("coordinator: cannot keep job {} in etcd: {}", id, e.what());
     return false;
@@ -60,24 +63,25 @@ bool HighAvailability::put_job(const std::string& id, const std::string& spec) {
 }
 
 bool HighAvailability::remove_job(const std::string& id) {
-  auto f = fence();
-  if (!f) return false;
+  auto l = leadership();
+  if (!l) return false;
   try {
-    return store_->remove_job(*f, id);
+    return store_->remove_job(l->first, id, l->second);
   } catch (const std::exception& e) {
     spdlog::error("coordinator: cannot remove job {} from etcd: {}", id, e.what());
     return false;
   }
 }
 
-bool HighAvailability::put_checkpoint(const std::string& id, const std::string& path) {
-  auto f = fence();
-  if (!f) return false;
+HighAvailability::Recorded HighAvailability::put_checkpoint(const std::string& id, const std::string& path) {
+  auto l = leadership();
+  if (!l) return Recorded::no;
   try {
-    return store_->put_checkpoint(*f, id, path);
+    return store_->put_checkpoint(l->first, id, path, l->second) ? Recorded::yes : Recorded::no;
   } catch (const std::exception& e) {
-    spdlog::error("coordinator: cannot record job {}'s checkpoint in etcd: {}", id, e.what());
-    return false;
+    // The request may have reached etcd and been applied before the answer was lost.
+    spdlog::error("coordinator: cannot tell whether etcd recorded job {}'s checkpoint {}: {}", id, path, e.what());
+    return Recorded::unknown;
   }
 }
 

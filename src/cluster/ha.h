@@ -28,15 +28,23 @@ class HighAvailability {
   /// Leads now, by this process's own clock (false as soon as the lease may have expired).
   bool is_leader() const { return election_->is_leader(); }
 
-  // Fenced writes (false: this coordinator no longer leads) and reads of the job metadata.
+  // Fenced writes (false: this coordinator no longer leads, or etcd did not answer) and reads
+  // of the job metadata. Each write ends by the leadership's deadline: once this coordinator
+  // can no longer be sure it leads, none of its writes is still under way.
   bool put_job(const std::string& id, const std::string& spec);
   bool remove_job(const std::string& id);
-  bool put_checkpoint(const std::string& id, const std::string& path);
+  enum class Recorded {
+    yes,      ///< etcd names `path` as the job's latest checkpoint
+    no,       ///< it does not (not leading, or the fence refused the write)
+    unknown,  ///< etcd did not answer in time: it may or may not name it
+  };
+  Recorded put_checkpoint(const std::string& id, const std::string& path);
   std::vector<std::pair<std::string, std::string>> jobs();
   std::string checkpoint(const std::string& id);
 
  private:
-  std::optional<Fence> fence();
+  /// The fence and deadline while this coordinator leads (by the election's own clock).
+  std::optional<std::pair<Fence, std::chrono::steady_clock::time_point>> leadership();
   EtcdAddress address_;
   std::unique_ptr<EtcdClient> client_;
   std::unique_ptr<LeaderElection> election_;

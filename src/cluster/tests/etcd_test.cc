@@ -257,6 +257,19 @@ TEST_F(EtcdClientTest, WrongEndpointFailsWithinTheTimeoutNamingIt) {
   }
 }
 
+TEST(EtcdClientDeadline, AFencedWriteEndsByItsDeadlineWhenEtcdDoesNotAnswer) {
+  // A leader's write must not outlive the leadership it is fenced by: with the client's own
+  // timeout (10 s a phase) it would wait for seconds; with `until` it ends by then.
+  SilentServer silent;
+  EtcdClient client({silent.endpoint()}, EtcdClient::Options{milliseconds(10'000)});
+  const Fence fence{"/weir/leader", 7, 1};
+  const auto t0 = Clock::now();
+  EXPECT_THROW(client.put_fenced(fence, "/weir/x", "v", t0 + milliseconds(300)), EtcdError);
+  EXPECT_LT(Clock::now() - t0, milliseconds(5'000));  // far below one phase of the timeout
+  // A deadline already past: nothing is sent.
+  EXPECT_THROW(client.txn_fenced(fence, {TxnOp::erase("/weir/x")}, Clock::now()), EtcdError);
+}
+
 TEST(EtcdAddressTest, ParsesEndpointsAndPrefix) {
   auto a = parse_etcd_address("etcd://127.0.0.1:2379/weir/prod/");
   EXPECT_EQ(a.endpoints, std::vector<std::string>{"127.0.0.1:2379"});
