@@ -23,26 +23,26 @@ struct Q22Row {
 };
 WEIR_SERDE(Q22Row, auction, bidder, price, date_time, channel, dir1, dir2, dir3, present)
 
-// Tokens 3, 4, 5 of `url` split at '/': one pass over the url's bytes up to the sixth '/'.
-void split_dirs(const Text& url, Q22Row& r) {
-  const std::string_view u = url.view();
-  Text* dirs[3] = {&r.dir1, &r.dir2, &r.dir3};
-  std::size_t b = 0;
-  int token = 0;
-  for (std::size_t i = 0; i < u.size(); ++i) {
-    if (u[i] != '/') continue;
-    if (token >= 3) {
-      *dirs[token - 3] = url.slice(b, i - b);
-      r.present |= static_cast<uint8_t>(1u << (token - 3));
-      if (token == 5) return;
-    }
-    ++token;
-    b = i + 1;
-  }
-  if (token >= 3) {  // the last token runs to the end
-    *dirs[token - 3] = url.slice(b);
-    r.present |= static_cast<uint8_t>(1u << (token - 3));
-  }
+// The row of a bid: tokens 3, 4, 5 of its url split at '/' (token i runs from after the i-th
+// '/' to the next one or the end; it exists while the url has at least i of them).
+Q22Row q22_of(const Bid& b) {
+  const std::string_view u = b.url.view();
+  std::size_t cut[6];
+  int n = 0;
+  for (std::size_t at = u.find('/'); at != std::string_view::npos && n < 6; at = u.find('/', at + 1)) cut[n++] = at;
+  auto token = [&](int i) {
+    const std::size_t from = cut[i - 1] + 1;
+    return b.url.slice(from, (i < n ? cut[i] : u.size()) - from);
+  };
+  return Q22Row{b.auction,
+                b.bidder,
+                b.price,
+                b.date_time,
+                b.channel,
+                n >= 3 ? token(3) : Text(),
+                n >= 4 ? token(4) : Text(),
+                n >= 5 ? token(5) : Text(),
+                static_cast<uint8_t>((n >= 3 ? 1 : 0) | (n >= 4 ? 2 : 0) | (n >= 5 ? 4 : 0))};
 }
 
 std::string q22_row(const Q22Row& r) {
@@ -57,9 +57,7 @@ NEXMARK_QUERY(QueryDef{
                       .flat_map([](const Event& e, weir::Collector<Q22Row>& out) {
                         const Bid* b = e.bid();
                         if (!b) return;
-                        Q22Row r{b->auction, b->bidder, b->price, b->date_time, b->channel, {}, {}, {}, 0};
-                        split_dirs(b->url, r);
-                        out.collect(std::move(r));
+                        out.collect(q22_of(*b));
                       })
                       .name("q22-project");
       ctx.sink(rows, q22_row, [](const Q22Row& r) { return r.date_time; });
