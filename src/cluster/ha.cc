@@ -1,5 +1,7 @@
 #include "cluster/ha.h"
 
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 namespace weir::cluster {
@@ -74,15 +76,27 @@ bool HighAvailability::remove_job(const std::string& id) {
 }
 
 HighAvailability::Recorded HighAvailability::put_checkpoint(const std::string& id, const std::string& path) {
-  auto l = leadership();
-  if (!l) return Recorded::no;
-  try {
-    return store_->put_checkpoint(l->first, id, path, l->second) ? Recorded::yes : Recorded::no;
-  } catch (const std::exception& e) {
-    // The request may have reached etcd and been applied before the answer was lost.
-    spdlog::error("coordinator: cannot tell whether etcd recorded job {}'s checkpoint {}: {}", id, path, e.what());
-    return Recorded::unknown;
+  // A write without an answer may have been applied: the outcome is unknown from then on,
+  // unless the same write, sent again while this coordinator still leads, gets an answer
+  // (writing the same path twice names it as once).
+  bool sent = false;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    auto l = leadership();
+    if (!l) break;
+    try {
+      if (store_->put_checkpoint(l->first, id, path, l->second)) return Recorded::yes;
+      // The fence refused it: another leads. An earlier send may have landed before that.
+      return sent ? Recorded::unknown : Recorded::no;
+    } catch (const std::exception& e) {
+      sent = true;
+      spdlog::error("coordinator: no answer from etcd to the record of job {}'s checkpoint {} (attempt {}): {}", id, path,
+                    attempt + 1, e.what());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  if (!sent) return Recorded::no;  // never sent: not leading
+  spdlog::error("coordinator: cannot tell whether etcd recorded job {}'s checkpoint {}", id, path);
+  return Recorded::unknown;
 }
 
 std::vector<std::pair<std::string, std::string>> HighAvailability::jobs() { return store_->jobs(); }

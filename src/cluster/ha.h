@@ -38,6 +38,8 @@ class HighAvailability {
     no,       ///< it does not (not leading, or the fence refused the write)
     unknown,  ///< etcd did not answer in time: it may or may not name it
   };
+  /// Sends the record again while it gets no answer and this coordinator leads (at most 10
+  /// times, each within the leadership's deadline), so a lost answer is settled when it can be.
   Recorded put_checkpoint(const std::string& id, const std::string& path);
   std::vector<std::pair<std::string, std::string>> jobs();
   std::string checkpoint(const std::string& id);
