@@ -277,8 +277,7 @@ void CheckpointCoordinator::write(const std::shared_ptr<Pending>& p) {
     }
     checkpoint::write_metadata(dir, meta);
     if (!p->savepoint && callbacks_.record_completed) {
-      callbacks_.record_completed(p->id, dir);
-      recorded = true;
+      recorded = callbacks_.record_completed(p->id, dir);
     }
   } catch (const std::exception& e) {
     // A folder HA storage may name stays: a coordinator taking over restores from it.

@@ -86,8 +86,9 @@ class CheckpointCoordinator final : public CheckpointResponder {
     /// A checkpoint (not a savepoint) is written; runs before any task hears of its completion
     /// (sinks commit then), on the writer thread. Cluster mode records it in HA storage here; a
     /// throw fails the checkpoint as a failed write does, and the folder is removed unless the
-    /// throw is a CheckpointRecordUnknown (the record may name the folder).
-    std::function<void(int64_t id, const std::string& dir)> record_completed;
+    /// throw is a CheckpointRecordUnknown (the record may name the folder). Returns whether a
+    /// record now names the folder (it is then never removed).
+    std::function<bool(int64_t id, const std::string& dir)> record_completed;
   };
   CheckpointCoordinator(CheckpointConfig config, std::string job_id, std::string job_name, std::string backend,
                         std::shared_ptr<Clock> clock, Callbacks callbacks);

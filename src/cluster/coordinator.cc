@@ -206,11 +206,11 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
     };
     // With HA, a checkpoint counts only once etcd names it as the job's latest: a coordinator
     // taking over restores from there, so no sink may commit what etcd does not know of.
-    cb.record_completed = [this, id](int64_t n, const std::string& dir) {
-      if (!ha) return;
+    cb.record_completed = [this, id](int64_t n, const std::string& dir) -> bool {
+      if (!ha) return false;
       switch (ha->put_checkpoint(id, dir)) {
         case HighAvailability::Recorded::yes:
-          return;
+          return true;
         case HighAvailability::Recorded::no:
           throw StateError("checkpoint " + std::to_string(n) + " cannot be recorded in etcd (this coordinator no longer leads)");
         case HighAvailability::Recorded::unknown:
@@ -219,6 +219,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
                                                     " may or may not be recorded in etcd (no answer in time); it is not counted, and its "
                                                     "folder is kept");
       }
+      return false;
     };
     job->cc = std::make_unique<CheckpointCoordinator>(job->checkpoint, id, spec.name(), spec.state_backend(),
                                                       std::make_shared<SystemClock>(), cb);
@@ -380,6 +381,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
   /// A task, a process or the checkpoint coordinator failed the current attempt (attempt -1: whichever is current).
   void attempt_failed(const std::shared_ptr<Job>& job, int attempt, const std::string& message, bool recoverable) {
     std::unique_lock lock(mu);
+    if (ha && !leader) return;  // deposed: the next leader restarts its jobs
     if (job->ended() || !job->attempt) return;
     if (attempt >= 0 && attempt != job->attempt_no) return;
     if (job->status != JobStatus::running && job->status != JobStatus::created && job->status != JobStatus::restarting) return;
@@ -413,12 +415,31 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
   }
 
   /// The newest retained checkpoint that reads back intact becomes the restore of the next attempt.
+  /// With HA, a newer one etcd names comes first: its record got no answer, so this coordinator
+  /// did not count it, but a coordinator taking over would restore it.
   void choose_restore(const std::shared_ptr<Job>& job) {
     std::vector<checkpoint::OperatorShape> shapes;
     for (const auto& v : job->spec.vertices()) {
       for (int i = 0; i < v.uids_size(); ++i) shapes.push_back({v.uids(i), v.names(i), v.parallelism()});
     }
-    for (const auto& [id, dir] : job->cc->completed()) {
+    auto candidates = job->cc->completed();
+    if (ha) {
+      try {
+        const std::string named = ha->checkpoint(job->id);
+        if (!named.empty() && (candidates.empty() || candidates.front().second != named)) {
+          const auto meta = checkpoint::read_metadata(named);
+          if (candidates.empty() || meta.checkpoint_id > candidates.front().first) {
+            spdlog::warn("job '{}': etcd names checkpoint {} ({}), newer than this coordinator counted; it restores that",
+                         job->spec.name(), meta.checkpoint_id, named);
+            candidates.insert(candidates.begin(), {meta.checkpoint_id, named});
+          }
+        }
+      } catch (const std::exception& e) {
+        spdlog::error("job '{}': cannot read its latest checkpoint from etcd ({}); it restores the newest it counted",
+                      job->spec.name(), e.what());
+      }
+    }
+    for (const auto& [id, dir] : candidates) {
       try {
         checkpoint::load_restore_plan(dir, shapes, job->spec.max_parallelism(), false);
         std::lock_guard lock(mu);
