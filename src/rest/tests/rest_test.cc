@@ -215,7 +215,9 @@ TEST(Rest, StuckWatermarkNamesTheInputThatHoldsIt) {
     if (v["name"].get<std::string>().find("events") == std::string::npos) continue;
     for (const auto& st : v["subtasks"]) {
       EXPECT_TRUE(st["inputs"].empty());
-      if (st["subtask"] == 0) EXPECT_FALSE(st["lag-ms"].is_null());
+      if (st["subtask"] == 0) {
+        EXPECT_FALSE(st["lag-ms"].is_null());
+      }
     }
   }
   // While it runs, the source's vertex shows a positive rate of records out.
@@ -365,7 +367,9 @@ TEST(Rest, OpenApiDocumentDescribesEveryRoute) {
   // Each changing operation declares the bearer token.
   for (auto& [path, ops] : doc["paths"].items()) {
     for (auto& [method, op] : ops.items()) {
-      if (method != "get") EXPECT_TRUE(op.contains("security")) << method << " " << path;
+      if (method != "get") {
+        EXPECT_TRUE(op.contains("security")) << method << " " << path;
+      }
     }
   }
 }
