@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -82,6 +84,12 @@ std::string ClusterClient::submit(const std::string& spec_bytes) {
   rpc::SubmitRequest req;
   if (!req.mutable_spec()->ParseFromString(spec_bytes)) throw JobFailure("internal error: the job's description is malformed");
   req.set_secret(impl_->secret);
+  {
+    std::random_device rd;
+    std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+                        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    req.set_submission_id(fmt::format("{:016x}{:016x}", rng(), rng()));
+  }
   rpc::SubmitReply reply;
   impl_->call("submitting the job", [&](rpc::Coordinator::Stub& s) {
     grpc::ClientContext ctx;

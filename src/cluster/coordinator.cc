@@ -529,17 +529,42 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "job file name '" + f.name() + "' is not a plain file name");
       }
     }
+    // The client's submission id is the job's id: a retried submission (its answer lost, or
+    // sent again to a coordinator that took over) finds the job instead of making another.
+    const std::string& sid = req->submission_id();
+    if (!sid.empty()) {
+      if (sid.size() != 32 || sid.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the submission id must be 32 lowercase hex digits");
+      }
+      if (auto existing = find(sid)) {
+        reply->set_job_id(existing->id);
+        return grpc::Status::OK;
+      }
+    }
     std::shared_ptr<Job> job;
     try {
-      job = make_job(new_id(), spec);
+      job = make_job(sid.empty() ? new_id() : sid, spec);
     } catch (const std::exception& e) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string("the job's settings cannot be read: ") + e.what());
     }
     if (ha) {
-      if (!ha->put_job(job->id, spec.SerializeAsString())) return not_leader();
+      switch (ha->put_job(job->id, spec.SerializeAsString())) {
+        case HighAvailability::Recorded::yes:
+          break;
+        case HighAvailability::Recorded::no:
+          return not_leader();
+        case HighAvailability::Recorded::unknown:
+          // etcd may hold it: the client sends the same submission again (the same id), to
+          // this coordinator or the one that takes over with it.
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "etcd did not answer whether it recorded the job; sending it again");
+      }
     }
     {
       std::lock_guard lock(mu);
+      if (auto it = jobs.find(job->id); it != jobs.end()) {  // the same submission, twice at once
+        reply->set_job_id(job->id);
+        return grpc::Status::OK;
+      }
       jobs[job->id] = job;
       schedule_locked();
     }

@@ -53,50 +53,44 @@ std::optional<std::pair<Fence, std::chrono::steady_clock::time_point>> HighAvail
   return election_->leadership();
 }
 
-bool HighAvailability::put_job(const std::string& id, const std::string& spec) {
-  auto l = leadership();
-  if (!l) return false;
-  try {
-    return store_->put_job(l->first, id, spec, l->second);
-  } catch (const std::exception& e) {
-    spdlog::error("coordinator: cannot keep job {} in etcd: {}", id, e.what());
-    return false;
-  }
-}
-
-bool HighAvailability::remove_job(const std::string& id) {
-  auto l = leadership();
-  if (!l) return false;
-  try {
-    return store_->remove_job(l->first, id, l->second);
-  } catch (const std::exception& e) {
-    spdlog::error("coordinator: cannot remove job {} from etcd: {}", id, e.what());
-    return false;
-  }
-}
-
-HighAvailability::Recorded HighAvailability::put_checkpoint(const std::string& id, const std::string& path) {
+HighAvailability::Recorded HighAvailability::fenced_write(
+    const std::string& what, const std::function<bool(const Fence&, std::chrono::steady_clock::time_point)>& write) {
   // A write without an answer may have been applied: the outcome is unknown from then on,
-  // unless the same write, sent again while this coordinator still leads, gets an answer
-  // (writing the same path twice names it as once).
+  // unless the same write, sent again while this coordinator still leads, gets an answer.
   bool sent = false;
   for (int attempt = 0; attempt < 10; ++attempt) {
     auto l = leadership();
     if (!l) break;
     try {
-      if (store_->put_checkpoint(l->first, id, path, l->second)) return Recorded::yes;
+      if (write(l->first, l->second)) return Recorded::yes;
       // The fence refused it: another leads. An earlier send may have landed before that.
       return sent ? Recorded::unknown : Recorded::no;
     } catch (const std::exception& e) {
       sent = true;
-      spdlog::error("coordinator: no answer from etcd to the record of job {}'s checkpoint {} (attempt {}): {}", id, path,
-                    attempt + 1, e.what());
+      spdlog::error("coordinator: no answer from etcd to {} (attempt {}): {}", what, attempt + 1, e.what());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (!sent) return Recorded::no;  // never sent: not leading
-  spdlog::error("coordinator: cannot tell whether etcd recorded job {}'s checkpoint {}", id, path);
+  spdlog::error("coordinator: cannot tell whether etcd took {}", what);
   return Recorded::unknown;
+}
+
+HighAvailability::Recorded HighAvailability::put_job(const std::string& id, const std::string& spec) {
+  return fenced_write("the record of job " + id,
+                      [&](const Fence& f, std::chrono::steady_clock::time_point until) { return store_->put_job(f, id, spec, until); });
+}
+
+HighAvailability::Recorded HighAvailability::remove_job(const std::string& id) {
+  return fenced_write("the removal of job " + id,
+                      [&](const Fence& f, std::chrono::steady_clock::time_point until) { return store_->remove_job(f, id, until); });
+}
+
+HighAvailability::Recorded HighAvailability::put_checkpoint(const std::string& id, const std::string& path) {
+  return fenced_write("the record of job " + id + "'s checkpoint " + path,
+                      [&](const Fence& f, std::chrono::steady_clock::time_point until) {
+                        return store_->put_checkpoint(f, id, path, until);
+                      });
 }
 
 std::vector<std::pair<std::string, std::string>> HighAvailability::jobs() { return store_->jobs(); }

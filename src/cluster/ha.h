@@ -31,20 +31,25 @@ class HighAvailability {
   // Fenced writes (false: this coordinator no longer leads, or etcd did not answer) and reads
   // of the job metadata. Each write ends by the leadership's deadline: once this coordinator
   // can no longer be sure it leads, none of its writes is still under way.
-  bool put_job(const std::string& id, const std::string& spec);
-  bool remove_job(const std::string& id);
   enum class Recorded {
-    yes,      ///< etcd names `path` as the job's latest checkpoint
+    yes,      ///< etcd has the write
     no,       ///< it does not (not leading, or the fence refused the write)
-    unknown,  ///< etcd did not answer in time: it may or may not name it
+    unknown,  ///< etcd did not answer in time: it may or may not have it
   };
-  /// Sends the record again while it gets no answer and this coordinator leads (at most 10
-  /// times, each within the leadership's deadline), so a lost answer is settled when it can be.
+  /// Each write is sent again while it gets no answer and this coordinator leads (at most 10
+  /// times, each within the leadership's deadline; every write here is idempotent), so a lost
+  /// answer is settled when it can be.
+  Recorded put_job(const std::string& id, const std::string& spec);
+  Recorded remove_job(const std::string& id);
+  /// etcd names `path` as the job's latest checkpoint.
   Recorded put_checkpoint(const std::string& id, const std::string& path);
   std::vector<std::pair<std::string, std::string>> jobs();
   std::string checkpoint(const std::string& id);
 
  private:
+  /// Runs `write(fence, deadline)` as described for put_job; `what` names it in the log.
+  Recorded fenced_write(const std::string& what,
+                        const std::function<bool(const Fence&, std::chrono::steady_clock::time_point)>& write);
   /// The fence and deadline while this coordinator leads (by the election's own clock).
   std::optional<std::pair<Fence, std::chrono::steady_clock::time_point>> leadership();
   EtcdAddress address_;
