@@ -5,10 +5,8 @@
 #include <sys/stat.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <thread>
 
@@ -18,6 +16,7 @@
 #include "cluster/job_process.h"
 #include "cluster/session.h"
 #include "graph/job_graph.h"
+#include "runtime/job_id.h"
 #include "runtime/job_run.h"
 
 namespace weir::cluster {
@@ -84,12 +83,7 @@ std::string ClusterClient::submit(const std::string& spec_bytes) {
   rpc::SubmitRequest req;
   if (!req.mutable_spec()->ParseFromString(spec_bytes)) throw JobFailure("internal error: the job's description is malformed");
   req.set_secret(impl_->secret);
-  {
-    std::random_device rd;
-    std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
-                        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
-    req.set_submission_id(fmt::format("{:016x}{:016x}", rng(), rng()));
-  }
+  req.set_submission_id(runtime::new_job_id());
   rpc::SubmitReply reply;
   impl_->call("submitting the job", [&](rpc::Coordinator::Stub& s) {
     grpc::ClientContext ctx;

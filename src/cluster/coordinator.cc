@@ -12,7 +12,6 @@
 #include <limits>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 #include <thread>
 
@@ -23,6 +22,7 @@
 #include "cluster/ha.h"
 #include "cluster/session.h"
 #include "rest/server.h"
+#include "runtime/job_id.h"
 #include "weir/runtime/execution.hpp"
 
 namespace weir::cluster {
@@ -31,13 +31,6 @@ namespace {
 
 using checkpoint::CheckpointCoordinator;
 using checkpoint::TaskGateway;
-
-std::string new_id() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  static std::mutex mu;
-  std::lock_guard lock(mu);
-  return fmt::format("{:016x}{:016x}", rng(), rng());
-}
 
 struct TaskSess {
   int process = 0;
@@ -543,7 +536,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
     }
     std::shared_ptr<Job> job;
     try {
-      job = make_job(sid.empty() ? new_id() : sid, spec);
+      job = make_job(sid.empty() ? runtime::new_job_id() : sid, spec);
     } catch (const std::exception& e) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string("the job's settings cannot be read: ") + e.what());
     }
@@ -672,7 +665,7 @@ struct Coordinator::Impl final : public rpc::Coordinator::Service {
     if (!leader) return reject("this coordinator is a standby; the leader is " + (ha ? ha->current_leader() : std::string("unknown")));
     if (r.slots() <= 0) return reject("a worker needs at least one slot");
     auto w = std::make_shared<WorkerEntry>();
-    w->id = r.worker_id().empty() ? new_id().substr(0, 12) : r.worker_id();
+    w->id = r.worker_id().empty() ? runtime::new_job_id().substr(0, 12) : r.worker_id();
     w->host = r.host();
     w->slots = r.slots();
     w->ctx = ctx;

@@ -1,4 +1,5 @@
 #include "runtime/job_run.h"
+#include "runtime/job_id.h"
 
 #include <cstdlib>
 #include <random>
@@ -34,13 +35,13 @@ void apply_log_level_from_env() {
   }();
   (void)once;
 }
+}  // namespace
 
 std::string new_job_id() {
   std::random_device rd;
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
   return fmt::format("{:016x}{:016x}", rng(), rng());
 }
-}  // namespace
 
 JobRun::JobRun(detail::LogicalGraph logical, graph::JobGraph graph, ExecutionConfig config)
     : logical_(std::move(logical)),
