@@ -16,21 +16,8 @@ HighAvailability::HighAvailability(const std::string& url, std::string candidate
 HighAvailability::~HighAvailability() { stop(); }
 
 void HighAvailability::start(std::function<void()> on_elected, std::function<void()> on_revoked) {
-  election_->start(
-      [this, on_elected](const Fence& f) {
-        {
-          std::lock_guard lock(mu_);
-          fence_ = f;
-        }
-        on_elected();
-      },
-      [this, on_revoked] {
-        {
-          std::lock_guard lock(mu_);
-          fence_.reset();
-        }
-        on_revoked();
-      });
+  // The election clears its leadership before on_revoked runs: writes stop being made then.
+  election_->start([on_elected](const Fence&) { on_elected(); }, [on_revoked] { on_revoked(); });
 }
 
 void HighAvailability::stop() {
@@ -45,21 +32,13 @@ std::string HighAvailability::current_leader() {
   }
 }
 
-std::optional<std::pair<Fence, std::chrono::steady_clock::time_point>> HighAvailability::leadership() {
-  {
-    std::lock_guard lock(mu_);
-    if (!fence_) return std::nullopt;  // revoked (or not yet elected) as this process sees it
-  }
-  return election_->leadership();
-}
-
 HighAvailability::Recorded HighAvailability::fenced_write(
     const std::string& what, const std::function<bool(const Fence&, std::chrono::steady_clock::time_point)>& write) {
   // A write without an answer may have been applied: the outcome is unknown from then on,
   // unless the same write, sent again while this coordinator still leads, gets an answer.
   bool sent = false;
   for (int attempt = 0; attempt < 10; ++attempt) {
-    auto l = leadership();
+    auto l = election_->leadership();
     if (!l) break;
     try {
       if (write(l->first, l->second)) return Recorded::yes;

@@ -50,14 +50,10 @@ class HighAvailability {
   /// Runs `write(fence, deadline)` as described for put_job; `what` names it in the log.
   Recorded fenced_write(const std::string& what,
                         const std::function<bool(const Fence&, std::chrono::steady_clock::time_point)>& write);
-  /// The fence and deadline while this coordinator leads (by the election's own clock).
-  std::optional<std::pair<Fence, std::chrono::steady_clock::time_point>> leadership();
   EtcdAddress address_;
   std::unique_ptr<EtcdClient> client_;
   std::unique_ptr<LeaderElection> election_;
   std::unique_ptr<JobStore> store_;
-  std::mutex mu_;
-  std::optional<Fence> fence_;
 };
 
 }  // namespace weir::cluster
